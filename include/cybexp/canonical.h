@@ -1,0 +1,31 @@
+// TAHOE's canonical form and the Raw document's _hash (UPSTREAM.md section 3):
+//
+//   _hash = sha256_hex("raw" + sub_type + canonical(data))
+//
+// The canonical form doubles in size at each nesting level, so its exact size
+// is computed first (without building anything) and the caller's limit is
+// enforced before any large string exists. The top level is streamed into
+// SHA-256; only nested values, each smaller than the limit, are built.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cybexp/json_value.h"
+#include "cybexp/result.h"
+
+namespace cybexp {
+
+// Exact byte size of canonical(v), saturating at UINT64_MAX.
+std::uint64_t canonical_size(const Value& v);
+
+// canonical(v) as a string; kLimit if larger than max_bytes.
+Result<std::string> canonical(const Value& v, std::uint64_t max_bytes);
+
+// Lowercase hex SHA-256 of "raw" + sub_type + canonical(data); kLimit (with the
+// size in the message) if canonical(data) would exceed max_bytes.
+Result<std::string> raw_hash(std::string_view sub_type, const Value& data, std::uint64_t max_bytes);
+
+}  // namespace cybexp

@@ -1,0 +1,31 @@
+// parsemain: one decrypted payload -> one TAHOE Raw document (UPSTREAM.md
+// section 4). The typetag is looked up in the sub-type registry; the payload is
+// parsed with Python json.loads semantics, or kept as {"data": text} when it
+// is not JSON; the canonical form's size is checked against the limits before
+// anything large is built.
+//
+// Thread safety: pure function; the registry is read-only here.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "cybexp/config.h"
+#include "cybexp/raw_document.h"
+
+namespace cybexp {
+
+enum class ParseState { kSuccess, kNotSupported, kError };
+
+struct ParseOutcome {
+  ParseState state = ParseState::kError;
+  RawDocument document;  // on kSuccess
+  std::string reason;    // on kNotSupported / kError: what and what to do
+};
+
+ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
+                       std::string_view typetag, std::string_view orgid,
+                       std::string_view timezone, std::string_view text, const Limits& limits);
+
+}  // namespace cybexp

@@ -1,0 +1,188 @@
+// The two stores the archive module talks to, one interface each, with a
+// backend per URL scheme behind them (sqlite:, postgresql://, mongodb://):
+//
+//   CacheStore   - the cache data lake: entries and their encrypted blobs.
+//   ArchiveStore - the archive database: Raw documents and the sub-type registry.
+//
+// Claiming: claim() leases entries to one worker until lease_seconds pass;
+// an expired lease (its worker died) can be claimed by anyone. finish() marks
+// entries done or skipped and ends the lease, but only for entries whose lease
+// the worker still holds, so an entry is never finished twice.
+//
+// Thread safety: one store object is used by one thread at a time, except
+// fetch_blob(), which may be called concurrently from any number of threads
+// and concurrently with the other methods.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cybexp/raw_document.h"
+#include "cybexp/result.h"
+
+namespace cybexp {
+
+// The states an entry can be in. Skip states are those of UPSTREAM.md section 2.
+inline constexpr const char* kStatePending = "pending";
+inline constexpr const char* kStateProcessed = "processed";
+inline constexpr const char* kStateNotSupported = "typetag_not_supported";
+inline constexpr const char* kStateError = "error";
+inline constexpr const char* kStateBadData = "bad_data";
+
+struct NewEntry {
+  std::string name;
+  std::string typetag;
+  std::string orgid;
+  std::string timezone = "UTC";
+  double timestamp = 0;  // seconds since the epoch
+};
+
+struct CacheEntry {
+  std::string id;  // backend's id as text (SQLite rowid, Mongo ObjectId hex, ...)
+  std::string name;
+  std::string typetag;
+  std::string orgid;
+  std::string timezone;
+  double timestamp = 0;
+  std::uint64_t blob_size = 0;
+  std::int64_t attempts = 0;  // claims so far, this one included
+  // Filled by claim() when the blob is at most ClaimRequest::inline_blob_max.
+  std::optional<std::vector<std::uint8_t>> blob;
+};
+
+struct ClaimRequest {
+  std::string worker;            // lease holder, e.g. "host:pid:nonce"
+  std::size_t max_entries = 64;  // batch size
+  bool force = false;            // also retake skipped entries (upstream force_process)
+  int lease_seconds = 300;
+  std::uint64_t inline_blob_max = 64 * 1024;
+};
+
+// What archive_one decided for an entry.
+struct EntryResult {
+  std::string id;
+  bool processed = false;         // true: processed with refs; false: skipped
+  std::vector<std::string> refs;  // _ref: the _hash values (processed)
+  std::string state;              // skip state (skipped)
+  std::string reason;             // a sentence a person can act on (skipped)
+};
+
+struct EntryInfo {
+  CacheEntry entry;
+  std::string state;  // pending, processed, or a skip state
+  std::vector<std::string> refs;
+  std::string reason;
+  std::string lease_owner;      // empty when not leased
+  double lease_until = 0;       // seconds since the epoch
+  double finished_at = 0;       // 0 while pending
+};
+
+struct EntryFilter {
+  std::optional<std::string> state;  // pending, processed, skipped, or a skip state
+  std::vector<std::string> ids;      // empty: any
+  std::optional<std::string> typetag;
+  std::optional<double> since;  // upload timestamp >= since
+  std::optional<double> until;  // upload timestamp < until
+};
+
+struct LeaseInfo {
+  std::string worker;
+  std::uint64_t entries = 0;
+  double oldest_claim = 0;  // seconds since the epoch
+};
+
+struct CacheCounts {
+  std::uint64_t pending = 0;
+  std::uint64_t processed = 0;
+  std::map<std::string, std::uint64_t> skipped;  // state -> count
+  std::vector<LeaseInfo> in_flight;              // live leases per worker
+};
+
+struct ArchiveCounts {
+  std::uint64_t documents = 0;
+  std::uint64_t data_bytes = 0;  // sum of data_json sizes
+};
+
+class ArchiveStore;
+
+class CacheStore {
+ public:
+  virtual ~CacheStore() = default;
+
+  // Adds an unprocessed entry; returns its id.
+  virtual Result<std::string> add_entry(const NewEntry& entry,
+                                        std::span<const std::uint8_t> blob) = 0;
+
+  // Leases up to max_entries claimable entries (pending, or skipped when
+  // force; not under another worker's live lease), oldest first.
+  virtual Result<std::vector<CacheEntry>> claim(const ClaimRequest& request) = 0;
+
+  // The entry's blob. kBadData if it is missing, kLimit if larger than
+  // max_bytes (checked before reading it). Safe to call concurrently.
+  virtual Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
+                                                       std::uint64_t max_bytes) = 0;
+
+  // Marks entries processed or skipped and ends their lease. Entries whose
+  // lease `worker` no longer holds are left alone; returns how many were marked.
+  virtual Result<std::uint64_t> finish(std::span<const EntryResult> results,
+                                       const std::string& worker) = 0;
+
+  // Ends `worker`'s lease on these entries without changing their state.
+  virtual Result<void> release(std::span<const std::string> ids, const std::string& worker) = 0;
+
+  // True if this store and `archive` are one database, so that
+  // finish_with_documents() can commit both in one transaction.
+  virtual bool shares_database_with(const ArchiveStore& /*archive*/) const { return false; }
+  // Inserts documents (ignoring existing _hash) and finishes results in one
+  // transaction. Only when shares_database_with(); returns documents inserted.
+  virtual Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> /*docs*/,
+                                                      std::span<const EntryResult> /*results*/,
+                                                      const std::string& /*worker*/) {
+    return make_error(ErrorKind::kInternal, "finish_with_documents on separate databases");
+  }
+
+  // Entries that claim() could return now (force: skipped ones too).
+  virtual Result<std::uint64_t> count_claimable(bool force) = 0;
+  virtual Result<CacheCounts> counts() = 0;
+  // Calls fn for each matching entry, oldest first, until it returns false.
+  virtual Result<void> for_each_entry(const EntryFilter& filter,
+                                      const std::function<bool(const EntryInfo&)>& fn) = 0;
+  // Clears skip (and processed, if the filter selects processed entries) so the
+  // entries are tried again; never touches entries under a live lease.
+  // Returns how many were requeued.
+  virtual Result<std::uint64_t> requeue(const EntryFilter& filter) = 0;
+};
+
+class ArchiveStore {
+ public:
+  virtual ~ArchiveStore() = default;
+
+  // The sub-type registry (typetag -> raw sub type), seeded on first use with
+  // unr-honeypot -> unr_honeypot and cowrie, email, openphish_feed,
+  // phishtank_feed, sighting mapped to themselves.
+  virtual Result<std::map<std::string, std::string>> subtypes() = 0;
+  virtual Result<void> add_subtype(const std::string& typetag, const std::string& sub_type) = 0;
+  virtual Result<bool> remove_subtype(const std::string& typetag) = 0;
+
+  // Inserts documents whose _hash is not there yet (idempotent); returns how
+  // many were new.
+  virtual Result<std::uint64_t> put_documents(std::span<const RawDocument> docs) = 0;
+
+  // Calls fn for each document (optionally of one sub type) in insertion
+  // order until it returns false.
+  virtual Result<void> for_each_document(const std::optional<std::string>& sub_type,
+                                         const std::function<bool(const RawDocument&)>& fn) = 0;
+  virtual Result<ArchiveCounts> counts() = 0;
+  // Schema version of the backing database.
+  virtual Result<int> schema_version() = 0;
+};
+
+// The default registry contents (UPSTREAM.md section 4).
+const std::map<std::string, std::string>& default_subtypes();
+
+}  // namespace cybexp

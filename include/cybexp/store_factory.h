@@ -1,0 +1,42 @@
+// Opens the stores a configuration names, choosing the backend by URL scheme:
+//
+//   sqlite:PATH            embedded SQLite file (WAL), created on first use
+//   postgresql://... / postgres://...   PostgreSQL via libpq
+//   mongodb://...          MongoDB (upstream layout)
+//
+// When the cache and the archive name the same database, one store object
+// serves both, so results and documents commit in one transaction.
+//
+// Thread safety: open_stores is reentrant; see store.h for the stores.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cybexp/result.h"
+#include "cybexp/store.h"
+
+namespace cybexp {
+
+struct StoreConfig {
+  std::string url;   // sqlite:PATH (PATH absolute, already resolved), postgresql://, mongodb://
+  std::string db;    // database name (MongoDB); upstream meaning
+  std::string coll;  // collection (MongoDB); upstream meaning
+};
+
+struct Stores {
+  std::shared_ptr<CacheStore> cache;
+  std::shared_ptr<ArchiveStore> archive;
+};
+
+Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive);
+
+// Backends, one per folder under src/store/.
+Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path);
+Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path);
+// One object serving both roles on one SQLite file.
+Result<Stores> open_sqlite_combined(const std::string& path);
+
+Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archive);
+
+}  // namespace cybexp
