@@ -1,0 +1,247 @@
+// One pass of the archive loop as a pipeline (see archiver.h):
+//
+//   this thread: claim batches -> TaskQueue -> N workers: archive_one -> done list
+//   this thread: group commit of done outcomes (documents first, then entries)
+//
+// Bounds: at most kOutstandingBatches batches of entries between claim and
+// commit; blob bytes fetched by workers are charged to a ByteBudget released
+// only when their outcome is committed.
+#include <unistd.h>
+
+#include <thread>
+#include <unordered_set>
+
+#include "archive/work_queues.h"
+#include "cybexp/archiver.h"
+#include "util/log.h"
+
+namespace cybexp {
+
+struct Archiver::PassResult {
+  std::uint64_t successes = 0;      // entries processed (upstream's "success")
+  std::optional<Error> db_error;    // the store failed: back off and retry
+  bool limit_reached = false;
+};
+
+namespace {
+
+constexpr std::size_t kOutstandingBatches = 3;
+constexpr double kMaxGroupSeconds = 1.0;  // commit at least this often
+
+struct Task {
+  CacheEntry entry;
+  std::uint64_t charged = 0;  // bytes held in the budget until commit
+};
+
+struct Done {
+  EntryOutcome outcome;
+  std::uint64_t charged = 0;
+};
+
+// Completed outcomes, handed from workers to the committing thread.
+class DoneList {
+ public:
+  void push(Done d) {
+    {
+      std::lock_guard lock(mu_);
+      items_.push_back(std::move(d));
+    }
+    cv_.notify_one();
+  }
+  // Waits up to `seconds` for at least one item; moves everything into out.
+  void take(std::vector<Done>& out, double seconds) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return !items_.empty(); });
+    for (auto& d : items_) out.push_back(std::move(d));
+    items_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Done> items_;
+};
+
+}  // namespace
+
+Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) {
+  PassResult pass;
+  CacheStore& cache = *stores_.cache;
+  ArchiveStore& archive = *stores_.archive;
+
+  auto registry = archive.subtypes();
+  if (!registry) {
+    pass.db_error = registry.error();
+    return pass;
+  }
+  Progress progress;
+  if (progress_) {
+    auto n = cache.count_claimable(options_.force);
+    progress.total = n ? *n : 0;
+    if (options_.limit) progress.total = std::min(progress.total, *options_.limit - summary.done());
+  }
+  const std::uint64_t done_at_start = summary.done();
+  const double started = clock_.now();
+
+  ArchiveOneContext ctx;
+  ctx.cache = &cache;
+  ctx.keys = keys_;
+  ctx.registry = &*registry;
+  ctx.limits = limits_;
+
+  TaskQueue<Task> tasks;
+  DoneList done;
+  ByteBudget budget(options_.memory_budget);
+  std::vector<std::jthread> workers;
+  for (std::size_t i = 0; i < options_.workers; ++i) {
+    workers.emplace_back([&] {
+      while (auto task = tasks.pop()) {
+        if (!task->entry.blob.has_value() && task->entry.blob_size > 0) {
+          task->charged = budget.acquire(std::min(task->entry.blob_size, limits_.max_blob_bytes));
+        }
+        Done d{archive_one(task->entry, ctx), task->charged};
+        done.push(std::move(d));
+      }
+    });
+  }
+
+  const bool together = cache.shares_database_with(archive);
+  std::uint64_t outstanding = 0;  // claimed, not yet committed or released
+  std::uint64_t claimed = 0;
+  bool exhausted = false;
+  std::vector<Done> group;
+  double group_started = 0;
+
+  auto commit = [&](std::vector<Done>& items) {
+    std::vector<RawDocument> docs;
+    std::vector<EntryResult> results;
+    std::vector<std::string> release_ids;
+    std::unordered_set<std::string> seen;
+    std::uint64_t processed = 0, bytes = 0;
+    for (Done& d : items) {
+      EntryOutcome& o = d.outcome;
+      if (o.transient_error) {
+        release_ids.push_back(o.result.id);
+        if (!pass.db_error) pass.db_error = o.transient_error;
+        continue;
+      }
+      bytes += o.blob_bytes;
+      if (o.result.processed) ++processed;
+      if (o.document && seen.insert(o.document->hash).second) docs.push_back(std::move(*o.document));
+      results.push_back(std::move(o.result));
+    }
+    Result<std::uint64_t> inserted = std::uint64_t{0};
+    std::uint64_t marked = results.size();
+    if (together) {
+      inserted = cache.finish_with_documents(docs, results, options_.worker_id);
+    } else {
+      inserted = archive.put_documents(docs);
+      if (inserted) {
+        auto m = cache.finish(results, options_.worker_id);
+        if (m) marked = *m;
+        else inserted = std::unexpected(m.error());
+      }
+    }
+    if (!inserted) {
+      // Nothing is marked done unless its document is committed; give the
+      // entries back so this or another worker retries them after the backoff.
+      if (!pass.db_error) pass.db_error = inserted.error();
+      for (auto& r : results) release_ids.push_back(r.id);
+    } else {
+      summary.processed += processed;
+      summary.new_documents += *inserted;
+      summary.duplicates += processed - std::min(processed, *inserted);
+      summary.bytes += bytes;
+      summary.lost_leases += results.size() - std::min<std::uint64_t>(results.size(), marked);
+      pass.successes += processed;
+      for (const auto& r : results) {
+        if (!r.processed) ++summary.skipped[r.state];
+      }
+    }
+    if (!release_ids.empty()) {
+      auto released = cache.release(release_ids, options_.worker_id);
+      if (!released) {
+        log(LogLevel::kWarning, "could not release leases; they expire by themselves",
+            {{"entries", std::to_string(release_ids.size())}, {"error", released.error().message}});
+      }
+    }
+    for (Done& d : items) budget.release(d.charged);
+    outstanding -= items.size();
+    items.clear();
+  };
+
+  while (true) {
+    // Refill: keep a few batches in flight so workers never wait for a claim.
+    while (!exhausted && !pass.db_error && !stop.stop_requested() &&
+           outstanding + options_.batch_entries <= kOutstandingBatches * options_.batch_entries) {
+      std::size_t want = options_.batch_entries;
+      if (options_.limit) {
+        std::uint64_t left = *options_.limit - std::min(*options_.limit, done_at_start + claimed);
+        if (left == 0) {
+          exhausted = pass.limit_reached = true;
+          break;
+        }
+        want = static_cast<std::size_t>(std::min<std::uint64_t>(want, left));
+      }
+      ClaimRequest req;
+      req.worker = options_.worker_id;
+      req.max_entries = want;
+      req.force = options_.force;
+      req.lease_seconds = options_.lease_seconds;
+      auto batch = cache.claim(req);
+      if (!batch) {
+        pass.db_error = batch.error();
+        break;
+      }
+      if (batch->empty()) {
+        exhausted = true;
+        break;
+      }
+      // Hold no more large blobs than the budget can process soon: give the
+      // rest back at once rather than let their leases run out in a queue.
+      std::uint64_t large_bytes = 0;
+      std::vector<std::string> give_back;
+      for (CacheEntry& e : *batch) {
+        bool large = !e.blob.has_value();
+        if (large && large_bytes > 0 && large_bytes + e.blob_size > options_.memory_budget) {
+          give_back.push_back(e.id);
+          continue;
+        }
+        if (large) large_bytes += e.blob_size;
+        ++outstanding;
+        ++claimed;
+        tasks.push(Task{std::move(e), 0});
+      }
+      if (!give_back.empty()) {
+        auto released = cache.release(give_back, options_.worker_id);
+        if (!released) pass.db_error = released.error();
+        break;  // wait for room before claiming more
+      }
+    }
+    if (outstanding == 0) break;
+
+    std::size_t before = group.size();
+    done.take(group, 0.1);
+    if (before == 0 && !group.empty()) group_started = clock_.now();
+    if (!group.empty() &&
+        (group.size() >= options_.batch_entries || group.size() == outstanding ||
+         budget.has_waiters() || clock_.now() - group_started >= kMaxGroupSeconds)) {
+      commit(group);
+    }
+    if (progress_) {
+      progress.done = summary.done() - done_at_start;
+      progress.seconds = clock_.now() - started;
+      progress_(progress);
+    }
+  }
+  tasks.close();
+  return pass;
+}
+
+std::uint64_t RunSummary::done() const {
+  std::uint64_t n = processed;
+  for (const auto& [state, count] : skipped) n += count;
+  return n;
+}
+
+}  // namespace cybexp

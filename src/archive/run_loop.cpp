@@ -1,0 +1,72 @@
+// Upstream's archive() loop (UPSTREAM.md section 5): pass after pass, with
+// min(3600, 2**n + random) seconds of sleep between them, n counting the
+// consecutive passes without a success (or with a database error).
+#include <unistd.h>
+
+#include <thread>
+
+#include "cybexp/archiver.h"
+#include "util/encoding.h"
+#include "util/log.h"
+
+namespace cybexp {
+namespace {
+
+std::string default_worker_id() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+  std::uint8_t nonce[4];
+  for (auto& b : nonce) b = static_cast<std::uint8_t>(system_random().randint(0, 255));
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + to_hex(nonce);
+}
+
+}  // namespace
+
+Archiver::Archiver(Stores stores, std::vector<PrivateKey> keys, Limits limits, RunOptions options,
+                   Clock& clock, RandomSource& random)
+    : stores_(std::move(stores)),
+      keys_(std::move(keys)),
+      limits_(limits),
+      options_(std::move(options)),
+      clock_(clock),
+      random_(random) {
+  if (options_.workers == 0) options_.workers = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.batch_entries == 0) options_.batch_entries = 1;
+  if (options_.worker_id.empty()) options_.worker_id = default_worker_id();
+}
+
+Result<RunSummary> Archiver::run(std::stop_token stop) {
+  RunSummary summary;
+  const double started = clock_.now();
+  int n_failed = 0;
+  int consecutive_db_failures = 0;
+  while (!stop.stop_requested()) {
+    PassResult pass = drain(stop, summary);
+    if (pass.db_error) {
+      ++n_failed;
+      ++consecutive_db_failures;
+      ++summary.failed_passes;
+      log(LogLevel::kWarning, "store failed; backing off and retrying",
+          {{"error", pass.db_error->message}, {"consecutive_failures", std::to_string(n_failed)}});
+      if (options_.once && consecutive_db_failures >= options_.once_max_failures) {
+        summary.seconds = clock_.now() - started;
+        return make_error(ErrorKind::kDatabase,
+                          pass.db_error->message + " (gave up after " +
+                              std::to_string(consecutive_db_failures) +
+                              " attempts: check the store, then run again)");
+      }
+    } else {
+      consecutive_db_failures = 0;
+      n_failed = pass.successes > 0 ? 0 : n_failed + 1;
+      if (options_.once || pass.limit_reached) break;
+    }
+    if (stop.stop_requested()) break;
+    const double s = backoff_seconds(n_failed, random_);
+    if (backoff_) backoff_(n_failed, s);
+    clock_.sleep_for(s, stop);
+  }
+  summary.seconds = clock_.now() - started;
+  return summary;
+}
+
+}  // namespace cybexp

@@ -1,0 +1,92 @@
+#include "cybexp/config.h"
+
+#include <gtest/gtest.h>
+
+namespace cybexp {
+namespace {
+
+const std::filesystem::path kOrigin = "/etc/cybexp/config.json";
+
+TEST(Config, UpstreamFileWorksAsIs) {
+  auto c = parse_config(R"({"archive": {"mongo_url": "mongodb://a:27017", "db": "tahoe_db", "coll": "instance"},
+                            "cache": {"mongo_url": "mongodb://c:27017", "db": "cache_db", "coll": "file_entries"},
+                            "api": {"anything": 1}, "identity": {}, "tahoe": {}})",
+                        kOrigin);
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->cache.url, "mongodb://c:27017");
+  EXPECT_EQ(c->cache.db, "cache_db");
+  EXPECT_EQ(c->cache.coll, "file_entries");
+  EXPECT_EQ(c->archive.url, "mongodb://a:27017");
+  EXPECT_EQ(c->archive.coll, "instance");
+  ASSERT_EQ(c->private_keys.size(), 1u);
+  EXPECT_EQ(c->private_keys[0], "/etc/cybexp/priv.pem");
+  EXPECT_EQ(c->public_key, "/etc/cybexp/pub.pem");
+  EXPECT_EQ(c->lease_seconds, 300);
+  EXPECT_EQ(c->limits.max_blob_bytes, 256ull << 20);
+}
+
+TEST(Config, RelativePathsAreRelativeToTheFile) {
+  auto c = parse_config(R"({"cache": {"url": "sqlite:data/cache.db", "private_key": ["k1.pem", "/abs/k2.pem"]},
+                            "archive": {"url": "sqlite:/var/lib/cybexp/archive.db"},
+                            "public_key": "keys/pub.pem", "lease_seconds": 60,
+                            "limits": {"max_depth": 32, "max_blob_bytes": 1024}})",
+                        kOrigin);
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->cache.url, "sqlite:/etc/cybexp/data/cache.db");
+  EXPECT_EQ(c->archive.url, "sqlite:/var/lib/cybexp/archive.db");
+  ASSERT_EQ(c->private_keys.size(), 2u);
+  EXPECT_EQ(c->private_keys[0], "/etc/cybexp/k1.pem");
+  EXPECT_EQ(c->private_keys[1], "/abs/k2.pem");
+  EXPECT_EQ(c->public_key, "/etc/cybexp/keys/pub.pem");
+  EXPECT_EQ(c->lease_seconds, 60);
+  EXPECT_EQ(c->limits.max_depth, 32u);
+  EXPECT_EQ(c->limits.max_blob_bytes, 1024u);
+}
+
+TEST(Config, UnknownKeysAreNamed) {
+  auto c = parse_config(R"({"cache": {"url": "sqlite:a", "colll": "x"}, "archive": {"url": "sqlite:b"}})",
+                        kOrigin);
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_NE(c.error().message.find("unknown key 'cache.colll'"), std::string::npos) << c.error().message;
+
+  auto top = parse_config(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"}, "workers": 3})",
+                          kOrigin);
+  ASSERT_FALSE(top.has_value());
+  EXPECT_NE(top.error().message.find("unknown key 'workers'"), std::string::npos);
+}
+
+TEST(Config, MistakesSayWhatToDo) {
+  auto missing = parse_config(R"({"cache": {"url": "sqlite:a"}})", kOrigin);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().message, "/etc/cybexp/config.json: the 'archive' section is missing");
+
+  auto bad_type = parse_config(R"({"cache": {"url": 5}, "archive": {"url": "sqlite:b"}})", kOrigin);
+  ASSERT_FALSE(bad_type.has_value());
+  EXPECT_EQ(bad_type.error().message, "/etc/cybexp/config.json: 'cache.url' must be a string");
+
+  auto lease = parse_config(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"}, "lease_seconds": 0})",
+                            kOrigin);
+  ASSERT_FALSE(lease.has_value());
+  EXPECT_EQ(lease.error().message,
+            "/etc/cybexp/config.json: 'lease_seconds' must be between 1 and 86400");
+
+  auto not_json = parse_config("{cache:", kOrigin);
+  ASSERT_FALSE(not_json.has_value());
+  EXPECT_EQ(not_json.error().kind, ErrorKind::kInvalidArgument);
+
+  auto file = load_config("/nonexistent/cybexp.json");
+  ASSERT_FALSE(file.has_value());
+  EXPECT_EQ(file.error().kind, ErrorKind::kInvalidArgument);
+}
+
+TEST(Config, DefaultsLiveUnderHome) {
+  Config c = default_config("/srv/cybexp-data");
+  EXPECT_EQ(c.cache.url, "sqlite:/srv/cybexp-data/cache.db");
+  EXPECT_EQ(c.archive.url, "sqlite:/srv/cybexp-data/archive.db");
+  EXPECT_EQ(c.private_keys.at(0), "/srv/cybexp-data/priv.pem");
+  EXPECT_EQ(c.public_key, "/srv/cybexp-data/pub.pem");
+}
+
+}  // namespace
+}  // namespace cybexp

@@ -1,0 +1,94 @@
+// parsemain (UPSTREAM.md section 4): registry look-up, Python-compatible JSON
+// parse with the upstream fallback to {"data": text}, and the size-checked
+// canonical hash. Every refusal carries a reason an operator can act on.
+#include "cybexp/parsemain.h"
+
+#include <algorithm>
+
+#include "cybexp/canonical.h"
+#include "cybexp/json_value.h"
+#include "cybexp/python_json.h"
+#include "cybexp/store.h"
+
+namespace cybexp {
+namespace {
+
+ParseOutcome refuse(ParseState state, std::string reason) {
+  ParseOutcome out;
+  out.state = state;
+  out.reason = std::move(reason);
+  return out;
+}
+
+// A typetag comes from outside; keep it printable and short in messages.
+std::string quoted_for_message(std::string_view s) {
+  std::string out;
+  append_python_json_string(s.substr(0, 80), out);
+  if (s.size() > 80) out.insert(out.size() - 1, "...");
+  return out;
+}
+
+}  // namespace
+
+ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
+                       std::string_view typetag, std::string_view orgid,
+                       std::string_view timezone, std::string_view text, const Limits& limits) {
+  auto it = registry.find(std::string(typetag));
+  if (it == registry.end()) {
+    return refuse(ParseState::kNotSupported,
+                  "typetag " + quoted_for_message(typetag) +
+                      " not in the sub-type registry: add it with 'cybexp-archive subtypes add " +
+                      std::string(typetag.substr(0, 80)) + " SUB_TYPE', then 'requeue --state " +
+                      std::string(kStateNotSupported) + "'");
+  }
+  const std::string& sub_type = it->second;
+  if (!is_identifier(sub_type)) {
+    return refuse(ParseState::kError, "sub type " + quoted_for_message(sub_type) +
+                                          " registered for this typetag is not an identifier: "
+                                          "fix it with 'cybexp-archive subtypes add'");
+  }
+
+  JsonParseResult parsed = parse_python_json(text, JsonLimits{limits.max_depth});
+  Value data;
+  switch (parsed.status) {
+    case JsonParseStatus::kOk:
+      data = std::move(parsed.value);
+      break;
+    case JsonParseStatus::kNotJson:
+      // Upstream's Raw keeps non-JSON payloads (e-mails, feed lines) as text.
+      data = Object{{"data", std::string(text)}};
+      break;
+    case JsonParseStatus::kLoneSurrogate:
+      return refuse(ParseState::kError,
+                    "payload is JSON with a lone UTF-16 surrogate escape (such as \\ud800), which "
+                    "cannot be stored as UTF-8; upstream fails on it too: fix the feed");
+    case JsonParseStatus::kTooDeep:
+      return refuse(ParseState::kError,
+                    "payload JSON is nested deeper than " + std::to_string(limits.max_depth) +
+                        " levels (limits.max_depth): " + parsed.detail);
+  }
+
+  // The canonical form may be far larger than the payload (it doubles per
+  // nesting level): allow the larger of the fixed limit and a payload multiple.
+  const std::uint64_t limit =
+      std::max<std::uint64_t>(limits.max_canonical_bytes,
+                              limits.canonical_payload_factor * static_cast<std::uint64_t>(text.size()));
+  auto hash = raw_hash(sub_type, data, limit);
+  if (!hash) {
+    return refuse(ParseState::kError,
+                  hash.error().message + " (limits.max_canonical_bytes): the document is too "
+                                         "deeply nested to archive");
+  }
+
+  ParseOutcome out;
+  out.state = ParseState::kSuccess;
+  out.document.hash = std::move(*hash);
+  out.document.sub_type = sub_type;
+  out.document.orgid = std::string(orgid);
+  out.document.timezone = std::string(timezone);
+  out.document.data_json.reserve(text.size() + text.size() / 8 + 16);
+  append_python_json(data, out.document.data_json);
+  return out;
+}
+
+}  // namespace cybexp

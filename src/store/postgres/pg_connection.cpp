@@ -1,0 +1,261 @@
+// Connection, Params and ConnectionPool (see pg_connection.h).
+#include "store/postgres/pg_connection.h"
+
+#include <bit>
+#include <climits>
+#include <cstring>
+
+namespace cybexp::pg {
+namespace {
+
+// Collapses libpq's multi-line messages ("FATAL: ...\n\tThis probably means
+// ...") into the one line an Error carries.
+std::string one_line(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out.empty() ? std::string("unknown error") : out;
+}
+
+const char* or_default(const char* v, const char* fallback) {
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+std::string make_label(const char* host, const char* port, const char* db) {
+  return std::string("postgresql ") + or_default(host, "localhost") + ":" +
+         or_default(port, "5432") + "/" + or_default(db, "?");
+}
+
+void put_be64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+}  // namespace
+
+std::string label_for_url(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts == nullptr) {
+    PQfreemem(err);
+    return "postgresql (bad URL)";
+  }
+  const char* host = nullptr;
+  const char* port = nullptr;
+  const char* db = nullptr;
+  const char* user = nullptr;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    std::string_view k = o->keyword;
+    if (k == "host" && o->val) host = o->val;
+    if (k == "hostaddr" && o->val && !host) host = o->val;
+    if (k == "port" && o->val) port = o->val;
+    if (k == "dbname" && o->val) db = o->val;
+    if (k == "user" && o->val) user = o->val;
+  }
+  std::string label = make_label(host, port, db ? db : user);
+  PQconninfoFree(opts);
+  return label;
+}
+
+// ---- Params ----------------------------------------------------------------
+
+Params& Params::add(Oid type, const char* value, std::size_t length, int format) {
+  types_.push_back(type);
+  values_.push_back(value);
+  // Values over INT_MAX cannot be sent; PostgreSQL fields end at 1 GB anyway,
+  // and callers check their sizes before getting here.
+  lengths_.push_back(length > INT_MAX ? INT_MAX : static_cast<int>(length));
+  formats_.push_back(format);
+  return *this;
+}
+
+Params& Params::text(std::string_view s) {
+  // A null pointer would mean SQL NULL; an empty value needs a real one.
+  return add(kTextOid, s.data() != nullptr ? s.data() : "", s.size(), 1);
+}
+
+Params& Params::text_copy(std::string s) {
+  owned_.push_back(std::move(s));
+  return text(owned_.back());
+}
+
+Params& Params::bytes(std::span<const std::uint8_t> b) {
+  const char* p = b.data() != nullptr ? reinterpret_cast<const char*>(b.data()) : "";
+  return add(kByteaOid, p, b.size(), 1);
+}
+
+Params& Params::int8(std::int64_t v) {
+  std::string s;
+  put_be64(s, static_cast<std::uint64_t>(v));
+  owned_.push_back(std::move(s));
+  return add(kInt8Oid, owned_.back().data(), 8, 1);
+}
+
+Params& Params::float8(double v) {
+  std::string s;
+  put_be64(s, std::bit_cast<std::uint64_t>(v));
+  owned_.push_back(std::move(s));
+  return add(kFloat8Oid, owned_.back().data(), 8, 1);
+}
+
+Params& Params::boolean(bool v) {
+  owned_.push_back(std::string(1, v ? '\1' : '\0'));
+  return add(kBoolOid, owned_.back().data(), 1, 1);
+}
+
+Params& Params::null(Oid type) { return add(type, nullptr, 0, 1); }
+
+Params& Params::literal(std::string value, Oid type) {
+  owned_.push_back(std::move(value));
+  return add(type, owned_.back().c_str(), owned_.back().size(), 0);
+}
+
+// ---- Connection --------------------------------------------------------------
+
+Connection::Connection(std::string url) : url_(std::move(url)), label_(label_for_url(url_)) {}
+
+Connection::~Connection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+Error Connection::error(std::string_view what, std::string_view message) const {
+  return Error{ErrorKind::kDatabase,
+               label_ + ": " + std::string(what) + ": " + one_line(message)};
+}
+
+Result<void> Connection::connect() {
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  prepared_.clear();
+  // Settings before "dbname" are defaults the URL may override; those after
+  // it are forced. Without connect_timeout libpq waits forever on a host that
+  // drops packets; the keepalives notice a server that vanished mid-call.
+  const char* keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "fallback_application_name", "dbname",
+                        "client_encoding", nullptr};
+  const char* vals[] = {"10", "30", "10", "3", "cybexp-archive", url_.c_str(),
+                        // Documents must round-trip byte for byte: never let
+                        // the server convert to another client encoding.
+                        "UTF8", nullptr};
+  conn_ = PQconnectdbParams(keys, vals, 1);
+  if (conn_ == nullptr) return std::unexpected(error("connect", "out of memory"));
+  label_ = make_label(PQhost(conn_), PQport(conn_), PQdb(conn_));
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    Error e = error("connect", PQerrorMessage(conn_));
+    PQfinish(conn_);
+    conn_ = nullptr;
+    return std::unexpected(std::move(e));
+  }
+  return {};
+}
+
+Result<void> Connection::ensure() {
+  if (in_tx_) {
+    // Reconnecting here would run the rest of the transaction's statements
+    // outside it, each committing on its own.
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK)
+      return std::unexpected(error("transaction", "connection lost"));
+    return {};
+  }
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return connect();
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE) rollback_quietly();
+  if (PQstatus(conn_) != CONNECTION_OK) return connect();
+  return {};
+}
+
+void Connection::rollback_quietly() {
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return;
+  PQclear(PQexec(conn_, "ROLLBACK"));
+}
+
+Result<PgResult> Connection::check(std::string_view what, PGresult* raw) {
+  PgResult res(raw);
+  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
+  std::string message;
+  if (res) {
+    const char* primary = PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY);
+    const char* detail = PQresultErrorField(res.get(), PG_DIAG_MESSAGE_DETAIL);
+    if (primary != nullptr) {
+      message = primary;
+      if (detail != nullptr) message += std::string(" (") + detail + ")";
+    } else {
+      message = PQresultErrorMessage(res.get());
+    }
+  }
+  if (message.empty() || message == "\n") message = PQerrorMessage(conn_);
+  if (PQstatus(conn_) == CONNECTION_BAD) {
+    // Drop it now so that the next call starts with a fresh connection even
+    // if this one's state looked fine to libpq.
+    Error e = error(what, message);
+    PQfinish(conn_);
+    conn_ = nullptr;
+    return std::unexpected(std::move(e));
+  }
+  return std::unexpected(error(what, message));
+}
+
+Result<PgResult> Connection::exec(std::string_view what, const std::string& sql,
+                                  const Params& params, Format format) {
+  CYBEXP_TRY_VOID(ensure());
+  return check(what, PQexecParams(conn_, sql.c_str(), params.size(), params.types(),
+                                  params.values(), params.lengths(), params.formats(),
+                                  static_cast<int>(format)));
+}
+
+Result<PgResult> Connection::exec(std::string_view what, const Statement& stmt,
+                                  const Params& params, Format format) {
+  CYBEXP_TRY_VOID(ensure());
+  if (!prepared_.contains(stmt.name)) {
+    CYBEXP_TRY(check(what, PQprepare(conn_, stmt.name, stmt.sql, params.size(), params.types())));
+    prepared_.insert(stmt.name);
+  }
+  return check(what, PQexecPrepared(conn_, stmt.name, params.size(), params.values(),
+                                    params.lengths(), params.formats(),
+                                    static_cast<int>(format)));
+}
+
+Result<void> Connection::run(std::string_view what, const char* sql) {
+  CYBEXP_TRY_VOID(ensure());
+  CYBEXP_TRY(check(what, PQexec(conn_, sql)));
+  return {};
+}
+
+// ---- ConnectionPool ----------------------------------------------------------
+
+ConnectionPool::ConnectionPool(std::string url, std::size_t max_size)
+    : url_(std::move(url)), max_size_(max_size == 0 ? 1 : max_size) {}
+
+ConnectionPool::Lease ConnectionPool::acquire() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !idle_.empty() || created_ < max_size_; });
+  if (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn));
+  }
+  ++created_;
+  lock.unlock();
+  // Connecting happens on first use (Connection::ensure), outside the lock.
+  return Lease(this, std::make_unique<Connection>(url_));
+}
+
+ConnectionPool::Lease::~Lease() {
+  if (!conn_) return;  // moved from
+  {
+    std::lock_guard lock(pool_->mu_);
+    pool_->idle_.push_back(std::move(conn_));
+  }
+  pool_->cv_.notify_one();
+}
+
+}  // namespace cybexp::pg

@@ -1,0 +1,219 @@
+// The RAII SQLite layer of sqlite_db.h: statement cache, binding and stepping
+// with errors as values, and the IMMEDIATE transaction guard.
+#include "store/sqlite/sqlite_db.h"
+
+#include <charconv>
+#include <chrono>
+
+namespace cybexp::sqlite {
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::int64_t> parse_id(std::string_view id) {
+  std::int64_t value = 0;
+  const char* end = id.data() + id.size();
+  auto [ptr, ec] = std::from_chars(id.data(), end, value);
+  // Rowids we hand out are positive; anything else (sign, junk, overflow) is
+  // not an id of this store.
+  if (id.empty() || ec != std::errc() || ptr != end || value <= 0) return std::nullopt;
+  return value;
+}
+
+// ---- Statement ----
+
+Statement::Statement(Statement&& other) noexcept
+    : conn_(other.conn_),
+      stmt_(other.stmt_),
+      in_use_(other.in_use_),
+      op_(other.op_),
+      bind_rc_(other.bind_rc_) {
+  other.stmt_ = nullptr;
+  other.in_use_ = nullptr;
+}
+
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  if (in_use_ != nullptr) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);  // drop references to the caller's buffers
+    *in_use_ = false;
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  int rc = sqlite3_bind_double(stmt_, index, value);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  // A null data pointer would bind SQL NULL; an empty string must stay ''.
+  const char* data = text.data() != nullptr ? text.data() : "";
+  int rc = sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind_blob(int index, std::span<const std::uint8_t> bytes) {
+  // Same as text: an empty blob is a zero-length blob, not NULL.
+  int rc = bytes.empty() ? sqlite3_bind_zeroblob(stmt_, index, 0)
+                         : sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(),
+                                               SQLITE_STATIC);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  int rc = sqlite3_bind_null(stmt_, index);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  if (bind_rc_ != SQLITE_OK) {
+    return std::unexpected(conn_->error(op_, std::string("bind: ") + sqlite3_errstr(bind_rc_)));
+  }
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return std::unexpected(conn_->error(op_));
+}
+
+Result<void> Statement::run() {
+  while (CYBEXP_TRY(step())) {
+  }
+  sqlite3_reset(stmt_);
+  return {};
+}
+
+void Statement::reset() { sqlite3_reset(stmt_); }
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+std::int64_t Statement::column_int64(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+double Statement::column_double(int column) const { return sqlite3_column_double(stmt_, column); }
+
+std::string Statement::column_text(int column) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  if (text == nullptr) return {};
+  return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::vector<std::uint8_t> Statement::column_blob(int column) const {
+  // column_blob before column_bytes: the documented order that avoids a
+  // second conversion.
+  const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, column));
+  auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
+  if (data == nullptr) return {};
+  return std::vector<std::uint8_t>(data, data + size);
+}
+
+// ---- Connection ----
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create,
+                                                     int busy_timeout_ms) {
+  // NOMUTEX: each connection is used by one thread at a time (the store's
+  // own mutex, or a reader checked out of the pool), so SQLite's per-call
+  // mutex would only cost time. That still needs a thread-safe library build.
+  if (sqlite3_threadsafe() == 0) {
+    return make_error(ErrorKind::kDatabase,
+                      "sqlite " + path + ": open: the SQLite library was built without threads");
+  }
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (create) flags |= SQLITE_OPEN_CREATE;
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return make_error(ErrorKind::kDatabase, "sqlite " + path + ": open: " + message);
+  }
+  std::unique_ptr<Connection> conn(new Connection(path, db));
+  rc = sqlite3_busy_timeout(db, busy_timeout_ms);
+  if (rc != SQLITE_OK) return std::unexpected(conn->error("busy_timeout"));
+  return conn;
+}
+
+Connection::~Connection() {
+  for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
+  sqlite3_close_v2(db_);
+}
+
+Result<Statement> Connection::prepare(const std::string& sql, const char* op) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end() && !it->second.in_use) {
+    it->second.in_use = true;
+    return Statement(this, it->second.stmt, &it->second.in_use, op);
+  }
+  // PERSISTENT: these statements live as long as the connection.
+  unsigned flags = it == cache_.end() ? SQLITE_PREPARE_PERSISTENT : 0;
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), flags, &stmt,
+                              nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return std::unexpected(error(op));
+  }
+  if (it != cache_.end()) return Statement(this, stmt, nullptr, op);  // nested use: private copy
+  auto [slot, inserted] = cache_.emplace(sql, Cached{stmt, true});
+  (void)inserted;
+  return Statement(this, stmt, &slot->second.in_use, op);
+}
+
+Result<void> Connection::exec(const char* sql, const char* op) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return {};
+  std::string text = message != nullptr ? message : sqlite3_errstr(rc);
+  sqlite3_free(message);
+  return std::unexpected(error(op, text));
+}
+
+Error Connection::error(const char* op) const { return error(op, sqlite3_errmsg(db_)); }
+
+Error Connection::error(const char* op, std::string_view message) const {
+  return Error{ErrorKind::kDatabase,
+               "sqlite " + path_ + ": " + op + ": " + std::string(message)};
+}
+
+// ---- Transaction ----
+
+Result<Transaction> Transaction::begin(Connection& conn, const char* op) {
+  auto stmt = CYBEXP_TRY(conn.prepare("BEGIN IMMEDIATE", op));
+  CYBEXP_TRY_VOID(stmt.run());
+  return Transaction(&conn, op);
+}
+
+Result<void> Transaction::commit() {
+  auto stmt = CYBEXP_TRY(conn_->prepare("COMMIT", op_));
+  CYBEXP_TRY_VOID(stmt.run());  // on failure the destructor rolls back
+  conn_ = nullptr;
+  return {};
+}
+
+Transaction::~Transaction() {
+  if (conn_ == nullptr) return;
+  // Some errors (SQLITE_FULL, IOERR, ...) already rolled back; ROLLBACK
+  // would then fail with "no transaction is active".
+  if (sqlite3_get_autocommit(conn_->handle()) == 0) {
+    sqlite3_exec(conn_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+}
+
+}  // namespace cybexp::sqlite

@@ -1,0 +1,135 @@
+// Schema creation, versioning and connection pragmas for the embedded store.
+#include "store/sqlite/sqlite_schema.h"
+
+#include <string>
+
+#include "cybexp/store.h"
+
+namespace cybexp::sqlite {
+namespace {
+
+// Version 1. Entry state lives in two flags, as upstream keeps it
+// (processed / skip), plus the skip state and reason; refs is a JSON array of
+// _hash strings. Blobs sit in their own table so that scans over entries
+// (claim, counts, listings) never page through payload bytes.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE entries (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT    NOT NULL,
+  typetag     TEXT    NOT NULL,
+  orgid       TEXT    NOT NULL,
+  timezone    TEXT    NOT NULL,
+  timestamp   REAL    NOT NULL,
+  processed   INTEGER NOT NULL DEFAULT 0,
+  skip        INTEGER NOT NULL DEFAULT 0,
+  state       TEXT,
+  reason      TEXT,
+  refs        TEXT,
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_until REAL,
+  claimed_at  REAL,
+  finished_at REAL
+);
+CREATE TABLE blobs (
+  entry_id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
+  data     BLOB NOT NULL
+);
+-- Partial indexes hold only what claim() can take, so a claim reads about
+-- batch-size index rows however many entries are done or skipped. The claim
+-- queries name them with INDEXED BY (the planner would otherwise pick the
+-- wider one). lease_until is in the key so leased rows are passed over
+-- without visiting the table.
+CREATE INDEX entries_claimable ON entries(id, lease_until) WHERE processed = 0 AND skip = 0;
+CREATE INDEX entries_unprocessed ON entries(id, lease_until) WHERE processed = 0;
+-- Only entries in flight: counts().in_flight and lease checks stay cheap.
+CREATE INDEX entries_leased ON entries(lease_owner, lease_until) WHERE lease_owner IS NOT NULL;
+CREATE TABLE documents (
+  seq      INTEGER PRIMARY KEY,
+  hash     TEXT    NOT NULL UNIQUE,
+  sub_type TEXT    NOT NULL,
+  orgid    TEXT    NOT NULL,
+  timezone TEXT    NOT NULL,
+  -- Bytes of data, kept because length() of TEXT counts characters and
+  -- would read every document; before data so a scan never touches it.
+  size     INTEGER NOT NULL,
+  data     TEXT    NOT NULL
+);
+CREATE INDEX documents_sub_type ON documents(sub_type);
+CREATE TABLE subtypes (
+  typetag  TEXT PRIMARY KEY,
+  sub_type TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+Result<void> create_schema(Connection& conn) {
+  CYBEXP_TRY_VOID(conn.exec(kSchemaV1, "create schema"));
+  auto seed = CYBEXP_TRY(
+      conn.prepare("INSERT INTO subtypes(typetag, sub_type) VALUES (?1, ?2)", "create schema"));
+  for (const auto& [typetag, sub_type] : default_subtypes()) {
+    seed.bind(1, std::string_view(typetag)).bind(2, std::string_view(sub_type));
+    CYBEXP_TRY_VOID(seed.run());
+  }
+  // PRAGMA takes no parameters; the version is our own constant.
+  std::string set_version = "PRAGMA user_version = " + std::to_string(kSchemaVersion);
+  return conn.exec(set_version.c_str(), "create schema");
+}
+
+Result<void> check_version(Connection& conn, int version) {
+  if (version > kSchemaVersion) {
+    return std::unexpected(conn.error(
+        "open", "schema version " + std::to_string(version) +
+                    " is newer than this cybexp-archive supports (" +
+                    std::to_string(kSchemaVersion) + "): upgrade cybexp-archive"));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<int> read_user_version(Connection& conn, const char* op) {
+  auto stmt = CYBEXP_TRY(conn.prepare("PRAGMA user_version", op));
+  if (!CYBEXP_TRY(stmt.step())) return std::unexpected(conn.error(op, "no user_version"));
+  return static_cast<int>(stmt.column_int64(0));
+}
+
+Result<void> configure_main(Connection& conn) {
+  // WAL: readers (fetch_blob threads, other processes' listings) never block
+  // the writer or each other, and a commit is one append to the log.
+  auto mode = CYBEXP_TRY(conn.prepare("PRAGMA journal_mode = WAL", "journal_mode"));
+  if (!CYBEXP_TRY(mode.step()) || mode.column_text(0) != "wal") {
+    return std::unexpected(conn.error(
+        "journal_mode", "cannot use WAL mode here (a network file system?): put the "
+                        "database on a local disk"));
+  }
+  mode.reset();
+  // synchronous=NORMAL in WAL mode does not fsync on every commit, only at
+  // checkpoints. A commit is still durable if the process crashes (the log
+  // is in the OS cache); only a power loss or kernel crash can lose the last
+  // commits, and then the database rolls back to a consistent earlier state,
+  // where those entries are simply claimed and archived again (documents are
+  // deduplicated by _hash). Process crashes are what we guard against; an
+  // fsync per batch would cost most of the claim/finish throughput.
+  CYBEXP_TRY_VOID(conn.exec("PRAGMA synchronous = NORMAL", "synchronous"));
+  // Enforced per connection: a blob must belong to an entry.
+  return conn.exec("PRAGMA foreign_keys = ON", "foreign_keys");
+}
+
+Result<void> configure_reader(Connection& conn) {
+  return conn.exec("PRAGMA query_only = ON", "query_only");
+}
+
+Result<void> ensure_schema(Connection& conn) {
+  // Usual case first, without the write lock: the schema is there.
+  int version = CYBEXP_TRY(read_user_version(conn, "open"));
+  if (version != 0) return check_version(conn, version);
+  // First use. The version is read again under the write lock: another
+  // process may have created the schema since.
+  auto txn = CYBEXP_TRY(Transaction::begin(conn, "create schema"));
+  version = CYBEXP_TRY(read_user_version(conn, "create schema"));
+  if (version != 0) return check_version(conn, version);
+  CYBEXP_TRY_VOID(create_schema(conn));
+  return txn.commit();
+}
+
+}  // namespace cybexp::sqlite

@@ -1,0 +1,177 @@
+// Opening the embedded store, the factory functions of store_factory.h, and
+// the parts that span both roles or both kinds of connection: fetch_blob's
+// reader pool and finish_with_documents.
+#include "store/sqlite/sqlite_store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "cybexp/store_factory.h"
+#include "store/sqlite/sqlite_schema.h"
+
+namespace cybexp::sqlite {
+namespace {
+
+// Readers kept open between fetch_blob calls; enough for the decrypt workers
+// of one process. More concurrent callers open extra readers that are closed
+// after use.
+constexpr std::size_t kMaxIdleReaders = 16;
+
+// The default data directory (./cybexp-data) may not exist on first run.
+// Created 0700: it holds the cache's still-encrypted uploads and the archive.
+Result<void> make_parent_dirs(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(path).parent_path();
+  std::error_code ec;
+  if (dir.empty() || fs::is_directory(dir, ec)) return {};
+  fs::path partial;
+  for (const auto& part : dir) {
+    partial /= part;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return make_error(ErrorKind::kIo, "sqlite " + path + ": cannot create directory " +
+                                            partial.string() + ": " + std::strerror(errno));
+    }
+  }
+  if (!fs::is_directory(dir, ec)) {
+    return make_error(ErrorKind::kIo,
+                      "sqlite " + path + ": " + dir.string() + " is not a directory");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+  if (path.empty()) {
+    return make_error(ErrorKind::kInvalidArgument, "sqlite: the database path is empty");
+  }
+  if (path == ":memory:") {
+    // fetch_blob's readers would each get their own empty database.
+    return make_error(ErrorKind::kInvalidArgument,
+                      "sqlite: an in-memory database cannot be shared; give a file path");
+  }
+  CYBEXP_TRY_VOID(make_parent_dirs(path));
+  auto db = CYBEXP_TRY(Connection::open(path, /*create=*/true, kBusyTimeoutMs));
+  CYBEXP_TRY_VOID(configure_main(*db));
+  CYBEXP_TRY_VOID(ensure_schema(*db));
+
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(path, ec);
+  std::string canonical_path = ec ? path : canonical.string();
+  return std::shared_ptr<SqliteStore>(new SqliteStore(path, canonical_path, std::move(db)));
+}
+
+SqliteStore::~SqliteStore() = default;
+
+bool SqliteStore::shares_database_with(const ArchiveStore& archive) const {
+  const auto* other = dynamic_cast<const SqliteStore*>(&archive);
+  return other != nullptr && (other == this || other->canonical_path_ == canonical_path_);
+}
+
+Result<std::uint64_t> SqliteStore::finish_with_documents(std::span<const RawDocument> docs,
+                                                         std::span<const EntryResult> results,
+                                                         const std::string& worker) {
+  std::lock_guard lock(mu_);
+  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "finish_with_documents"));
+  std::uint64_t inserted = CYBEXP_TRY(put_in_transaction(docs));
+  CYBEXP_TRY(finish_in_transaction(results, worker));
+  CYBEXP_TRY_VOID(txn.commit());
+  return inserted;
+}
+
+Result<int> SqliteStore::schema_version() {
+  std::lock_guard lock(mu_);
+  return read_user_version(*db_, "schema_version");
+}
+
+// ---- fetch_blob and its readers ----
+
+Result<std::unique_ptr<Connection>> SqliteStore::take_reader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      auto reader = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return reader;
+    }
+  }
+  // Opened outside the pool lock: opening touches the file and may wait.
+  auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, kBusyTimeoutMs));
+  CYBEXP_TRY_VOID(configure_reader(*reader));
+  return reader;
+}
+
+void SqliteStore::return_reader(std::unique_ptr<Connection> reader) {
+  std::lock_guard lock(readers_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
+}
+
+Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entry,
+                                                          std::uint64_t max_bytes) {
+  auto id = parse_id(entry.id);
+  if (!id) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "sqlite " + path_ + ": fetch_blob: '" + entry.id + "' is not an entry id");
+  }
+  // Hands the reader back to the pool on every path out.
+  struct Lease {
+    SqliteStore* store;
+    std::unique_ptr<Connection> conn;
+    ~Lease() {
+      if (conn) store->return_reader(std::move(conn));
+    }
+  } lease{this, CYBEXP_TRY(take_reader())};
+  // The blob handle's statement is the only thing open on this connection,
+  // and closing it ends the read transaction.
+  struct BlobCloser {
+    sqlite3_blob* blob = nullptr;
+    ~BlobCloser() { sqlite3_blob_close(blob); }  // harmless on nullptr
+  } handle;
+
+  int rc = sqlite3_blob_open(lease.conn->handle(), "main", "blobs", "data", *id, 0, &handle.blob);
+  if (rc == SQLITE_ERROR) {
+    // "no such rowid" (or a NULL value): the schema is ours, so nothing
+    // else reports a plain SQLITE_ERROR here.
+    return make_error(ErrorKind::kBadData, "entry has no blob");
+  }
+  if (rc != SQLITE_OK) return std::unexpected(lease.conn->error("fetch_blob"));
+
+  // Incremental blob I/O: the size comes from the record header, so an
+  // oversized blob is refused without reading it.
+  auto size = static_cast<std::uint64_t>(sqlite3_blob_bytes(handle.blob));
+  if (size > max_bytes) {
+    return make_error(ErrorKind::kLimit, "blob is " + std::to_string(size) + " bytes, over the " +
+                                             std::to_string(max_bytes) +
+                                             "-byte limit (limits.max_blob_bytes)");
+  }
+  std::vector<std::uint8_t> data(size);
+  if (size > 0) {
+    rc = sqlite3_blob_read(handle.blob, data.data(), static_cast<int>(size), 0);
+    if (rc != SQLITE_OK) return std::unexpected(lease.conn->error("fetch_blob"));
+  }
+  return data;
+}
+
+}  // namespace cybexp::sqlite
+
+// ---- store_factory.h ----
+
+namespace cybexp {
+
+Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path) {
+  return CYBEXP_TRY(sqlite::SqliteStore::open(path));
+}
+
+Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path) {
+  return CYBEXP_TRY(sqlite::SqliteStore::open(path));
+}
+
+Result<Stores> open_sqlite_combined(const std::string& path) {
+  auto store = CYBEXP_TRY(sqlite::SqliteStore::open(path));
+  return Stores{store, store};
+}
+
+}  // namespace cybexp

@@ -1,0 +1,117 @@
+// The embedded store: one SQLite file (WAL mode) holding both the cache data
+// lake (entries + blobs) and the archive database (documents + sub types).
+// One SqliteStore object serves either role or both; open_sqlite_combined()
+// hands the same object out as both, so finish_with_documents() commits
+// results and documents in one transaction.
+//
+// Several processes may share the file: writes are BEGIN IMMEDIATE
+// transactions that queue on the file's write lock (busy_timeout 30 s), and a
+// claim is one such transaction, so two processes never lease the same entry.
+//
+// Thread safety (store.h's contract, plus some slack):
+//   - fetch_blob() may be called from any number of threads at once and
+//     alongside anything else: each call checks a read connection out of a
+//     small pool (opened on demand, one per concurrent caller) and reads the
+//     blob with incremental blob I/O.
+//   - Everything else runs on the main connection under a recursive mutex,
+//     so misuse from two threads serialises instead of corrupting state, and
+//     a for_each_* callback may call back into the store on its own thread
+//     (though not start a write while the listing's read is open: SQLite
+//     reports that as an error).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cybexp/store.h"
+#include "store/sqlite/sqlite_db.h"
+
+namespace cybexp::sqlite {
+
+// CacheStore and ArchiveStore both declare counts() with different return
+// types, so no single class can override both directly; each role's counts()
+// forwards to a distinctly named function.
+class CacheRole : public CacheStore {
+ public:
+  Result<CacheCounts> counts() final { return cache_counts(); }
+
+ protected:
+  virtual Result<CacheCounts> cache_counts() = 0;
+};
+
+class ArchiveRole : public ArchiveStore {
+ public:
+  Result<ArchiveCounts> counts() final { return archive_counts(); }
+
+ protected:
+  virtual Result<ArchiveCounts> archive_counts() = 0;
+};
+
+class SqliteStore final : public CacheRole, public ArchiveRole {
+ public:
+  // Opens or creates the file (and missing parent directories, mode 0700),
+  // sets WAL mode and creates or checks the schema.
+  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path);
+  ~SqliteStore() override;
+
+  const std::string& path() const { return path_; }
+
+  // CacheStore
+  Result<std::string> add_entry(const NewEntry& entry, std::span<const std::uint8_t> blob) override;
+  Result<std::vector<CacheEntry>> claim(const ClaimRequest& request) override;
+  Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
+                                               std::uint64_t max_bytes) override;
+  Result<std::uint64_t> finish(std::span<const EntryResult> results,
+                               const std::string& worker) override;
+  Result<void> release(std::span<const std::string> ids, const std::string& worker) override;
+  // True for any SqliteStore on the same file (itself included): then one
+  // transaction on this store's connection covers both.
+  bool shares_database_with(const ArchiveStore& archive) const override;
+  Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> docs,
+                                              std::span<const EntryResult> results,
+                                              const std::string& worker) override;
+  Result<std::uint64_t> count_claimable(bool force) override;
+  Result<void> for_each_entry(const EntryFilter& filter,
+                              const std::function<bool(const EntryInfo&)>& fn) override;
+  Result<std::uint64_t> requeue(const EntryFilter& filter) override;
+
+  // ArchiveStore
+  Result<std::map<std::string, std::string>> subtypes() override;
+  Result<void> add_subtype(const std::string& typetag, const std::string& sub_type) override;
+  Result<bool> remove_subtype(const std::string& typetag) override;
+  Result<std::uint64_t> put_documents(std::span<const RawDocument> docs) override;
+  Result<void> for_each_document(const std::optional<std::string>& sub_type,
+                                 const std::function<bool(const RawDocument&)>& fn) override;
+  Result<int> schema_version() override;
+
+ protected:
+  Result<CacheCounts> cache_counts() override;
+  Result<ArchiveCounts> archive_counts() override;
+
+ private:
+  SqliteStore(std::string path, std::string canonical_path, std::unique_ptr<Connection> db)
+      : path_(std::move(path)), canonical_path_(std::move(canonical_path)), db_(std::move(db)) {}
+
+  // The bodies of finish() and put_documents(), run inside a transaction the
+  // caller holds (so finish_with_documents can run both in one).
+  Result<std::uint64_t> finish_in_transaction(std::span<const EntryResult> results,
+                                              const std::string& worker);
+  Result<std::uint64_t> put_in_transaction(std::span<const RawDocument> docs);
+
+  // fetch_blob's connection pool.
+  Result<std::unique_ptr<Connection>> take_reader();
+  void return_reader(std::unique_ptr<Connection> reader);
+
+  const std::string path_;
+  const std::string canonical_path_;  // symlinks resolved, for shares_database_with
+
+  std::recursive_mutex mu_;  // guards db_ (and its statement cache)
+  std::unique_ptr<Connection> db_;
+
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+}  // namespace cybexp::sqlite
