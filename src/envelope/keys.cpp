@@ -124,7 +124,8 @@ Result<T> read_key_file(const fs::path& path, const char* what, bool check_permi
                                                        std::to_string(st.st_size) +
                                                        " bytes, too large to be a key file");
   }
-  T buf(static_cast<std::size_t>(st.st_size));
+  T buf;
+  buf.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
   while (got < buf.size()) {
     const ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);

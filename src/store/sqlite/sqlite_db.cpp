@@ -200,6 +200,12 @@ Result<Transaction> Transaction::begin(Connection& conn, const char* op) {
   return Transaction(&conn, op);
 }
 
+Result<Transaction> Transaction::begin_read(Connection& conn, const char* op) {
+  auto stmt = CYBEXP_TRY(conn.prepare("BEGIN", op));
+  CYBEXP_TRY_VOID(stmt.run());
+  return Transaction(&conn, op);
+}
+
 Result<void> Transaction::commit() {
   auto stmt = CYBEXP_TRY(conn_->prepare("COMMIT", op_));
   CYBEXP_TRY_VOID(stmt.run());  // on failure the destructor rolls back

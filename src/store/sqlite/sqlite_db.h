@@ -119,13 +119,15 @@ class Connection {
   std::unordered_map<std::string, Cached> cache_;  // node-based: Cached addresses are stable
 };
 
-// BEGIN IMMEDIATE ... COMMIT. IMMEDIATE takes the write lock up front, so a
+// BEGIN IMMEDIATE ... COMMIT (or BEGIN for reads). IMMEDIATE takes the write lock up front, so a
 // transaction never has to upgrade a read lock (which in WAL mode fails with
 // SQLITE_BUSY_SNAPSHOT instead of waiting); concurrent writers queue on
 // busy_timeout. Rolls back on destruction unless committed.
 class Transaction {
  public:
   static Result<Transaction> begin(Connection& conn, const char* op);
+  // A deferred (read) transaction: several SELECTs see one snapshot.
+  static Result<Transaction> begin_read(Connection& conn, const char* op);
   Transaction(Transaction&& other) noexcept : conn_(other.conn_), op_(other.op_) {
     other.conn_ = nullptr;
   }

@@ -1,0 +1,73 @@
+// Commands that change what the loop will do: subtypes, requeue.
+#include <algorithm>
+
+#include "cli/options.h"
+#include "cybexp/raw_document.h"
+
+namespace cybexp::cli {
+
+int cmd_subtypes(Context& ctx, std::vector<char*> args) {
+  static const char* kHelp = R"(usage: cybexp-archive subtypes list
+       cybexp-archive subtypes add TYPETAG SUB_TYPE
+       cybexp-archive subtypes remove TYPETAG
+
+The sub-type registry in the archive database: which raw sub type a cache
+entry's typetag becomes. SUB_TYPE must be an identifier ([A-Za-z_][A-Za-z0-9_]*).
+After adding one, 'requeue --state typetag_not_supported' retries the entries
+that were skipped for it.
+)";
+  auto rest = parse_options(args, {}, kHelp, [](const std::string&, const char*) {});
+  if (rest.empty()) usage_error("subtypes needs list, add or remove", "subtypes");
+  ArchiveStore& archive = *ctx.stores().archive;
+  const std::string& verb = rest[0];
+  if (verb == "list" && rest.size() == 1) {
+    std::string out;
+    for (const auto& [typetag, sub_type] : must(archive.subtypes())) out += typetag + "\t" + sub_type + "\n";
+    print(out);
+  } else if (verb == "add" && rest.size() == 3) {
+    if (rest[1].empty()) usage_error("TYPETAG must not be empty", "subtypes");
+    if (!is_identifier(rest[2])) {
+      usage_error("SUB_TYPE '" + rest[2] + "' is not an identifier ([A-Za-z_][A-Za-z0-9_]*)", "subtypes");
+    }
+    must(archive.add_subtype(rest[1], rest[2]));
+  } else if (verb == "remove" && rest.size() == 2) {
+    if (!must(archive.remove_subtype(rest[1]))) {
+      fail(kExitFailure, "typetag '" + rest[1] + "' is not in the registry: 'subtypes list' shows it");
+    }
+  } else {
+    usage_error("subtypes takes 'list', 'add TYPETAG SUB_TYPE' or 'remove TYPETAG'", "subtypes");
+  }
+  return kExitOk;
+}
+
+int cmd_requeue(Context& ctx, std::vector<char*> args) {
+  static const char* kHelp = R"(usage: cybexp-archive requeue [--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]
+
+Clears the skip of matching entries so the loop tries them again. Without
+--state, every skipped entry matches; S may be a skip state (bad_data, error,
+typetag_not_supported), skipped, or processed (archive those entries again).
+TIME is seconds since the epoch or a UTC time (2026-11-29T17:00:00Z) and
+filters on the upload time. Entries under a live lease are never touched.
+)";
+  EntryFilter filter;
+  auto rest = parse_options(args,
+                            {{"state", true}, {"id", true}, {"typetag", true}, {"since", true}, {"until", true}},
+                            kHelp, [&](const std::string& name, const char* value) {
+                              if (name == "state") filter.state = value;
+                              if (name == "id") filter.ids.push_back(value);
+                              if (name == "typetag") filter.typetag = value;
+                              if (name == "since") filter.since = parse_time(name, value, "requeue");
+                              if (name == "until") filter.until = parse_time(name, value, "requeue");
+                            });
+  if (!rest.empty()) usage_error("requeue takes no arguments", "requeue");
+  if (!filter.state) filter.state = "skipped";
+  static const char* kStates[] = {"skipped", "processed", "bad_data", "error", "typetag_not_supported"};
+  if (std::find(std::begin(kStates), std::end(kStates), *filter.state) == std::end(kStates)) {
+    usage_error("--state must be skipped, processed, bad_data, error or typetag_not_supported", "requeue");
+  }
+  std::uint64_t n = must(ctx.stores().cache->requeue(filter));
+  print("requeued " + std::to_string(n) + (n == 1 ? " entry\n" : " entries\n"));
+  return kExitOk;
+}
+
+}  // namespace cybexp::cli

@@ -1,0 +1,146 @@
+// Read-only commands: status, entries, export. Their --json output is for
+// scripts: one JSON object (status) or one a line (entries, export).
+#include <ctime>
+
+#include "cli/options.h"
+#include "cybexp/python_json.h"
+#include "cybexp/raw_document.h"
+
+namespace cybexp::cli {
+namespace {
+
+std::string json_str(std::string_view s) {
+  std::string out;
+  append_python_json_string(s, out);
+  return out;
+}
+
+std::string utc(double seconds) {
+  if (seconds <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string number(double d) {
+  std::string out;
+  append_python_float(d, out);
+  return out;
+}
+
+}  // namespace
+
+int cmd_status(Context& ctx, std::vector<char*> args) {
+  static const char* kHelp = R"(usage: cybexp-archive status [--json]
+
+Entry counts (pending, processed, skipped by state), entries in flight per
+worker, and the archive's size. --json prints one object with pending,
+processed, skipped (state to count), documents, data_bytes and in_flight.
+)";
+  bool json = false;
+  auto rest = parse_options(args, {{"json", false}}, kHelp,
+                            [&](const std::string&, const char*) { json = true; });
+  if (!rest.empty()) usage_error("status takes no arguments", "status");
+  Stores& stores = ctx.stores();
+  CacheCounts c = must(stores.cache->counts());
+  ArchiveCounts a = must(stores.archive->counts());
+  std::uint64_t skipped = 0;
+  for (const auto& [state, n] : c.skipped) skipped += n;
+  std::string out;
+  if (json) {
+    out = "{\"pending\": " + std::to_string(c.pending) + ", \"processed\": " + std::to_string(c.processed) +
+          ", \"skipped\": {";
+    bool first = true;
+    for (const auto& [state, n] : c.skipped) {
+      out += (first ? "" : ", ") + json_str(state) + ": " + std::to_string(n);
+      first = false;
+    }
+    out += "}, \"documents\": " + std::to_string(a.documents) + ", \"data_bytes\": " +
+           std::to_string(a.data_bytes) + ", \"in_flight\": [";
+    first = true;
+    for (const auto& l : c.in_flight) {
+      out += std::string(first ? "" : ", ") + "{\"worker\": " + json_str(l.worker) +
+             ", \"entries\": " + std::to_string(l.entries) + ", \"since\": " + number(l.oldest_claim) + "}";
+      first = false;
+    }
+    out += "]}\n";
+  } else {
+    out = "pending     " + std::to_string(c.pending) + "\nprocessed   " + std::to_string(c.processed) +
+          "\nskipped     " + std::to_string(skipped);
+    std::string by_state;
+    for (const auto& [state, n] : c.skipped) by_state += (by_state.empty() ? "" : ", ") + state + " " + std::to_string(n);
+    if (!by_state.empty()) out += " (" + by_state + ")";
+    out += "\ndocuments   " + std::to_string(a.documents) + " (" + std::to_string(a.data_bytes) +
+           " bytes of data)\n";
+    for (const auto& l : c.in_flight) {
+      out += "in flight   " + std::to_string(l.entries) + " entries leased by " + l.worker + " since " +
+             utc(l.oldest_claim) + "\n";
+    }
+  }
+  print(out);
+  return kExitOk;
+}
+
+int cmd_entries(Context& ctx, std::vector<char*> args) {
+  static const char* kHelp = R"(usage: cybexp-archive entries [--state S] [--typetag T] [--json]
+
+One entry a line, oldest first: id, state, typetag, name, and the reason of a
+skip. S is pending, processed, skipped, or a skip state (bad_data, error,
+typetag_not_supported). --json: one object a line with id, name, typetag,
+orgid, timezone, timestamp, state, _ref, reason, attempts, lease_owner.
+)";
+  bool json = false;
+  EntryFilter filter;
+  auto rest = parse_options(args, {{"state", true}, {"typetag", true}, {"json", false}}, kHelp,
+                            [&](const std::string& name, const char* value) {
+                              if (name == "state") filter.state = value;
+                              if (name == "typetag") filter.typetag = value;
+                              if (name == "json") json = true;
+                            });
+  if (!rest.empty()) usage_error("entries takes no arguments", "entries");
+  must(ctx.stores().cache->for_each_entry(filter, [&](const EntryInfo& i) {
+    std::string line;
+    if (json) {
+      line = "{\"id\": " + json_str(i.entry.id) + ", \"name\": " + json_str(i.entry.name) +
+             ", \"typetag\": " + json_str(i.entry.typetag) + ", \"orgid\": " + json_str(i.entry.orgid) +
+             ", \"timezone\": " + json_str(i.entry.timezone) + ", \"timestamp\": " + number(i.entry.timestamp) +
+             ", \"state\": " + json_str(i.state) + ", \"_ref\": [";
+      for (std::size_t k = 0; k < i.refs.size(); ++k) line += (k ? ", " : "") + json_str(i.refs[k]);
+      line += "], \"reason\": " + (i.reason.empty() ? std::string("null") : json_str(i.reason)) +
+              ", \"attempts\": " + std::to_string(i.entry.attempts) + ", \"lease_owner\": " +
+              (i.lease_owner.empty() ? std::string("null") : json_str(i.lease_owner)) + "}\n";
+    } else {
+      line = i.entry.id + "\t" + i.state + "\t" + i.entry.typetag + "\t" + i.entry.name;
+      if (!i.reason.empty()) line += "\t" + i.reason;
+      line += "\n";
+    }
+    print(line);
+    return true;
+  }));
+  return kExitOk;
+}
+
+int cmd_export(Context& ctx, std::vector<char*> args) {
+  static const char* kHelp = R"(usage: cybexp-archive export [--sub-type S]
+
+Archived documents as JSON lines, in the order they were archived, each
+{"itype", "data", "orgid", "timezone", "sub_type", "_hash"} written exactly as
+Python's json.dumps writes it.
+)";
+  std::optional<std::string> sub_type;
+  auto rest = parse_options(args, {{"sub-type", true}}, kHelp,
+                            [&](const std::string&, const char* value) { sub_type = value; });
+  if (!rest.empty()) usage_error("export takes no arguments", "export");
+  must(ctx.stores().archive->for_each_document(sub_type, [&](const RawDocument& d) {
+    std::string line = raw_document_json(d);
+    line += '\n';
+    print(line);
+    return true;
+  }));
+  return kExitOk;
+}
+
+}  // namespace cybexp::cli

@@ -1,0 +1,74 @@
+// See context.h.
+#include "cli/context.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <iostream>
+
+namespace cybexp::cli {
+
+void fail(int code, const std::string& message) {
+  std::cerr << "cybexp-archive: " << message << "\n";
+  throw ExitRequest{code};
+}
+
+void usage_error(const std::string& message, const char* command) {
+  fail(kExitUsage, message + " (see 'cybexp-archive " + (command ? std::string(command) + " " : "") +
+                       "--help')");
+}
+
+void fail(const Error& error) {
+  fail(error.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure, error.message);
+}
+
+const Config& Context::config() {
+  if (!config_) {
+    if (config_path_) {
+      config_ = must(load_config(*config_path_));
+    } else {
+      const char* home = std::getenv("CYBEXP_HOME");
+      config_ = default_config(home && *home ? home : "cybexp-data");
+    }
+  }
+  return *config_;
+}
+
+Stores& Context::stores() {
+  if (!stores_) stores_ = must(open_stores(config().cache, config().archive));
+  return *stores_;
+}
+
+std::vector<PrivateKey> Context::private_keys() {
+  std::vector<PrivateKey> keys;
+  for (const auto& path : config().private_keys) {
+    auto key = PrivateKey::load_file(path);
+    if (!key) {
+      if (key.error().kind == ErrorKind::kIo) {
+        fail(kExitUsage, key.error().message + ": create a key pair with 'cybexp-archive keygen' "
+                                               "or set cache.private_key in the configuration");
+      }
+      fail(key.error());
+    }
+    keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
+PublicKey Context::public_key() {
+  auto key = PublicKey::load_file(config().public_key);
+  if (!key) {
+    fail(kExitUsage, key.error().message + ": create a key pair with 'cybexp-archive keygen' or "
+                                           "set public_key in the configuration");
+  }
+  return std::move(*key);
+}
+
+void print(std::string_view s) {
+  // stdio buffers; a reader that goes away (| head) ends us by SIGPIPE, as
+  // any Unix filter. Other write errors are caught by run_cli's final flush.
+  std::fwrite(s.data(), 1, s.size(), stdout);
+}
+
+}  // namespace cybexp::cli

@@ -1,0 +1,79 @@
+// Opening PostgreSQL stores (open_postgres) and what spans both roles of a
+// PostgresStore (see postgres_store.h).
+#include "store/postgres/postgres_store.h"
+
+#include "cybexp/store_factory.h"
+#include "store/postgres/pg_schema.h"
+
+namespace cybexp {
+namespace pg {
+namespace {
+
+// fetch_blob runs on the archive loop's worker threads; a few connections
+// keep them busy without tying up server backends (one process each).
+constexpr std::size_t kBlobConnections = 4;
+
+bool postgres_url(const std::string& url) {
+  return url.starts_with("postgresql://") || url.starts_with("postgres://");
+}
+
+}  // namespace
+
+PostgresStore::PostgresStore(const std::string& url)
+    : conn_(url), blob_pool_(url, kBlobConnections) {}
+
+Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& url) {
+  if (!postgres_url(url)) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "postgresql: the URL must start with postgresql:// or postgres://");
+  }
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts == nullptr) {
+    // libpq's message names the problem, not the URL (which may hold a password).
+    std::string message = err != nullptr ? err : "out of memory";
+    PQfreemem(err);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return make_error(ErrorKind::kInvalidArgument, "postgresql: bad URL: " + message);
+  }
+  PQconninfoFree(opts);
+  std::shared_ptr<PostgresStore> store(new PostgresStore(url));
+  CYBEXP_TRY_VOID(store->conn_.ensure());
+  CYBEXP_TRY_VOID(ensure_schema(store->conn_));
+  return store;
+}
+
+bool PostgresStore::shares_database_with(const ArchiveStore& archive) const {
+  return static_cast<const ArchiveStore*>(this) == &archive;
+}
+
+Result<std::uint64_t> PostgresStore::finish_with_documents(std::span<const RawDocument> docs,
+                                                           std::span<const EntryResult> results,
+                                                           const std::string& worker) {
+  return conn_.transaction("finish_with_documents", [&]() -> Result<std::uint64_t> {
+    std::uint64_t inserted = CYBEXP_TRY(insert_documents("finish_with_documents", docs));
+    CYBEXP_TRY(mark_finished("finish_with_documents", results, worker));
+    return inserted;
+  });
+}
+
+}  // namespace pg
+
+Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archive) {
+  if (cache == nullptr && archive == nullptr) {
+    return make_error(ErrorKind::kInvalidArgument, "postgresql: no store to open");
+  }
+  Stores stores;
+  if (cache != nullptr && archive != nullptr && cache->url == archive->url) {
+    // One object, one connection: finish_with_documents commits both at once.
+    auto both = CYBEXP_TRY(pg::PostgresStore::open(cache->url));
+    stores.cache = both;
+    stores.archive = both;
+    return stores;
+  }
+  if (cache != nullptr) stores.cache = CYBEXP_TRY(pg::PostgresStore::open(cache->url));
+  if (archive != nullptr) stores.archive = CYBEXP_TRY(pg::PostgresStore::open(archive->url));
+  return stores;
+}
+
+}  // namespace cybexp

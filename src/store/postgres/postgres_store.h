@@ -1,0 +1,88 @@
+// The PostgreSQL backend of CacheStore and ArchiveStore (store.h), for many
+// workers on many machines against one server.
+//
+// One PostgresStore object can serve as cache, archive or both; open_postgres
+// gives one object both roles when the two URLs are equal, so that
+// finish_with_documents() commits documents and results in one transaction.
+// Leases use the server's clock (now()), so workers' clocks do not matter.
+// Iteration (for_each_entry, for_each_document) pages by key: no transaction
+// is held open across the callback, which may call the store itself; rows
+// changed during the walk are seen as they are when their page is read.
+//
+// The methods are defined in pg_cache.cpp (CacheStore) and pg_archive.cpp
+// (ArchiveStore).
+//
+// Thread safety: as store.h says, one thread at a time on the main
+// connection; fetch_blob() uses a separate connection pool and may run on any
+// number of threads at once.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cybexp/store.h"
+#include "store/postgres/pg_connection.h"
+
+namespace cybexp::pg {
+
+// CacheStore::counts() and ArchiveStore::counts() take the same (no)
+// arguments but return different types, so one class cannot override both;
+// these shims give each a name of its own.
+class CacheSide : public CacheStore {
+ public:
+  Result<CacheCounts> counts() final { return cache_counts(); }
+  virtual Result<CacheCounts> cache_counts() = 0;
+};
+class ArchiveSide : public ArchiveStore {
+ public:
+  Result<ArchiveCounts> counts() final { return archive_counts(); }
+  virtual Result<ArchiveCounts> archive_counts() = 0;
+};
+
+class PostgresStore final : public CacheSide, public ArchiveSide {
+ public:
+  // Connects and creates or checks the schema.
+  static Result<std::shared_ptr<PostgresStore>> open(const std::string& url);
+
+  // CacheStore.
+  Result<std::string> add_entry(const NewEntry& entry, std::span<const std::uint8_t> blob) override;
+  Result<std::vector<CacheEntry>> claim(const ClaimRequest& request) override;
+  Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
+                                               std::uint64_t max_bytes) override;
+  Result<std::uint64_t> finish(std::span<const EntryResult> results,
+                               const std::string& worker) override;
+  Result<void> release(std::span<const std::string> ids, const std::string& worker) override;
+  bool shares_database_with(const ArchiveStore& archive) const override;
+  Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> docs,
+                                              std::span<const EntryResult> results,
+                                              const std::string& worker) override;
+  Result<std::uint64_t> count_claimable(bool force) override;
+  Result<CacheCounts> cache_counts() override;
+  Result<void> for_each_entry(const EntryFilter& filter,
+                              const std::function<bool(const EntryInfo&)>& fn) override;
+  Result<std::uint64_t> requeue(const EntryFilter& filter) override;
+
+  // ArchiveStore.
+  Result<std::map<std::string, std::string>> subtypes() override;
+  Result<void> add_subtype(const std::string& typetag, const std::string& sub_type) override;
+  Result<bool> remove_subtype(const std::string& typetag) override;
+  Result<std::uint64_t> put_documents(std::span<const RawDocument> docs) override;
+  Result<void> for_each_document(const std::optional<std::string>& sub_type,
+                                 const std::function<bool(const RawDocument&)>& fn) override;
+  Result<ArchiveCounts> archive_counts() override;
+  Result<int> schema_version() override;
+
+ private:
+  explicit PostgresStore(const std::string& url);
+
+  Result<std::uint64_t> insert_documents(std::string_view what, std::span<const RawDocument> docs);
+  Result<std::uint64_t> mark_finished(std::string_view what, std::span<const EntryResult> results,
+                                      const std::string& worker);
+  Result<std::vector<std::uint8_t>> read_blob_chunks(Connection& conn, std::int64_t id,
+                                                     std::uint64_t size);
+
+  Connection conn_;
+  ConnectionPool blob_pool_;
+};
+
+}  // namespace cybexp::pg

@@ -1,0 +1,274 @@
+// Python json.dumps output (ensure_ascii, ", " and ": " separators, floats as
+// repr), str.strip() and strict UTF-8 validation, on UTF-8 bytes.
+#include "cybexp/python_json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "tahoe/escape.h"
+
+namespace cybexp {
+
+namespace tahoe_detail {
+
+std::size_t format_python_float(double d, char* buf) {
+  if (std::isnan(d)) {
+    std::memcpy(buf, "NaN", 3);
+    return 3;
+  }
+  if (std::isinf(d)) {
+    if (d < 0) {
+      std::memcpy(buf, "-Infinity", 9);
+      return 9;
+    }
+    std::memcpy(buf, "Infinity", 8);
+    return 8;
+  }
+  // Shortest round-trip digits, as Python's repr picks them (both choose the
+  // fewest digits, then the closest to the value).
+  char sci[32];
+  const auto r = std::to_chars(sci, sci + sizeof sci, d, std::chars_format::scientific);
+  const char* p = sci;
+  char* o = buf;
+  if (*p == '-') *o++ = *p++;
+  char digits[20];
+  int n = 0;
+  for (; *p != 'e'; ++p)
+    if (*p != '.') digits[n++] = *p;
+  ++p;  // 'e'
+  int exp = 0;
+  std::from_chars(p + (*p == '+'), r.ptr, exp);
+
+  // Python's repr: positional when -4 <= exp < 16, else scientific.
+  if (exp >= -4 && exp < 16) {
+    if (exp >= 0) {
+      const int int_digits = exp + 1;
+      for (int i = 0; i < int_digits; ++i) *o++ = i < n ? digits[i] : '0';
+      *o++ = '.';
+      if (n > int_digits) {
+        for (int i = int_digits; i < n; ++i) *o++ = digits[i];
+      } else {
+        *o++ = '0';
+      }
+    } else {
+      *o++ = '0';
+      *o++ = '.';
+      for (int i = 0; i < -exp - 1; ++i) *o++ = '0';
+      for (int i = 0; i < n; ++i) *o++ = digits[i];
+    }
+  } else {
+    *o++ = digits[0];
+    if (n > 1) {
+      *o++ = '.';
+      for (int i = 1; i < n; ++i) *o++ = digits[i];
+    }
+    *o++ = 'e';
+    *o++ = exp < 0 ? '-' : '+';
+    const int a = exp < 0 ? -exp : exp;
+    if (a < 10) *o++ = '0';
+    o = std::to_chars(o, o + 4, a).ptr;
+  }
+  return static_cast<std::size_t>(o - buf);
+}
+
+}  // namespace tahoe_detail
+
+using tahoe_detail::StringOut;
+
+void append_python_json_string(std::string_view s, std::string& out) {
+  StringOut o{out};
+  tahoe_detail::write_json_string(s, 1, o);
+}
+
+std::size_t python_json_string_size(std::string_view s) {
+  return static_cast<std::size_t>(tahoe_detail::json_string_cost(s).len);
+}
+
+void append_python_float(double d, std::string& out) {
+  char buf[32];
+  out.append(buf, tahoe_detail::format_python_float(d, buf));
+}
+
+namespace {
+
+void append_value(const Value& v, std::string& out) {
+  switch (v.storage().index()) {
+    case 0:
+      out.append("null");
+      break;
+    case 1:
+      out.append(v.as_bool() ? "true" : "false");
+      break;
+    case 2:
+      out.append(v.as_integer().digits);
+      break;
+    case 3:
+      append_python_float(v.as_float(), out);
+      break;
+    case 4:
+      append_python_json_string(v.as_string(), out);
+      break;
+    case 5: {
+      out.push_back('[');
+      bool first = true;
+      for (const Value& item : v.as_array()) {
+        if (!first) out.append(", ");
+        first = false;
+        append_value(item, out);
+      }
+      out.push_back(']');
+      break;
+    }
+    case 6: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, item] : v.as_object()) {
+        if (!first) out.append(", ");
+        first = false;
+        append_python_json_string(key, out);
+        out.append(": ");
+        append_value(item, out);
+      }
+      out.push_back('}');
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// Exact size of json.dumps(v), so the output is allocated once.
+std::size_t dumps_size(const Value& v) {
+  switch (v.storage().index()) {
+    case 0:
+      return 4;
+    case 1:
+      return v.as_bool() ? 4 : 5;
+    case 2:
+      return v.as_integer().digits.size();
+    case 3: {
+      char buf[32];
+      return tahoe_detail::format_python_float(v.as_float(), buf);
+    }
+    case 4:
+      return python_json_string_size(v.as_string());
+    case 5: {
+      const Array& a = v.as_array();
+      std::size_t n = 2 + (a.empty() ? 0 : 2 * (a.size() - 1));
+      for (const Value& item : a) n += dumps_size(item);
+      return n;
+    }
+    case 6: {
+      const Object& o = v.as_object();
+      std::size_t n = 2 + (o.empty() ? 0 : 2 * (o.size() - 1));
+      for (const auto& [key, item] : o) n += python_json_string_size(key) + 2 + dumps_size(item);
+      return n;
+    }
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+void append_python_json(const Value& v, std::string& out) {
+  out.reserve(out.size() + dumps_size(v));
+  append_value(v, out);
+}
+
+std::string python_json(const Value& v) {
+  std::string out;
+  append_python_json(v, out);
+  return out;
+}
+
+namespace {
+
+bool is_python_space(char32_t c) {
+  if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// Decodes the (valid) sequence at s[i..i+n); only called on lead bytes.
+char32_t decode_at(std::string_view s, std::size_t i, std::size_t n) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  char32_t cp = n == 1 ? b0 : n == 2 ? (b0 & 0x1F) : n == 3 ? (b0 & 0x0F) : (b0 & 0x07);
+  for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  return cp;
+}
+
+std::size_t seq_len(unsigned char b) { return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4; }
+
+}  // namespace
+
+std::string_view python_strip(std::string_view s) {
+  std::size_t begin = 0;
+  while (begin < s.size()) {
+    const auto b = static_cast<unsigned char>(s[begin]);
+    const std::size_t n = seq_len(b);
+    if (begin + n > s.size() || !is_python_space(decode_at(s, begin, n))) break;
+    begin += n;
+  }
+  std::size_t end = s.size();
+  while (end > begin) {
+    // Back up over continuation bytes to the start of the last character.
+    std::size_t start = end - 1;
+    while (start > begin && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80)
+      --start;
+    const std::size_t n = seq_len(static_cast<unsigned char>(s[start]));
+    if (start + n != end || !is_python_space(decode_at(s, start, n))) break;
+    end = start;
+  }
+  return s.substr(begin, end - begin);
+}
+
+bool is_valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    // ASCII fast path: 16 then 8 bytes at a time.
+    while (end - p >= 16) {
+      const std::uint64_t a = tahoe_detail::load8(reinterpret_cast<const char*>(p));
+      const std::uint64_t b = tahoe_detail::load8(reinterpret_cast<const char*>(p + 8));
+      if (((a | b) & tahoe_detail::kHigh) != 0) break;
+      p += 16;
+    }
+    if (end - p >= 8 &&
+        (tahoe_detail::load8(reinterpret_cast<const char*>(p)) & tahoe_detail::kHigh) == 0) {
+      p += 8;
+      continue;
+    }
+    if (p == end) break;
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    // Unicode Table 3-7: well-formed byte sequences (no overlongs, no
+    // surrogates, nothing above U+10FFFF).
+    auto cont = [&](std::ptrdiff_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+      return end - p > i && p[i] >= lo && p[i] <= hi;
+    };
+    if (c >= 0xC2 && c <= 0xDF) {
+      if (!cont(1)) return false;
+      p += 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+      const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+      if (!cont(1, lo, hi) || !cont(2)) return false;
+      p += 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+      const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+      if (!cont(1, lo, hi) || !cont(2) || !cont(3)) return false;
+      p += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace cybexp

@@ -1,0 +1,156 @@
+// The core issue's acceptance test: every interoperability vector, submitted
+// with `submit --encrypted` and archived with `run --once` under priv.pem,
+// ends in its expected state with exactly the expected _hash and sub_type;
+// and the upstream-archived honeypot documents hash the same here.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "cybexp/json_value.h"
+#include "cybexp/python_json.h"
+#include "support/process.h"
+#include "support/vectors.h"
+
+namespace cybexp {
+namespace {
+
+using testing::run_binary;
+using testing::TempDir;
+
+void install_keys(const TempDir& dir) {
+  std::filesystem::create_directories(dir / "cybexp-data");
+  for (const char* name : {"priv.pem", "pub.pem"}) {
+    std::filesystem::copy_file(std::string(CYBEXP_TEST_DATA_DIR) + "/" + name, dir / "cybexp-data" / name);
+  }
+  std::filesystem::permissions(dir / "cybexp-data" / "priv.pem", std::filesystem::perms::owner_read |
+                                                                   std::filesystem::perms::owner_write);
+}
+
+std::vector<Value> json_lines(const std::string& text) {
+  std::vector<Value> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto v = parse_json_strict(line, "output");
+    EXPECT_TRUE(v.has_value()) << line;
+    if (v) out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+std::string field(const Value& v, std::string_view key) {
+  const Value* f = v.find(key);
+  return f && f->is_string() ? f->as_string() : std::string();
+}
+
+void archive_vectors(const std::string& workers) {
+  TempDir dir;
+  install_keys(dir);
+  auto vectors = testing::load_vectors();
+  ASSERT_EQ(vectors.size(), 34u);
+  std::map<std::string, std::string> id_to_name;
+  for (const auto& v : vectors) {
+    testing::write_file(dir / "blob", std::string(v.blob.begin(), v.blob.end()));
+    auto r = run_binary(dir.path(), {"submit", "--encrypted", "--typetag", v.typetag, "--orgid", v.orgid,
+                                     "--timezone", v.timezone, "--name", v.name, "blob"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_FALSE(r.out.empty());
+    id_to_name[r.out.substr(0, r.out.size() - 1)] = v.name;
+  }
+  auto run = run_binary(dir.path(), {"run", "--once", "--workers", workers});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_TRUE(run.out.starts_with(
+      "processed 25, skipped 9 (bad_data 6, error 2, typetag_not_supported 1), new documents 25, "
+      "duplicates 0; "))
+      << run.out;
+
+  auto entries = run_binary(dir.path(), {"entries", "--json"});
+  ASSERT_EQ(entries.code, 0) << entries.err;
+  std::map<std::string, Value> by_name;
+  for (Value& e : json_lines(entries.out)) by_name[field(e, "name")] = std::move(e);
+  ASSERT_EQ(by_name.size(), vectors.size());
+  std::set<std::string> expected_hashes;
+  for (const auto& v : vectors) {
+    SCOPED_TRACE(v.name);
+    const Value& e = by_name.at(v.name);
+    EXPECT_EQ(id_to_name.at(field(e, "id")), v.name);
+    EXPECT_EQ(field(e, "typetag"), v.typetag);
+    EXPECT_EQ(field(e, "orgid"), v.orgid);
+    const Array& refs = e.find("_ref")->as_array();
+    if (v.state == "success") {
+      EXPECT_EQ(field(e, "state"), "processed");
+      ASSERT_EQ(refs.size(), 1u);
+      EXPECT_EQ(refs[0].as_string(), v.hash);
+      EXPECT_TRUE(e.find("reason")->is_null());
+      expected_hashes.insert(v.hash);
+    } else {
+      EXPECT_EQ(field(e, "state"), v.state);
+      EXPECT_TRUE(refs.empty());
+      EXPECT_FALSE(field(e, "reason").empty());
+    }
+  }
+
+  auto exported = run_binary(dir.path(), {"export"});
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  std::map<std::string, std::string> sub_type_of;
+  for (const auto& v : vectors) {
+    if (v.state == "success") sub_type_of[v.hash] = v.sub_type;
+  }
+  std::set<std::string> hashes;
+  for (const Value& d : json_lines(exported.out)) {
+    EXPECT_EQ(field(d, "itype"), "raw");
+    EXPECT_TRUE(hashes.insert(field(d, "_hash")).second) << "exported twice: " << field(d, "_hash");
+    EXPECT_EQ(field(d, "sub_type"), sub_type_of.at(field(d, "_hash")));
+  }
+  EXPECT_EQ(hashes, expected_hashes);
+
+  auto status = run_binary(dir.path(), {"status", "--json"});
+  ASSERT_EQ(status.code, 0) << status.err;
+  EXPECT_TRUE(status.out.starts_with(
+      "{\"pending\": 0, \"processed\": 25, \"skipped\": {\"bad_data\": 6, \"error\": 2, "
+      "\"typetag_not_supported\": 1}, \"documents\": 25, "))
+      << status.out;
+}
+
+TEST(VectorsEndToEnd, OneWorker) { archive_vectors("1"); }
+TEST(VectorsEndToEnd, FourWorkers) { archive_vectors("4"); }
+
+TEST(VectorsEndToEnd, UpstreamHoneypotDocumentsHashTheSame) {
+  TempDir dir;
+  install_keys(dir);
+  std::istringstream lines(testing::read_file(std::string(CYBEXP_TEST_DATA_DIR) + "/cowrie_raw.txt"));
+  std::string line;
+  std::vector<std::string> upstream_hashes;
+  std::vector<std::string> upstream_data;
+  while (std::getline(lines, line)) {
+    auto doc = parse_python_json(line);
+    ASSERT_EQ(doc.status, JsonParseStatus::kOk);
+    std::string data = python_json(*doc.value.find("data"));
+    // Python wrote the line; our json.dumps must give back its exact bytes.
+    ASSERT_NE(line.find("{\"itype\": \"raw\", \"data\": " + data + ", "), std::string::npos);
+    upstream_hashes.push_back(field(doc.value, "_hash"));
+    upstream_data.push_back(data);
+    testing::write_file(dir / "event.json", data);
+    auto r = run_binary(dir.path(), {"submit", "--typetag", "unr-honeypot", "--orgid",
+                                     field(doc.value, "orgid"), "--timezone", "US/Pacific", "event.json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  ASSERT_EQ(upstream_hashes.size(), 16u);
+  auto run = run_binary(dir.path(), {"run", "--once"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto exported = run_binary(dir.path(), {"export", "--sub-type", "unr_honeypot"});
+  std::vector<Value> docs = json_lines(exported.out);
+  std::set<std::string> ours, theirs(upstream_hashes.begin(), upstream_hashes.end());
+  for (const Value& d : docs) ours.insert(field(d, "_hash"));
+  EXPECT_EQ(ours, theirs);
+  ASSERT_EQ(docs.size(), theirs.size());
+  // And the data we store is byte for byte what upstream stored.
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    EXPECT_EQ(python_json(*docs[i].find("data")), upstream_data[i]);
+  }
+}
+
+}  // namespace
+}  // namespace cybexp
