@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cybexp-archive builds and tests with, those
+# that are missing only. Needs root (or sudo).
+set -euo pipefail
+packages=(
+  build-essential cmake g++ pkg-config
+  libssl-dev          # OpenSSL 3: RSA-OAEP, AES-CTR, CMAC, SHA-256
+  libsqlite3-dev      # the embedded store
+  libpq-dev           # the PostgreSQL store
+  rapidjson-dev       # JSON parsing (SAX)
+  libgtest-dev libbenchmark-dev
+  postgresql          # a real server for the PostgreSQL tests
+  ca-certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

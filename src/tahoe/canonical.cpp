@@ -1,0 +1,276 @@
+// TAHOE's canonical form and the Raw document's _hash. The form is written
+// in one pass straight to its destination (a string, or SHA-256 through a
+// buffer): a value nested k levels deep is written with its quotes and
+// backslashes pre-multiplied for k rounds of escaping (escape.h), so no
+// intermediate string exists except each array's items, which must be
+// sorted as strings.
+#include "cybexp/canonical.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <memory>
+#include <unordered_set>
+
+#include "cybexp/python_json.h"
+#include "tahoe/canonical_internal.h"
+#include "tahoe/escape.h"
+#include "util/encoding.h"
+
+namespace cybexp {
+
+namespace {
+
+using tahoe_detail::Classifier;
+using tahoe_detail::StringOut;
+
+// Output adaptor that feeds SHA-256 in 64 KiB blocks.
+class HashOut {
+ public:
+  explicit HashOut(EVP_MD_CTX* ctx) : ctx_(ctx) {}
+  void append(const char* p, std::size_t n) {
+    if (n > buf_.size() - used_) {
+      flush();
+      if (n >= buf_.size()) {
+        update(p, n);
+        return;
+      }
+    }
+    std::memcpy(buf_.data() + used_, p, n);
+    used_ += n;
+  }
+  void put(char c) {
+    if (used_ == buf_.size()) flush();
+    buf_[used_++] = c;
+  }
+  void backslashes(std::uint64_t n) {
+    while (n > 0) {
+      if (used_ == buf_.size()) flush();
+      const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, buf_.size() - used_));
+      std::memset(buf_.data() + used_, '\\', k);
+      used_ += k;
+      n -= k;
+    }
+  }
+  void flush() {
+    update(buf_.data(), used_);
+    used_ = 0;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  void update(const char* p, std::size_t n) {
+    if (n > 0 && EVP_DigestUpdate(ctx_, p, n) != 1) ok_ = false;
+  }
+  EVP_MD_CTX* ctx_;
+  std::array<char, 1 << 16> buf_;
+  std::size_t used_ = 0;
+  bool ok_ = true;
+};
+
+template <class Out>
+void write_quote(std::uint64_t unit, Out& out) {
+  out.backslashes(unit - 1);
+  out.put('"');
+}
+
+// Writes canonical(v) escaped for nesting level log2(unit). With a
+// Classifier (used when duplicates may matter for the size), each array
+// builds one item per equality class only.
+class Writer {
+ public:
+  explicit Writer(const Classifier* classes) : classes_(classes) {}
+
+  template <class Out>
+  void emit(const Value& v, std::uint64_t unit, Out& out) {
+    switch (v.storage().index()) {
+      case 0:
+        out.append("null", 4);
+        break;
+      case 1:
+        if (v.as_bool()) {
+          out.append("true", 4);
+        } else {
+          out.append("false", 5);
+        }
+        break;
+      case 2:
+        out.append(v.as_integer().digits.data(), v.as_integer().digits.size());
+        break;
+      case 3: {
+        char buf[32];
+        out.append(buf, tahoe_detail::format_python_float(v.as_float(), buf));
+        break;
+      }
+      case 4:
+        tahoe_detail::write_json_string(python_strip(v.as_string()), unit, out);
+        break;
+      case 5:
+        emit_array(v.as_array(), unit, out);
+        break;
+      case 6:
+        emit_object(v.as_object(), unit, out);
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  // Per-nesting-depth scratch, reused across siblings.
+  struct Scratch {
+    std::string arena;
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    std::vector<std::string_view> items;
+    std::vector<const Value*> reps;
+    std::vector<const Object::value_type*> members;
+  };
+
+  Scratch& enter() {
+    if (depth_ == scratch_.size()) scratch_.emplace_back();
+    return scratch_[depth_++];
+  }
+
+  template <class Out>
+  void emit_object(const Object& obj, std::uint64_t unit, Out& out) {
+    Scratch& s = enter();
+    s.members.clear();
+    for (const auto& m : obj) s.members.push_back(&m);
+    // Code-point order of the keys is the byte order of their UTF-8.
+    std::sort(s.members.begin(), s.members.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    out.put('{');
+    for (std::size_t i = 0; i < s.members.size(); ++i) {
+      if (i > 0) out.append(", ", 2);
+      tahoe_detail::write_json_string(s.members[i]->first, unit, out);
+      out.append(": ", 2);
+      write_quote(unit, out);
+      emit(s.members[i]->second, unit * 2, out);
+      write_quote(unit, out);
+    }
+    out.put('}');
+    --depth_;
+  }
+
+  template <class Out>
+  void emit_array(const Array& arr, std::uint64_t unit, Out& out) {
+    Scratch& s = enter();
+    s.reps.clear();
+    if (classes_ != nullptr && arr.size() > 1) {
+      // One representative per class: duplicates are never built.
+      std::unordered_set<std::uint32_t> seen;
+      for (const Value& item : arr)
+        if (seen.insert(classes_->class_of(item)).second) s.reps.push_back(&item);
+    } else {
+      for (const Value& item : arr) s.reps.push_back(&item);
+    }
+    s.arena.clear();
+    s.spans.clear();
+    for (const Value* item : s.reps) {
+      const std::size_t start = s.arena.size();
+      StringOut o{s.arena};
+      emit(*item, 1, o);
+      s.spans.emplace_back(start, s.arena.size() - start);
+    }
+    s.items.clear();
+    for (const auto& [start, len] : s.spans) s.items.emplace_back(s.arena.data() + start, len);
+    std::sort(s.items.begin(), s.items.end());
+    s.items.erase(std::unique(s.items.begin(), s.items.end()), s.items.end());
+    out.put('[');
+    for (std::size_t i = 0; i < s.items.size(); ++i) {
+      if (i > 0) out.append(", ", 2);
+      write_quote(unit, out);
+      tahoe_detail::write_reescaped(s.items[i], unit * 2, out);
+      write_quote(unit, out);
+    }
+    out.put(']');
+    --depth_;
+  }
+
+  const Classifier* classes_;
+  std::deque<Scratch> scratch_;  // deque: references stay valid as it grows
+  std::size_t depth_ = 0;
+};
+
+// The size check shared by canonical() and raw_hash(). The quick upper
+// bound settles almost every case; only when it is over the limit and
+// some array could hold duplicates are equality classes worked out.
+struct SizePlan {
+  std::uint64_t bound = 0;  // exact when `exact`
+  bool exact = false;
+  std::unique_ptr<Classifier> classes;
+};
+
+Result<SizePlan> plan_size(const Value& v, std::uint64_t max_bytes) {
+  SizePlan plan;
+  bool may_dedup = false;
+  plan.bound = tahoe_detail::measure_upper_bound(v, may_dedup).len;
+  plan.exact = !may_dedup;
+  if (!plan.exact && (plan.bound > max_bytes || plan.bound == UINT64_MAX)) {
+    plan.classes = std::make_unique<Classifier>();
+    plan.bound = plan.classes->measure(plan.classes->classify(v)).len;
+    plan.exact = true;
+  }
+  if (plan.exact && (plan.bound > max_bytes || plan.bound == UINT64_MAX)) {
+    const std::string size = plan.bound == UINT64_MAX ? "at least " + std::to_string(UINT64_MAX)
+                                                      : std::to_string(plan.bound);
+    return make_error(ErrorKind::kLimit, "canonical form would be " + size + " bytes, over the " +
+                                             std::to_string(max_bytes) + "-byte limit");
+  }
+  return plan;
+}
+
+const EVP_MD* sha256() {
+  // Fetched once; an EVP_MD may be shared between threads.
+  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(EVP_MD_fetch(nullptr, "SHA256", nullptr),
+                                                                   &EVP_MD_free);
+  return md.get();
+}
+
+}  // namespace
+
+std::uint64_t canonical_size(const Value& v) {
+  bool may_dedup = false;
+  const std::uint64_t bound = tahoe_detail::measure_upper_bound(v, may_dedup).len;
+  if (!may_dedup) return bound;
+  Classifier classes;
+  return classes.measure(classes.classify(v)).len;
+}
+
+Result<std::string> canonical(const Value& v, std::uint64_t max_bytes) {
+  const SizePlan plan = CYBEXP_TRY(plan_size(v, max_bytes));
+  std::string out;
+  // An inexact bound may be far above the real size; do not trust it much.
+  out.reserve(static_cast<std::size_t>(plan.exact ? plan.bound : std::min<std::uint64_t>(plan.bound, 1 << 20)));
+  Writer w(plan.classes.get());
+  StringOut o{out};
+  w.emit(v, 1, o);
+  return out;
+}
+
+Result<std::string> raw_hash(std::string_view sub_type, const Value& data, std::uint64_t max_bytes) {
+  const SizePlan plan = CYBEXP_TRY(plan_size(data, max_bytes));
+  const EVP_MD* md = sha256();
+  if (md == nullptr) return make_error(ErrorKind::kCrypto, "SHA-256 is not available from OpenSSL");
+  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1)
+    return make_error(ErrorKind::kCrypto, "cannot start a SHA-256 digest");
+  {
+    auto out = std::make_unique<HashOut>(ctx.get());
+    out->append("raw", 3);
+    out->append(sub_type.data(), sub_type.size());
+    Writer w(plan.classes.get());
+    w.emit(data, 1, *out);
+    out->flush();
+    if (!out->ok()) return make_error(ErrorKind::kCrypto, "SHA-256 update failed");
+  }
+  std::array<std::uint8_t, EVP_MAX_MD_SIZE> digest{};
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1)
+    return make_error(ErrorKind::kCrypto, "SHA-256 finalisation failed");
+  return to_hex(std::span<const std::uint8_t>(digest.data(), len));
+}
+
+}  // namespace cybexp

@@ -1,0 +1,306 @@
+// PostgresServer: a throwaway PostgreSQL server for tests (see postgres_server.h).
+#include "support/postgres_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+namespace cybexp::test_support {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kInstallHint =
+    "PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin: "
+    "run `apt-get install postgresql` (or set CYBEXP_PG_BINDIR to their directory)";
+
+bool has_binaries(const fs::path& dir) {
+  return access((dir / "initdb").c_str(), X_OK) == 0 && access((dir / "pg_ctl").c_str(), X_OK) == 0;
+}
+
+// Runs argv and waits for it, optionally as another user; output goes to
+// `log`. Only async-signal-safe calls between fork and exec.
+int spawn(const std::vector<std::string>& argv, const fs::path& log, const fs::path& cwd,
+          bool drop, uid_t uid, gid_t gid) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::string log_path = log.string();
+  std::string cwd_path = cwd.string();
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || out < 0) _exit(125);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    // The server outlives this command (pg_ctl daemonises it): it must not
+    // hold the test's pipes open, or whoever reads them (ctest) never sees EOF.
+    close_range(3, ~0U, 0);
+    if (drop && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) _exit(126);
+    if (chdir(cwd_path.c_str()) != 0) _exit(125);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::optional<std::pair<uid_t, gid_t>> lookup_user(const char* name) {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwnam_r(name, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  return std::make_pair(pw.pw_uid, pw.pw_gid);
+}
+
+// Under root: the user to run the server as (see the header).
+Result<std::pair<uid_t, gid_t>> server_user(const fs::path& log) {
+  if (const char* name = std::getenv("CYBEXP_TEST_PG_USER")) {
+    if (auto u = lookup_user(name)) return *u;
+    return make_error(ErrorKind::kIo, std::string("CYBEXP_TEST_PG_USER: no user ") + name);
+  }
+  if (auto u = lookup_user("cybexp-test")) return *u;
+  // Two test processes may race here; whichever loses sees the user exist.
+  spawn({"/usr/sbin/useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", "/usr/sbin/nologin", "cybexp-test"},
+        log, "/", false, 0, 0);
+  if (auto u = lookup_user("cybexp-test")) return *u;
+  if (auto u = lookup_user("nobody")) return *u;
+  return make_error(ErrorKind::kIo,
+                    "running as root and there is no user to run PostgreSQL as "
+                    "(useradd cybexp-test failed, no nobody): set CYBEXP_TEST_PG_USER");
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+std::string tail_of(const fs::path& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > max_bytes) text = "..." + text.substr(text.size() - max_bytes);
+  return text;
+}
+
+}  // namespace
+
+Result<fs::path> find_postgres_bindir() {
+  if (const char* env = std::getenv("CYBEXP_PG_BINDIR")) {
+    if (has_binaries(env)) return fs::path(env);
+    return make_error(ErrorKind::kNotFound,
+                      std::string("CYBEXP_PG_BINDIR=") + env + " has no initdb and pg_ctl");
+  }
+  fs::path best;
+  int best_version = -1;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+    int version = std::atoi(entry.path().filename().c_str());
+    if (version > best_version && has_binaries(entry.path() / "bin")) {
+      best = entry.path() / "bin";
+      best_version = version;
+    }
+  }
+  if (best_version < 0) return make_error(ErrorKind::kNotFound, kInstallHint);
+  return best;
+}
+
+PostgresServer::PostgresServer(PostgresServerOptions options) : options_(std::move(options)) {}
+
+PostgresServer::~PostgresServer() {
+  if (running_ && !stop()) {
+    // Last resort, so that no server outlives the test.
+    run({(bindir_ / "pg_ctl").string(), "stop", "-D", (dir_ / "data").string(), "-m",
+         "immediate", "-w"},
+        "pg_ctl stop -m immediate");
+  }
+  if (!dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+}
+
+Error PostgresServer::fail(const std::string& what, const std::string& why) const {
+  std::string message = "test postgres: " + what + ": " + why;
+  std::string log = log_tail();
+  if (!log.empty()) message += "\n--- log ---\n" + log;
+  return Error{ErrorKind::kIo, message};
+}
+
+std::string PostgresServer::log_tail(std::size_t max_bytes) const {
+  if (dir_.empty()) return {};
+  return tail_of(dir_ / "commands.log", max_bytes) + tail_of(dir_ / "server.log", max_bytes);
+}
+
+Result<void> PostgresServer::run(const std::vector<std::string>& argv, const std::string& what) {
+  int rc = spawn(argv, dir_ / "commands.log", dir_, drop_privileges_, uid_, gid_);
+  if (rc != 0) return std::unexpected(fail(what, "exit status " + std::to_string(rc)));
+  return {};
+}
+
+std::string PostgresServer::url_for(const std::string& database) const {
+  return "postgresql://" + options_.user + "@127.0.0.1:" + std::to_string(port_) + "/" + database;
+}
+
+Result<void> PostgresServer::init() {
+  bindir_ = CYBEXP_TRY(find_postgres_bindir());
+  fs::path base = "/tmp";
+  const char* tmpdir = std::getenv("TMPDIR");
+  drop_privileges_ = geteuid() == 0;
+  // The server user must be able to reach the directory, and the socket path
+  // must fit in sun_path: /tmp is both, TMPDIR need not be.
+  if (!drop_privileges_ && tmpdir != nullptr && std::strlen(tmpdir) < 60) base = tmpdir;
+  std::string tmpl = (base / "cybexp-pg-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return make_error(ErrorKind::kIo, "test postgres: mkdtemp " + tmpl + ": " + std::strerror(errno));
+  }
+  dir_ = tmpl;
+  if (drop_privileges_) {
+    auto user = CYBEXP_TRY(server_user(dir_ / "commands.log"));
+    uid_ = user.first;
+    gid_ = user.second;
+    if (chown(dir_.c_str(), uid_, gid_) != 0) {
+      return std::unexpected(fail("chown " + dir_.string(), std::strerror(errno)));
+    }
+    // commands.log may already exist (useradd's output) and stays root's;
+    // the server user appends to it too.
+    std::error_code ec;
+    fs::permissions(dir_ / "commands.log", fs::perms::all, ec);
+  }
+  CYBEXP_TRY_VOID(run({(bindir_ / "initdb").string(), "-D", (dir_ / "data").string(), "-U",
+                       options_.user, "--auth=trust", "--no-sync", "--encoding=UTF8",
+                       "--locale=C", "--no-instructions"},
+                      "initdb"));
+  initialized_ = true;
+  return {};
+}
+
+Result<void> PostgresServer::start_server() {
+  // Appended settings win over earlier ones, so a retry on another port works.
+  std::ofstream conf(dir_ / "data" / "postgresql.conf", std::ios::app);
+  conf << "\n# cybexp test server\n"
+       << "listen_addresses = '127.0.0.1'\n"
+       << "port = " << port_ << "\n"
+       << "unix_socket_directories = '" << dir_.string() << "'\n"
+       << "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
+       << "shared_buffers = 32MB\nmax_connections = 100\n";
+  for (const auto& s : options_.settings) conf << s << "\n";
+  conf.close();
+  if (!conf) return std::unexpected(fail("write postgresql.conf", std::strerror(errno)));
+  return run({(bindir_ / "pg_ctl").string(), "start", "-D", (dir_ / "data").string(), "-l",
+              (dir_ / "server.log").string(), "-w", "-t",
+              std::to_string(options_.start_timeout.count())},
+             "pg_ctl start");
+}
+
+Result<void> PostgresServer::wait_ready() {
+  // pg_ctl -w already waited; this also proves TCP works as the URL says.
+  std::string conninfo = url_for("postgres");
+  auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+  while (PQping(conninfo.c_str()) != PQPING_OK) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return std::unexpected(fail("wait for the server", "no connection on " + conninfo));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  running_ = true;
+  return {};
+}
+
+Result<std::string> PostgresServer::start() {
+  if (running_) return url_;
+  if (!initialized_) {
+    CYBEXP_TRY_VOID(init());
+    // The port was free a moment ago; someone may take it before the server
+    // binds, so a few fresh ports are tried.
+    Result<void> started;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = free_port();
+      if (port_ == 0) return std::unexpected(fail("find a free port", std::strerror(errno)));
+      started = start_server();
+      if (started) break;
+    }
+    CYBEXP_TRY_VOID(started);
+    CYBEXP_TRY_VOID(wait_ready());
+    url_ = url_for(options_.database);
+    CYBEXP_TRY(create_database(options_.database));
+    return url_;
+  }
+  CYBEXP_TRY_VOID(start_server());
+  CYBEXP_TRY_VOID(wait_ready());
+  return url_;
+}
+
+Result<void> PostgresServer::stop() {
+  if (!running_) return {};
+  running_ = false;
+  return run({(bindir_ / "pg_ctl").string(), "stop", "-D", (dir_ / "data").string(), "-m",
+              "fast", "-w", "-t", std::to_string(options_.start_timeout.count())},
+             "pg_ctl stop");
+}
+
+Result<void> PostgresServer::restart() {
+  CYBEXP_TRY_VOID(stop());
+  CYBEXP_TRY(start());
+  return {};
+}
+
+Result<std::string> PostgresServer::create_database(const std::string& name) {
+  if (!running_) return std::unexpected(fail("create database " + name, "the server is not running"));
+  PGconn* conn = PQconnectdb(url_for("postgres").c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string why = PQerrorMessage(conn);
+    PQfinish(conn);
+    return std::unexpected(fail("connect to create database " + name, why));
+  }
+  char* ident = PQescapeIdentifier(conn, name.c_str(), name.size());
+  std::string sql = std::string("CREATE DATABASE ") + ident;
+  PQfreemem(ident);
+  PGresult* res = PQexec(conn, sql.c_str());
+  bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+  std::string why = ok ? "" : PQresultErrorMessage(res);
+  PQclear(res);
+  PQfinish(conn);
+  if (!ok) return std::unexpected(fail("create database " + name, why));
+  return url_for(name);
+}
+
+}  // namespace cybexp::test_support
