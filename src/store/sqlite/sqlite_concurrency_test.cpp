@@ -18,18 +18,20 @@
 namespace cybexp::sqlite::testing {
 namespace {
 
-// A child process's whole life: open its own store on the shared file, wait
-// for the start signal, drain the queue in batches of 10, and write every
-// claimed id (one a line) and then "finished N" to `out`. Returns the exit
-// code; runs after fork(), so it touches nothing it inherited.
-int drain_as_child(const std::string& path, const std::string& out, int start_fd) {
+// A child process's whole life: open its own store on the shared file, say
+// it is ready, wait for the start signal, drain the queue in batches of 10,
+// and write every claimed id (one a line) and then "finished N" to `out`.
+// Returns the exit code; runs after fork(), so it touches nothing it
+// inherited.
+int drain_as_child(const std::string& path, const std::string& out, int ready_fd, int start_fd) {
   auto opened = open_sqlite_cache(path);
   if (!opened) return 10;
   CacheStore& cache = **opened;
   std::string worker = "child-" + std::to_string(::getpid());
   std::FILE* f = std::fopen(out.c_str(), "w");
   if (f == nullptr) return 11;
-  char go = 0;
+  char go = 'r';
+  if (::write(ready_fd, &go, 1) != 1) return 12;
   if (::read(start_fd, &go, 1) < 0) return 12;  // EOF when the parent says go
   std::uint64_t finished = 0;
   for (;;) {
@@ -45,6 +47,9 @@ int drain_as_child(const std::string& path, const std::string& out, int start_fd
       std::fprintf(f, "%s\n", e.id.c_str());
       results.push_back(processed_result(e.id, {worker}));
     }
+    // A little "work" between claim and finish, as a real worker has, so
+    // the two processes' transactions interleave.
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
     auto marked = cache.finish(results, worker);
     if (!marked) {
       std::fprintf(f, "error %s\n", marked.error().message.c_str());
@@ -67,8 +72,9 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
     for (int i = 0; i < kEntries; ++i) ok(cache->add_entry(new_entry(), bytes("e")));
   }  // closed before fork: a child must not inherit a live connection
 
-  int start[2];
+  int start[2], ready[2];
   ASSERT_EQ(::pipe(start), 0);
+  ASSERT_EQ(::pipe(ready), 0);
   std::vector<pid_t> pids;
   std::vector<std::string> outs;
   for (int c = 0; c < 2; ++c) {
@@ -77,12 +83,20 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(start[1]);
-      ::_exit(drain_as_child(path, out, start[0]));
+      ::_exit(drain_as_child(path, out, ready[1], start[0]));
     }
     pids.push_back(pid);
     outs.push_back(out);
   }
   ::close(start[0]);
+  ::close(ready[1]);
+  char flags[2];
+  for (int got = 0; got < 2;) {  // both have opened the store
+    ssize_t n = ::read(ready[0], flags + got, 2 - got);
+    ASSERT_GT(n, 0);
+    got += static_cast<int>(n);
+  }
+  ::close(ready[0]);
   ::close(start[1]);  // both children start now
 
   std::map<std::string, std::string> claimed_by;  // id -> worker

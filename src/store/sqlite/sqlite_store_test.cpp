@@ -251,7 +251,9 @@ TEST_F(SqliteStoreTest, ForceClaimsSkippedAndFinishOverwritesSkip) {
   EXPECT_EQ(forced[0].attempts, 2);
   // Until finished it is still reported skipped, and is not requeued.
   EXPECT_EQ(list(*cache_)[0].state, "bad_data");
-  EXPECT_EQ(ok(cache_->requeue(EntryFilter{})), 0u);
+  EntryFilter skipped;
+  skipped.state = "skipped";
+  EXPECT_EQ(ok(cache_->requeue(skipped)), 0u);
   std::vector<EntryResult> done = {processed_result(a, {"ha"})};
   EXPECT_EQ(ok(cache_->finish(done, "w2")), 1u);
   auto info = list(*cache_)[0];

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# End-to-end throughput benchmark (issue: throughput). Builds the release
+# binary, measures this machine's RSA-2048 private-key limit with
+# `openssl speed`, fills cache stores with encrypted entries, times
+# `cybexp-archive run --once` on them, and prints a Markdown table:
+# entries/s, MB/s, peak RSS, and the ratio to the RSA limit for the workers used.
+#
+#   scripts/bench.sh [--quick] [--postgres]
+#
+# --quick: smaller counts (a smoke run). --postgres: also against a throwaway
+# local PostgreSQL server (needs the postgresql package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0; pg=0
+for a in "$@"; do
+  case "$a" in --quick) quick=1 ;; --postgres) pg=1 ;; *) echo "unknown option $a" >&2; exit 2 ;; esac
+done
+small_n=20000; large_n=200; drain_n=100000
+if [ $quick = 1 ]; then small_n=2000; large_n=20; drain_n=5000; fi
+
+cmake --preset release >/dev/null
+cmake --build --preset release --target cybexp-archive cybexp-bench-fill -j"$(nproc)" >/dev/null
+bin=$PWD/build/release/apps/cybexp-archive/cybexp-archive
+fill=$PWD/build/release/bench/cybexp-bench-fill
+work=$(mktemp -d /tmp/cybexp-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export CYBEXP_HOME=$work/home
+"$bin" keygen >/dev/null
+
+rsa=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+echo "machine: $(nproc) cores, $cpu; openssl speed rsa2048: $rsa sign/s per core"
+echo
+
+# fill NAME COUNT SIZE: a template cache.db, copied for each run
+fill_template() {
+  mkdir -p "$work/tpl-$1"
+  "$fill" "sqlite:$work/tpl-$1/cache.db" "$CYBEXP_HOME/pub.pem" "$2" "$3"
+}
+
+# measure LABEL TEMPLATE WORKERS COUNT SIZE
+measure() {
+  local label=$1 tpl=$2 workers=$3 count=$4 size=$5
+  rm -rf "$work/run"; mkdir -p "$work/run"
+  cp "$work/tpl-$tpl/cache.db" "$work/run/cache.db"
+  cp "$CYBEXP_HOME/priv.pem" "$CYBEXP_HOME/pub.pem" "$work/run/"
+  /usr/bin/time -f '%e %M' -o "$work/time" env CYBEXP_HOME="$work/run" "$bin" run --once --workers "$workers" >"$work/out"
+  read -r secs rss_kb <"$work/time"
+  report "$label" "$workers" "$count" "$size" "$secs" "$rss_kb"
+}
+
+report() {
+  local label=$1 workers=$2 count=$3 size=$4 secs=$5 rss_kb=$6
+  awk -v l="$label" -v w="$workers" -v n="$count" -v s="$size" -v t="$secs" -v r="$rss_kb" -v rsa="$rsa" 'BEGIN {
+    eps = n / t; mbs = n * s / t / 1e6; limit = rsa * w;
+    printf "| %s | %d | %d | %.2f | %.0f | %.1f | %.0f | %.0f%% |\n", l, w, n, t, eps, mbs, r / 1024, 100 * eps / limit }'
+}
+
+echo "| case | workers | entries | seconds | entries/s | MB/s | peak RSS MiB | of RSA limit |"
+echo "|---|---|---|---|---|---|---|---|"
+fill_template small "$small_n" 500
+measure "500 B, SQLite" small 1 "$small_n" 500
+measure "500 B, SQLite" small 2 "$small_n" 500
+fill_template large "$large_n" 1048576
+measure "1 MiB, SQLite" large 2 "$large_n" 1048576
+fill_template drain "$drain_n" 500
+measure "500 B drain, SQLite" drain 2 "$drain_n" 500
+
+if [ $pg = 1 ]; then
+  scripts/bench-postgres.sh "$bin" "$fill" "$small_n" "$rsa" "$work"
+fi
