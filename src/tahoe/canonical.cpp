@@ -1,7 +1,7 @@
 // TAHOE's canonical form and the Raw document's _hash. The form is written
 // in one pass straight to its destination (a string, or SHA-256 through a
 // buffer): a value nested k levels deep is written with its quotes and
-// backslashes pre-multiplied for k rounds of escaping (escape.h), so no
+// backslashes pre-multiplied for k rounds of escaping (escape_writer.h), so no
 // intermediate string exists except each array's items, which must be
 // sorted as strings.
 #include "cybexp/canonical.h"
@@ -10,13 +10,15 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <deque>
 #include <memory>
 #include <unordered_set>
+#include <utility>
 
 #include "cybexp/python_json.h"
 #include "tahoe/canonical_internal.h"
-#include "tahoe/escape.h"
+#include "tahoe/escape_writer.h"
 #include "util/encoding.h"
 
 namespace cybexp {
@@ -38,7 +40,7 @@ class HashOut {
         return;
       }
     }
-    std::memcpy(buf_.data() + used_, p, n);
+    tahoe_detail::copy_small(buf_.data() + used_, p, n);
     used_ += n;
   }
   void put(char c) {
@@ -46,14 +48,28 @@ class HashOut {
     buf_[used_++] = c;
   }
   void backslashes(std::uint64_t n) {
+    if (n <= buf_.size() - used_) {
+      tahoe_detail::RawSink r{buf_.data() + used_};
+      r.backslashes(n);
+      used_ += static_cast<std::size_t>(n);
+      return;
+    }
     while (n > 0) {
       if (used_ == buf_.size()) flush();
-      const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, buf_.size() - used_));
+      const std::size_t k =
+          static_cast<std::size_t>(std::min<std::uint64_t>(n, buf_.size() - used_));
       std::memset(buf_.data() + used_, '\\', k);
       used_ += k;
       n -= k;
     }
   }
+  // Room for max bytes (nullptr if more than the buffer), then commit().
+  char* raw(std::size_t max) {
+    if (max > buf_.size()) return nullptr;
+    if (max > buf_.size() - used_) flush();
+    return buf_.data() + used_;
+  }
+  void commit(char* end) { used_ = static_cast<std::size_t>(end - buf_.data()); }
   void flush() {
     update(buf_.data(), used_);
     used_ = 0;
@@ -119,11 +135,19 @@ class Writer {
   }
 
  private:
+  // An array item's canonical string, with 8 of its bytes (past the prefix
+  // all items share) as a big-endian key: most comparisons end there.
+  struct SortItem {
+    std::uint64_t key;
+    std::string_view text;
+  };
+
   // Per-nesting-depth scratch, reused across siblings.
   struct Scratch {
     std::string arena;
     std::vector<std::pair<std::size_t, std::size_t>> spans;
-    std::vector<std::string_view> items;
+    std::vector<SortItem> items;
+    std::vector<SortItem> sort_tmp;
     std::vector<const Value*> reps;
     std::vector<const Object::value_type*> members;
   };
@@ -139,8 +163,23 @@ class Writer {
     s.members.clear();
     for (const auto& m : obj) s.members.push_back(&m);
     // Code-point order of the keys is the byte order of their UTF-8.
-    std::sort(s.members.begin(), s.members.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
+    // Objects are small: insertion sort, usually decided by the first byte.
+    auto less = [](const Object::value_type* a, const Object::value_type* b) {
+      const std::string_view x = a->first, y = b->first;
+      if (!x.empty() && !y.empty() && x[0] != y[0])
+        return static_cast<unsigned char>(x[0]) < static_cast<unsigned char>(y[0]);
+      return x < y;
+    };
+    if (s.members.size() <= 16) {
+      for (std::size_t i = 1; i < s.members.size(); ++i) {
+        const Object::value_type* m = s.members[i];
+        std::size_t j = i;
+        for (; j > 0 && less(m, s.members[j - 1]); --j) s.members[j] = s.members[j - 1];
+        s.members[j] = m;
+      }
+    } else {
+      std::sort(s.members.begin(), s.members.end(), less);
+    }
     out.put('{');
     for (std::size_t i = 0; i < s.members.size(); ++i) {
       if (i > 0) out.append(", ", 2);
@@ -168,25 +207,93 @@ class Writer {
     }
     s.arena.clear();
     s.spans.clear();
-    for (const Value* item : s.reps) {
-      const std::size_t start = s.arena.size();
-      StringOut o{s.arena};
-      emit(*item, 1, o);
-      s.spans.emplace_back(start, s.arena.size() - start);
+    {
+      StringOut o(s.arena);
+      for (const Value* item : s.reps) {
+        const std::size_t start = o.size();
+        emit(*item, 1, o);
+        s.spans.emplace_back(start, o.size() - start);
+      }
     }
-    s.items.clear();
-    for (const auto& [start, len] : s.spans) s.items.emplace_back(s.arena.data() + start, len);
-    std::sort(s.items.begin(), s.items.end());
-    s.items.erase(std::unique(s.items.begin(), s.items.end()), s.items.end());
+    sort_unique(s);
     out.put('[');
     for (std::size_t i = 0; i < s.items.size(); ++i) {
       if (i > 0) out.append(", ", 2);
       write_quote(unit, out);
-      tahoe_detail::write_reescaped(s.items[i], unit * 2, out);
+      tahoe_detail::write_reescaped(s.items[i].text, unit * 2, out);
       write_quote(unit, out);
     }
     out.put(']');
     --depth_;
+  }
+
+  static bool item_less(const SortItem& a, const SortItem& b) {
+    return a.key != b.key ? a.key < b.key : a.text < b.text;
+  }
+
+  // Large arrays: LSD radix sort on the keys (no comparisons, no bad
+  // pivots), then items with equal keys by their text.
+  static void sort_items(std::vector<SortItem>& v, std::vector<SortItem>& tmp) {
+    if (v.size() < 64) {
+      std::sort(v.begin(), v.end(), item_less);
+      return;
+    }
+    tmp.resize(v.size());
+    // All eight byte histograms in one pass; passes where every key has
+    // the same byte are skipped.
+    std::array<std::array<std::size_t, 256>, 8> counts{};
+    for (const SortItem& it : v)
+      for (int b = 0; b < 8; ++b) ++counts[b][(it.key >> (8 * b)) & 0xFF];
+    for (int b = 0; b < 8; ++b) {
+      std::array<std::size_t, 256>& c = counts[b];
+      if (std::find(c.begin(), c.end(), v.size()) != c.end()) continue;
+      std::size_t sum = 0;
+      for (std::size_t& n : c) sum += std::exchange(n, sum);
+      for (const SortItem& it : v) tmp[c[(it.key >> (8 * b)) & 0xFF]++] = it;
+      v.swap(tmp);
+    }
+    for (std::size_t i = 0; i < v.size();) {
+      std::size_t j = i + 1;
+      while (j < v.size() && v[j].key == v[i].key) ++j;
+      if (j - i > 1)
+        std::sort(v.begin() + static_cast<std::ptrdiff_t>(i),
+                  v.begin() + static_cast<std::ptrdiff_t>(j), item_less);
+      i = j;
+    }
+  }
+
+  // Sorts the built items by code point (byte order: they are ASCII) and
+  // drops duplicates.
+  static void sort_unique(Scratch& s) {
+    s.items.clear();
+    if (s.spans.empty()) return;
+    const std::string_view first(s.arena.data() + s.spans[0].first, s.spans[0].second);
+    std::size_t lcp = first.size();
+    for (const auto& [start, len] : s.spans) {
+      const std::string_view t(s.arena.data() + start, len);
+      const std::size_t n = std::min(lcp, t.size());
+      std::size_t i = 0;
+      while (i < n && t[i] == first[i]) ++i;
+      lcp = i;
+    }
+    for (const auto& [start, len] : s.spans) {
+      const std::string_view t(s.arena.data() + start, len);
+      // Canonical strings hold no NUL, so zero padding keeps the order.
+      std::uint64_t key = 0;
+      if (t.size() >= lcp + 8) {
+        key = std::byteswap(tahoe_detail::load8(t.data() + lcp));  // first byte most significant
+      } else {
+        for (std::size_t i = 0; i < 8; ++i)
+          key = (key << 8) | (lcp + i < t.size() ? static_cast<unsigned char>(t[lcp + i]) : 0u);
+      }
+      s.items.push_back({key, t});
+    }
+    sort_items(s.items, s.sort_tmp);
+    s.items.erase(std::unique(s.items.begin(), s.items.end(),
+                              [](const SortItem& a, const SortItem& b) {
+                                return a.key == b.key && a.text == b.text;
+                              }),
+                  s.items.end());
   }
 
   const Classifier* classes_;
@@ -194,17 +301,21 @@ class Writer {
   std::size_t depth_ = 0;
 };
 
-// The size check shared by canonical() and raw_hash(). The quick upper
-// bound settles almost every case; only when it is over the limit and
-// some array could hold duplicates are equality classes worked out.
+// The size check shared by canonical() and raw_hash(): a coarse bound,
+// then the exact size as if without duplicates, and only when that is over
+// the limit and some array could hold duplicates are equality classes
+// worked out.
 struct SizePlan {
-  std::uint64_t bound = 0;  // exact when `exact`
+  std::uint64_t bound = 0;  // an upper bound; exact when `exact`
   bool exact = false;
   std::unique_ptr<Classifier> classes;
 };
 
 Result<SizePlan> plan_size(const Value& v, std::uint64_t max_bytes) {
   SizePlan plan;
+  // A bound that only walks the tree settles the usual case cheaply.
+  plan.bound = tahoe_detail::measure_coarse(v).len;
+  if (plan.bound <= max_bytes && plan.bound != UINT64_MAX) return plan;
   bool may_dedup = false;
   plan.bound = tahoe_detail::measure_upper_bound(v, may_dedup).len;
   plan.exact = !may_dedup;
@@ -224,8 +335,8 @@ Result<SizePlan> plan_size(const Value& v, std::uint64_t max_bytes) {
 
 const EVP_MD* sha256() {
   // Fetched once; an EVP_MD may be shared between threads.
-  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(EVP_MD_fetch(nullptr, "SHA256", nullptr),
-                                                                   &EVP_MD_free);
+  static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(
+      EVP_MD_fetch(nullptr, "SHA256", nullptr), &EVP_MD_free);
   return md.get();
 }
 
@@ -243,18 +354,23 @@ Result<std::string> canonical(const Value& v, std::uint64_t max_bytes) {
   const SizePlan plan = CYBEXP_TRY(plan_size(v, max_bytes));
   std::string out;
   // An inexact bound may be far above the real size; do not trust it much.
-  out.reserve(static_cast<std::size_t>(plan.exact ? plan.bound : std::min<std::uint64_t>(plan.bound, 1 << 20)));
-  Writer w(plan.classes.get());
-  StringOut o{out};
-  w.emit(v, 1, o);
+  out.reserve(static_cast<std::size_t>(plan.exact ? plan.bound
+                                                  : std::min<std::uint64_t>(plan.bound, 1 << 20)));
+  {
+    Writer w(plan.classes.get());
+    StringOut o(out);
+    w.emit(v, 1, o);
+  }
   return out;
 }
 
-Result<std::string> raw_hash(std::string_view sub_type, const Value& data, std::uint64_t max_bytes) {
+Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
+                             std::uint64_t max_bytes) {
   const SizePlan plan = CYBEXP_TRY(plan_size(data, max_bytes));
   const EVP_MD* md = sha256();
   if (md == nullptr) return make_error(ErrorKind::kCrypto, "SHA-256 is not available from OpenSSL");
-  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                    &EVP_MD_CTX_free);
   if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1)
     return make_error(ErrorKind::kCrypto, "cannot start a SHA-256 digest");
   {

@@ -30,6 +30,10 @@ inline std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) {
   return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
+// A quick upper bound on the size of canonical(v) that never reads string
+// contents (every byte is assumed to escape as badly as it can).
+Measure measure_coarse(const Value& v);
+
 // Size of canonical(v) as if no array held duplicates (exact when none
 // does). may_dedup is set when some array has two or more items.
 Measure measure_upper_bound(const Value& v, bool& may_dedup);
@@ -47,12 +51,21 @@ class Classifier {
   std::uint32_t class_of(const Value& item) const { return item_class_.at(&item); }
 
  private:
-  enum class Kind : std::uint8_t { kNull, kFalse, kTrue, kInteger, kFloat, kString, kArray, kObject };
+  enum class Kind : std::uint8_t {
+    kNull,
+    kFalse,
+    kTrue,
+    kInteger,
+    kFloat,
+    kString,
+    kArray,
+    kObject
+  };
   struct Entry {
     std::uint64_t hash = 0;
     Kind kind = Kind::kNull;
-    std::string_view text;   // integer digits, stripped string
-    std::uint64_t bits = 0;  // float bits (all NaNs alike)
+    std::string_view text;         // integer digits, stripped string
+    std::uint64_t bits = 0;        // float bits (all NaNs alike)
     std::uint32_t off = 0, n = 0;  // range in ids_ (array) or members_ (object)
     Measure m;
   };

@@ -51,6 +51,12 @@ struct Accumulator {
   }
 };
 
+// json.dumps of an n-byte string is at most 6 bytes per byte (\u00XX) and
+// holds at most 2 quotes or backslashes per byte (\" or \\), plus its quotes.
+StrCost coarse_string_cost(std::uint64_t n) {
+  return {sat_add(sat_mul(n, 6), 2), sat_add(sat_mul(n, 2), 2)};
+}
+
 std::uint64_t mix(std::uint64_t h, std::uint64_t x) {
   // splitmix64's finaliser over the running hash.
   std::uint64_t z = h + x + 0x9E3779B97F4A7C15ULL;
@@ -60,6 +66,32 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t x) {
 }
 
 }  // namespace
+
+Measure measure_coarse(const Value& v) {
+  switch (v.storage().index()) {
+    case 5: {
+      Accumulator acc;
+      for (const Value& item : v.as_array()) acc.item(measure_coarse(item));
+      return acc.m;
+    }
+    case 6: {
+      Accumulator acc;
+      for (const auto& [key, item] : v.as_object()) {
+        const StrCost k = coarse_string_cost(key.size());
+        acc.item(measure_coarse(item), &k);
+      }
+      return acc.m;
+    }
+    case 4: {
+      const StrCost c = coarse_string_cost(v.as_string().size());
+      return {c.len, c.quotes};
+    }
+    case 3:
+      return {24, 0};  // the longest repr, "-2.2250738585072014e-308"
+    default:
+      return leaf_measure(v);
+  }
+}
 
 Measure measure_upper_bound(const Value& v, bool& may_dedup) {
   if (v.is_array()) {
@@ -171,7 +203,8 @@ bool Classifier::same(const Entry& a, const Entry& b) const {
     case Kind::kArray:
       return std::equal(ids_.begin() + a.off, ids_.begin() + a.off + a.n, ids_.begin() + b.off);
     case Kind::kObject:
-      return std::equal(members_.begin() + a.off, members_.begin() + a.off + a.n, members_.begin() + b.off);
+      return std::equal(members_.begin() + a.off, members_.begin() + a.off + a.n,
+                        members_.begin() + b.off);
     default:
       return true;
   }

@@ -1,15 +1,10 @@
-// Internal to the tahoe module: the byte-level pieces shared by the json.dumps
-// writer and the canonical form. Python's ensure_ascii escaping is a
-// per-byte affair on UTF-8 (a lead byte says how long the \uXXXX form is), so
-// sizes come from tables and the writer is one template over the output type.
-//
-// Nested canonical strings are escaped again at each level. A string at
-// nesting level k is written with unit = 2^k: every backslash that level 0
-// would write becomes `unit` backslashes and every quote becomes unit-1
-// backslashes and the quote, which is exactly k rounds of JSON escaping of
-// printable ASCII.
+// Internal to the tahoe module: the byte-level facts of json.dumps escaping
+// shared by the writer (escape_writer.h), the canonical sizes and UTF-8
+// checks. Python's ensure_ascii escaping is a per-byte affair on UTF-8 (a
+// lead byte says how long the \uXXXX form is), so sizes come from tables.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -26,6 +21,12 @@ inline std::uint64_t load8(const char* p) {
   std::memcpy(&x, p, 8);
   if constexpr (std::endian::native == std::endian::big) x = std::byteswap(x);
   return x;  // byte i of the text is bits 8i..8i+7
+}
+
+// Stores x so that bits 8i..8i+7 become byte i (the inverse of load8).
+inline void store8(char* p, std::uint64_t x) {
+  if constexpr (std::endian::native == std::endian::big) x = std::byteswap(x);
+  std::memcpy(p, &x, 8);
 }
 
 // High bit of each byte set where json.dumps must escape it: < 0x20, '"',
@@ -110,133 +111,6 @@ inline StrCost json_string_cost(std::string_view s) {
     c.quotes += kByteCost.quotes[b];
   }
   return c;
-}
-
-// Output adaptor over std::string.
-struct StringOut {
-  std::string& s;
-  void append(const char* p, std::size_t n) { s.append(p, n); }
-  void put(char c) { s.push_back(c); }
-  void backslashes(std::uint64_t n) { s.append(static_cast<std::size_t>(n), '\\'); }
-};
-
-// Writes json.dumps(s) (ensure_ascii) escaped for nesting level log2(unit).
-// unit == 1 is plain json.dumps. The input is UTF-8; byte lengths of
-// sequences follow the lead byte, consistent with kByteCost.
-template <class Out>
-void write_json_string(std::string_view s, std::uint64_t unit, Out& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.backslashes(unit - 1);
-  out.put('"');
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* run = p;  // start of bytes copied verbatim
-  auto u_escape = [&](unsigned cu) {
-    out.backslashes(unit);
-    const char buf[5] = {'u', kHex[(cu >> 12) & 0xF], kHex[(cu >> 8) & 0xF], kHex[(cu >> 4) & 0xF],
-                         kHex[cu & 0xF]};
-    out.append(buf, 5);
-  };
-  while (p < end) {
-    if (end - p >= 8) {
-      const std::uint64_t m = escape_mask(load8(p));
-      if (m == 0) {
-        p += 8;
-        continue;
-      }
-      p += std::countr_zero(m) / 8;
-    }
-    const auto b = static_cast<unsigned char>(*p);
-    if (kByteCost.len[b] == 1) {
-      ++p;
-      continue;
-    }
-    out.append(run, static_cast<std::size_t>(p - run));
-    char short_form = 0;
-    switch (b) {
-      case '"': short_form = '"'; break;
-      case '\\': short_form = '\\'; break;
-      case '\b': short_form = 'b'; break;
-      case '\f': short_form = 'f'; break;
-      case '\n': short_form = 'n'; break;
-      case '\r': short_form = 'r'; break;
-      case '\t': short_form = 't'; break;
-      default: break;
-    }
-    if (short_form == '"') {
-      out.backslashes(2 * unit - 1);
-      out.put('"');
-      ++p;
-    } else if (short_form == '\\') {
-      out.backslashes(2 * unit);
-      ++p;
-    } else if (short_form != 0) {
-      out.backslashes(unit);
-      out.put(short_form);
-      ++p;
-    } else if (b < 0x80) {
-      u_escape(b);
-      ++p;
-    } else if (b < 0xC0) {
-      ++p;  // stray continuation byte (not valid UTF-8): dropped, as sized
-    } else {
-      // Decode the sequence; missing continuation bytes read as zero bits.
-      const int n = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-      unsigned cp = b & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
-      ++p;
-      for (int i = 1; i < n; ++i) {
-        unsigned cont = 0;
-        if (p < end && (static_cast<unsigned char>(*p) & 0xC0) == 0x80) {
-          cont = static_cast<unsigned char>(*p) & 0x3F;
-          ++p;
-        }
-        cp = (cp << 6) | cont;
-      }
-      if (n == 4) {
-        const unsigned v = cp - 0x10000;
-        u_escape(0xD800 + ((v >> 10) & 0x3FF));
-        u_escape(0xDC00 + (v & 0x3FF));
-      } else {
-        u_escape(cp);
-      }
-    }
-    run = p;
-  }
-  out.append(run, static_cast<std::size_t>(end - run));
-  out.backslashes(unit - 1);
-  out.put('"');
-}
-
-// Writes printable-ASCII text (a canonical string) escaped `unit` times over:
-// '"' -> unit-1 backslashes and '"', '\\' -> unit backslashes.
-template <class Out>
-void write_reescaped(std::string_view s, std::uint64_t unit, Out& out) {
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* run = p;
-  while (p < end) {
-    if (end - p >= 8) {
-      const std::uint64_t m = quote_mask(load8(p));
-      if (m == 0) {
-        p += 8;
-        continue;
-      }
-      p += std::countr_zero(m) / 8;
-    }
-    if (*p != '"' && *p != '\\') {
-      ++p;
-      continue;
-    }
-    out.append(run, static_cast<std::size_t>(p - run));
-    if (*p == '"') {
-      out.backslashes(unit - 1);
-      out.put('"');
-    } else {
-      out.backslashes(unit);
-    }
-    run = ++p;
-  }
-  out.append(run, static_cast<std::size_t>(end - run));
 }
 
 // repr(float) into buf (at least 32 bytes); returns the length.

@@ -4,17 +4,27 @@
 // Python's spelling, last duplicate key wins at the first key's place), and
 // two length-preserving rewrites (json_rewrite.cpp) cover what RapidJSON
 // refuses but Python accepts: numbers beyond its range and lone surrogates.
+// A private copy of RapidJSON's templates (own namespace), built with its
+// SSE2 string and whitespace scanning, so no other translation unit can see
+// a differently configured GenericReader.
+#define RAPIDJSON_NAMESPACE cybexp_rapidjson
+#define RAPIDJSON_NAMESPACE_BEGIN namespace cybexp_rapidjson {
+#define RAPIDJSON_NAMESPACE_END }
+#if defined(__SSE2__)
+#define RAPIDJSON_SSE2
+#endif
 #include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <unordered_map>
 
 #include "cybexp/json_value.h"
+#include "cybexp/python_json.h"
 #include "tahoe/json_rewrite.h"
 
 namespace cybexp {
@@ -28,6 +38,7 @@ const Value* Value::find(std::string_view key) const {
 
 namespace {
 
+namespace rapidjson = cybexp_rapidjson;
 using rapidjson::SizeType;
 
 struct ParseOptions {
@@ -49,34 +60,36 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
  public:
   explicit Builder(const ParseOptions& opt) : opt_(opt) {}
 
-  bool Null() { return push(Value()); }
-  bool Bool(bool b) { return push(Value(b)); }
+  bool Null() { return push(nullptr); }
+  bool Bool(bool b) { return push(b); }
 
   bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
     std::string_view t(s, n);
-    const bool numeric = t[0] != '-' ? t[0] != 'N' && t[0] != 'I' : n > 1 && t[1] != 'I' && t[1] != 'N';
+    const bool numeric =
+        t[0] != '-' ? t[0] != 'N' && t[0] != 'I' : n > 1 && t[1] != 'I' && t[1] != 'N';
     if (!numeric) {
       // RapidJSON also takes Inf, -Inf, -NaN and letters after them; Python
       // takes exactly these three.
-      if (opt_.allow_nan && t == "NaN") return push(Value(std::numeric_limits<double>::quiet_NaN()));
-      if (opt_.allow_nan && t == "Infinity") return push(Value(std::numeric_limits<double>::infinity()));
-      if (opt_.allow_nan && t == "-Infinity") return push(Value(-std::numeric_limits<double>::infinity()));
+      if (opt_.allow_nan && t == "NaN") return push(std::numeric_limits<double>::quiet_NaN());
+      if (opt_.allow_nan && t == "Infinity") return push(std::numeric_limits<double>::infinity());
+      if (opt_.allow_nan && t == "-Infinity") return push(-std::numeric_limits<double>::infinity());
       return stop(Stop::kBadLiteral, "'" + std::string(t) + "' is not a JSON value");
     }
     if (opt_.numbers != nullptr) {
-      if (number_index_ >= opt_.numbers->size()) return stop(Stop::kInternal, "number count mismatch");
+      if (number_index_ >= opt_.numbers->size())
+        return stop(Stop::kInternal, "number count mismatch");
       t = (*opt_.numbers)[number_index_++];
     }
     if (t.find_first_of(".eE") == std::string_view::npos) {
       // Python int: exact, any size; -0 is 0.
-      return push(Value(Integer{t == "-0" ? std::string("0") : std::string(t)}));
+      return push(Integer{t == "-0" ? std::string("0") : std::string(t)});
     }
-    return push(Value(to_double(t)));
+    return push(to_double(t));
   }
 
   bool String(const char* s, SizeType n, bool /*copy*/) {
     check_surrogate(s, n);
-    return push(Value(std::string(s, n)));
+    return push(std::string(s, n));
   }
 
   bool Key(const char* s, SizeType n, bool /*copy*/) {
@@ -89,17 +102,17 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   bool StartArray() { return open(); }
 
   bool EndArray(SizeType n) {
-    frames_.pop_back();
+    --depth_;
     Array arr;
     arr.reserve(n);
     const std::size_t base = values_.size() - n;
     for (std::size_t i = base; i < values_.size(); ++i) arr.push_back(std::move(values_[i]));
     values_.resize(base);
-    return push(Value(std::move(arr)));
+    return push(std::move(arr));
   }
 
   bool EndObject(SizeType n) {
-    frames_.pop_back();
+    --depth_;
     const std::size_t vbase = values_.size() - n;
     const std::size_t kbase = keys_.size() - n;
     Object obj;
@@ -107,14 +120,14 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
     assign_slots(kbase, n);
     for (std::size_t i = 0; i < n; ++i) {
       if (slots_[i] == obj.size()) {
-        obj.emplace_back(std::move(keys_[kbase + i]), std::move(values_[vbase + i]));
+        obj.emplace_back(std::string(keys_[kbase + i]), std::move(values_[vbase + i]));
       } else {
         obj[slots_[i]].second = std::move(values_[vbase + i]);  // Python dict: last wins
       }
     }
     values_.resize(vbase);
     keys_.resize(kbase);
-    return push(Value(std::move(obj)));
+    return push(std::move(obj));
   }
 
   Stop stopped() const { return stop_; }
@@ -123,16 +136,19 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   Value take_root() { return std::move(values_.back()); }
 
  private:
-  bool push(Value&& v) {
-    values_.push_back(std::move(v));
+  // Constructs in place: no moved-from temporary Values.
+  template <class T>
+  bool push(T&& v) {
+    values_.emplace_back(std::forward<T>(v));
     return true;
   }
 
   bool open() {
     // Refusing here also bounds RapidJSON's recursion.
-    if (frames_.size() >= opt_.max_depth)
-      return stop(Stop::kTooDeep, "nested deeper than " + std::to_string(opt_.max_depth) + " levels");
-    frames_.push_back(0);
+    if (depth_ >= opt_.max_depth)
+      return stop(Stop::kTooDeep,
+                  "nested deeper than " + std::to_string(opt_.max_depth) + " levels");
+    ++depth_;
     return true;
   }
 
@@ -147,7 +163,8 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   void check_surrogate(const char* s, SizeType n) {
     if (!opt_.check_low_surrogates || lone_surrogate_) return;
     const char* end = s + n;
-    for (const char* p = s; (p = static_cast<const char*>(std::memchr(p, 0xED, end - p))) != nullptr; ++p) {
+    for (const char* p = s;
+         (p = static_cast<const char*>(std::memchr(p, 0xED, end - p))) != nullptr; ++p) {
       if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) {
         lone_surrogate_ = true;
         return;
@@ -195,8 +212,10 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
 
   const ParseOptions& opt_;
   std::vector<Value> values_;
-  std::vector<std::string> keys_;
-  std::vector<char> frames_;  // one per open container; only the depth matters
+  // Keys point into the reader's in-situ buffer, alive for the whole parse;
+  // each becomes a std::string once, in its object.
+  std::vector<std::string_view> keys_;
+  std::size_t depth_ = 0;  // containers open
   std::vector<std::size_t> slots_;
   std::size_t number_index_ = 0;
   Stop stop_ = Stop::kNone;
@@ -218,23 +237,32 @@ Outcome parse_once(std::string_view text, const ParseOptions& opt) {
   Outcome out;
   Builder builder(opt);
   rapidjson::Reader reader;
-  rapidjson::MemoryStream stream(text.data(), text.size());
-  const rapidjson::ParseResult r = reader.Parse<kFlags>(stream, builder);
+  // In-situ parsing decodes strings in place (no copy through the reader's
+  // stack) and gets RapidJSON's SIMD scanning; it needs a NUL-terminated
+  // buffer of its own. The SIMD loops read whole aligned 16-byte blocks, so
+  // the buffer has 16 zero bytes after the text.
+  std::string buffer(text.size() + 16, '\0');
+  std::memcpy(buffer.data(), text.data(), text.size());
+  rapidjson::InsituStringStream stream(buffer.data());
+  const rapidjson::ParseResult r =
+      reader.Parse<kFlags | rapidjson::kParseInsituFlag>(stream, builder);
   if (!r.IsError() && stream.Tell() != text.size()) {
-    // MemoryStream reports a NUL byte as the end of input.
+    // The stream takes a NUL byte for the end of input.
     out.code = rapidjson::kParseErrorDocumentRootNotSingular;
     out.offset = stream.Tell();
-    out.detail = "invalid JSON at byte " + std::to_string(out.offset) + ": NUL byte after the value";
+    out.detail =
+        "invalid JSON at byte " + std::to_string(out.offset) + ": NUL byte after the value";
     return out;
   }
   if (r.IsError()) {
     out.code = r.Code();
     out.offset = r.Offset();
     out.stop = builder.stopped();
-    const std::string why = out.stop != Stop::kNone ? builder.stop_detail()
-                                                    : std::string(rapidjson::GetParseError_En(r.Code()));
-    out.detail = (out.stop == Stop::kTooDeep ? "JSON " : "invalid JSON ") + std::string("at byte ") +
-                 std::to_string(out.offset) + ": " + why;
+    const std::string why = out.stop != Stop::kNone
+                                ? builder.stop_detail()
+                                : std::string(rapidjson::GetParseError_En(r.Code()));
+    out.detail = (out.stop == Stop::kTooDeep ? "JSON " : "invalid JSON ") +
+                 std::string("at byte ") + std::to_string(out.offset) + ": " + why;
     return out;
   }
   out.lone_surrogate = builder.saw_lone_surrogate();
@@ -254,7 +282,8 @@ Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surr
   surrogates_replaced = false;
   for (;;) {
     Outcome o = parse_once<kFlags>(cur, opt);
-    if (o.code == rapidjson::kParseErrorNumberTooBig && o.stop == Stop::kNone && !numbers_replaced) {
+    if (o.code == rapidjson::kParseErrorNumberTooBig && o.stop == Stop::kNone &&
+        !numbers_replaced) {
       if (copy.empty()) copy.assign(text);
       tahoe_detail::neutralise_numbers(text, copy, numbers);
       opt.numbers = &numbers;
@@ -273,9 +302,14 @@ Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surr
   }
 }
 
-constexpr unsigned kPythonFlags = rapidjson::kParseNanAndInfFlag | rapidjson::kParseNumbersAsStringsFlag |
-                                  rapidjson::kParseValidateEncodingFlag;
-constexpr unsigned kStrictFlags = rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag;
+// UTF-8 is checked up front by is_valid_utf8, many times faster than
+// RapidJSON's per-character kParseValidateEncodingFlag (which would also
+// turn off its SIMD string scanning).
+constexpr unsigned kPythonFlags =
+    rapidjson::kParseNanAndInfFlag | rapidjson::kParseNumbersAsStringsFlag;
+constexpr unsigned kStrictFlags = rapidjson::kParseNumbersAsStringsFlag;
+
+constexpr std::string_view kNotUtf8 = "invalid JSON: the text is not valid UTF-8";
 
 }  // namespace
 
@@ -283,6 +317,8 @@ JsonParseResult parse_python_json(std::string_view text, const JsonLimits& limit
   ParseOptions opt;
   opt.max_depth = limits.max_depth;
   opt.allow_nan = true;
+  if (!is_valid_utf8(text))
+    return JsonParseResult{JsonParseStatus::kNotJson, Value(), std::string(kNotUtf8)};
   bool replaced = false;
   Outcome o = parse_with_fallbacks<kPythonFlags>(text, opt, replaced);
   JsonParseResult res;
@@ -303,11 +339,15 @@ JsonParseResult parse_python_json(std::string_view text, const JsonLimits& limit
 
 Result<Value> parse_json_strict(std::string_view text, std::string_view origin) {
   ParseOptions opt;
+  if (!is_valid_utf8(text))
+    return make_error(ErrorKind::kInvalidArgument,
+                      std::string(origin) + ": " + std::string(kNotUtf8));
   bool replaced = false;
   Outcome o = parse_with_fallbacks<kStrictFlags>(text, opt, replaced);
   if (o.code == rapidjson::kParseErrorNone && (replaced || o.lone_surrogate)) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      std::string(origin) + ": invalid JSON: a string holds a lone UTF-16 surrogate escape");
+    return make_error(
+        ErrorKind::kInvalidArgument,
+        std::string(origin) + ": invalid JSON: a string holds a lone UTF-16 surrogate escape");
   }
   if (o.code != rapidjson::kParseErrorNone)
     return make_error(ErrorKind::kInvalidArgument, std::string(origin) + ": " + o.detail);

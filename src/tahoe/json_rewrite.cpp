@@ -64,7 +64,8 @@ bool is_json_number(std::string_view t) {
 bool may_hold_low_surrogate(std::string_view text) {
   const char* p = text.data();
   const char* end = p + text.size();
-  while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)))) != nullptr) {
+  while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)))) !=
+         nullptr) {
     if (end - p >= 4 && p[1] == 'u' && (p[2] == 'd' || p[2] == 'D')) {
       const char c = p[3];
       if ((c >= 'c' && c <= 'f') || (c >= 'C' && c <= 'F')) return true;
@@ -96,7 +97,8 @@ void replace_lone_surrogates(std::string& text) {
   }
 }
 
-void neutralise_numbers(std::string_view original, std::string& text, std::vector<std::string_view>& numbers) {
+void neutralise_numbers(std::string_view original, std::string& text,
+                        std::vector<std::string_view>& numbers) {
   numbers.clear();
   std::size_t i = 0;
   const std::size_t n = text.size();

@@ -19,6 +19,7 @@ void replace_lone_surrogates(std::string& text);
 // Replaces every number token outside strings (RapidJSON refuses integers
 // and exponents past double range) with "0" and spaces; `numbers` receives
 // the original tokens, as views into `original` (same offsets as `text`).
-void neutralise_numbers(std::string_view original, std::string& text, std::vector<std::string_view>& numbers);
+void neutralise_numbers(std::string_view original, std::string& text,
+                        std::vector<std::string_view>& numbers);
 
 }  // namespace cybexp::tahoe_detail

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "tahoe/escape.h"
+#include "tahoe/escape_writer.h"
 
 namespace cybexp {
 
@@ -77,7 +77,7 @@ std::size_t format_python_float(double d, char* buf) {
 using tahoe_detail::StringOut;
 
 void append_python_json_string(std::string_view s, std::string& out) {
-  StringOut o{out};
+  StringOut o(out);
   tahoe_detail::write_json_string(s, 1, o);
 }
 
@@ -92,89 +92,65 @@ void append_python_float(double d, std::string& out) {
 
 namespace {
 
-void append_value(const Value& v, std::string& out) {
+void append_value(const Value& v, StringOut& out) {
   switch (v.storage().index()) {
     case 0:
-      out.append("null");
+      out.append("null", 4);
       break;
     case 1:
-      out.append(v.as_bool() ? "true" : "false");
+      if (v.as_bool()) {
+        out.append("true", 4);
+      } else {
+        out.append("false", 5);
+      }
       break;
     case 2:
-      out.append(v.as_integer().digits);
+      out.append(v.as_integer().digits.data(), v.as_integer().digits.size());
       break;
-    case 3:
-      append_python_float(v.as_float(), out);
-      break;
-    case 4:
-      append_python_json_string(v.as_string(), out);
-      break;
-    case 5: {
-      out.push_back('[');
-      bool first = true;
-      for (const Value& item : v.as_array()) {
-        if (!first) out.append(", ");
-        first = false;
-        append_value(item, out);
-      }
-      out.push_back(']');
-      break;
-    }
-    case 6: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, item] : v.as_object()) {
-        if (!first) out.append(", ");
-        first = false;
-        append_python_json_string(key, out);
-        out.append(": ");
-        append_value(item, out);
-      }
-      out.push_back('}');
-      break;
-    }
-    default:
-      break;
-  }
-}
-
-// Exact size of json.dumps(v), so the output is allocated once.
-std::size_t dumps_size(const Value& v) {
-  switch (v.storage().index()) {
-    case 0:
-      return 4;
-    case 1:
-      return v.as_bool() ? 4 : 5;
-    case 2:
-      return v.as_integer().digits.size();
     case 3: {
       char buf[32];
-      return tahoe_detail::format_python_float(v.as_float(), buf);
+      out.append(buf, tahoe_detail::format_python_float(v.as_float(), buf));
+      break;
     }
     case 4:
-      return python_json_string_size(v.as_string());
+      tahoe_detail::write_json_string(v.as_string(), 1, out);
+      break;
     case 5: {
-      const Array& a = v.as_array();
-      std::size_t n = 2 + (a.empty() ? 0 : 2 * (a.size() - 1));
-      for (const Value& item : a) n += dumps_size(item);
-      return n;
+      out.put('[');
+      bool first = true;
+      for (const Value& item : v.as_array()) {
+        if (!first) out.append(", ", 2);
+        first = false;
+        append_value(item, out);
+      }
+      out.put(']');
+      break;
     }
     case 6: {
-      const Object& o = v.as_object();
-      std::size_t n = 2 + (o.empty() ? 0 : 2 * (o.size() - 1));
-      for (const auto& [key, item] : o) n += python_json_string_size(key) + 2 + dumps_size(item);
-      return n;
+      out.put('{');
+      bool first = true;
+      for (const auto& [key, item] : v.as_object()) {
+        if (!first) out.append(", ", 2);
+        first = false;
+        tahoe_detail::write_json_string(key, 1, out);
+        out.append(": ", 2);
+        append_value(item, out);
+      }
+      out.put('}');
+      break;
     }
     default:
-      return 0;
+      break;
   }
 }
 
 }  // namespace
 
 void append_python_json(const Value& v, std::string& out) {
-  out.reserve(out.size() + dumps_size(v));
-  append_value(v, out);
+  // No sizing pass: growing by doubling costs less than a second walk of
+  // the tree.
+  StringOut o(out);
+  append_value(v, o);
 }
 
 std::string python_json(const Value& v) {
@@ -195,7 +171,8 @@ bool is_python_space(char32_t c) {
 char32_t decode_at(std::string_view s, std::size_t i, std::size_t n) {
   const auto b0 = static_cast<unsigned char>(s[i]);
   char32_t cp = n == 1 ? b0 : n == 2 ? (b0 & 0x1F) : n == 3 ? (b0 & 0x0F) : (b0 & 0x07);
-  for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  for (std::size_t k = 1; k < n; ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
   return cp;
 }
 
@@ -204,6 +181,12 @@ std::size_t seq_len(unsigned char b) { return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 
 }  // namespace
 
 std::string_view python_strip(std::string_view s) {
+  // Most strings start and end with a printable ASCII character.
+  if (!s.empty()) {
+    const auto f = static_cast<unsigned char>(s.front());
+    const auto b = static_cast<unsigned char>(s.back());
+    if (f > 0x20 && f < 0x80 && b > 0x20 && b < 0x80) return s;
+  }
   std::size_t begin = 0;
   while (begin < s.size()) {
     const auto b = static_cast<unsigned char>(s[begin]);
@@ -215,7 +198,8 @@ std::string_view python_strip(std::string_view s) {
   while (end > begin) {
     // Back up over continuation bytes to the start of the last character.
     std::size_t start = end - 1;
-    while (start > begin && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80)
+    while (start > begin && end - start < 4 &&
+           (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80)
       --start;
     const std::size_t n = seq_len(static_cast<unsigned char>(s[start]));
     if (start + n != end || !is_python_space(decode_at(s, start, n))) break;

@@ -122,7 +122,9 @@ TEST(Vectors, InvalidUtf8IsCaught) {
   const std::vector<Vector> all = load_vectors();
   EXPECT_FALSE(is_valid_utf8(find_vector(all, "invalid_utf8").plaintext));
   for (const Vector& v : all)
-    if (v.state == "success") EXPECT_TRUE(is_valid_utf8(v.plaintext)) << v.name;
+    if (v.state == "success") {
+      EXPECT_TRUE(is_valid_utf8(v.plaintext)) << v.name;
+    }
 }
 
 TEST(Vectors, BigPayloadDumpsAsPythonDoes) {

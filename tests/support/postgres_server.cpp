@@ -146,16 +146,19 @@ Result<fs::path> find_postgres_bindir() {
 PostgresServer::PostgresServer(PostgresServerOptions options) : options_(std::move(options)) {}
 
 PostgresServer::~PostgresServer() {
-  if (running_ && !stop()) {
-    // Last resort, so that no server outlives the test.
-    run({(bindir_ / "pg_ctl").string(), "stop", "-D", (dir_ / "data").string(), "-m",
-         "immediate", "-w"},
-        "pg_ctl stop -m immediate");
+  // postmaster.pid, not running_: a start that failed half-way (pg_ctl timed
+  // out, the server never answered) may still have left a server behind.
+  std::error_code ec;
+  if (initialized_ && fs::exists(dir_ / "data" / "postmaster.pid", ec)) {
+    running_ = true;
+    if (!stop()) {
+      // Last resort, so that no server outlives the test.
+      run({(bindir_ / "pg_ctl").string(), "stop", "-D", (dir_ / "data").string(), "-m",
+           "immediate", "-w"},
+          "pg_ctl stop -m immediate");
+    }
   }
-  if (!dir_.empty()) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  if (!dir_.empty()) fs::remove_all(dir_, ec);
 }
 
 Error PostgresServer::fail(const std::string& what, const std::string& why) const {

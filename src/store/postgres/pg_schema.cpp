@@ -68,9 +68,17 @@ CREATE TABLE cybexp_subtypes (
 );
 )sql";
 
+// Whether cybexp_meta is on the search path. Read from pg_class with a fresh
+// snapshot rather than with to_regclass(): after waiting for the lock inside
+// a transaction, the backend's catalog cache may still say "no such table"
+// about one another worker has just created (the cache hears of other
+// transactions' commits only when it next takes a table lock).
 Result<bool> meta_exists(Connection& conn) {
-  auto res = CYBEXP_TRY(
-      conn.exec("schema", std::string("SELECT to_regclass('cybexp_meta') IS NOT NULL")));
+  auto res = CYBEXP_TRY(conn.exec(
+      "schema", std::string("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+                            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                            "WHERE c.relname = 'cybexp_meta' "
+                            "AND n.nspname = ANY (current_schemas(false)))")));
   return get_bool(res.get(), 0, 0);
 }
 

@@ -19,10 +19,11 @@ bool postgres_url(const std::string& url) {
 
 }  // namespace
 
-PostgresStore::PostgresStore(const std::string& url)
-    : conn_(url), blob_pool_(url, kBlobConnections) {}
+PostgresStore::PostgresStore(const std::string& url, bool both_roles)
+    : conn_(url), blob_pool_(url, kBlobConnections), both_roles_(both_roles) {}
 
-Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& url) {
+Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& url,
+                                                           bool both_roles) {
   if (!postgres_url(url)) {
     return make_error(ErrorKind::kInvalidArgument,
                       "postgresql: the URL must start with postgresql:// or postgres://");
@@ -37,19 +38,23 @@ Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& ur
     return make_error(ErrorKind::kInvalidArgument, "postgresql: bad URL: " + message);
   }
   PQconninfoFree(opts);
-  std::shared_ptr<PostgresStore> store(new PostgresStore(url));
+  std::shared_ptr<PostgresStore> store(new PostgresStore(url, both_roles));
   CYBEXP_TRY_VOID(store->conn_.ensure());
   CYBEXP_TRY_VOID(ensure_schema(store->conn_));
   return store;
 }
 
 bool PostgresStore::shares_database_with(const ArchiveStore& archive) const {
-  return static_cast<const ArchiveStore*>(this) == &archive;
+  return both_roles_ && static_cast<const ArchiveStore*>(this) == &archive;
 }
 
 Result<std::uint64_t> PostgresStore::finish_with_documents(std::span<const RawDocument> docs,
                                                            std::span<const EntryResult> results,
                                                            const std::string& worker) {
+  if (!both_roles_) {
+    // A cache-only object would put the documents in the cache's database.
+    return make_error(ErrorKind::kInternal, "finish_with_documents on separate databases");
+  }
   return conn_.transaction("finish_with_documents", [&]() -> Result<std::uint64_t> {
     std::uint64_t inserted = CYBEXP_TRY(insert_documents("finish_with_documents", docs));
     CYBEXP_TRY(mark_finished("finish_with_documents", results, worker));
@@ -66,13 +71,15 @@ Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archiv
   Stores stores;
   if (cache != nullptr && archive != nullptr && cache->url == archive->url) {
     // One object, one connection: finish_with_documents commits both at once.
-    auto both = CYBEXP_TRY(pg::PostgresStore::open(cache->url));
+    auto both = CYBEXP_TRY(pg::PostgresStore::open(cache->url, true));
     stores.cache = both;
     stores.archive = both;
     return stores;
   }
-  if (cache != nullptr) stores.cache = CYBEXP_TRY(pg::PostgresStore::open(cache->url));
-  if (archive != nullptr) stores.archive = CYBEXP_TRY(pg::PostgresStore::open(archive->url));
+  if (cache != nullptr) stores.cache = CYBEXP_TRY(pg::PostgresStore::open(cache->url, false));
+  if (archive != nullptr) {
+    stores.archive = CYBEXP_TRY(pg::PostgresStore::open(archive->url, false));
+  }
   return stores;
 }
 

@@ -41,8 +41,9 @@ class ArchiveSide : public ArchiveStore {
 
 class PostgresStore final : public CacheSide, public ArchiveSide {
  public:
-  // Connects and creates or checks the schema.
-  static Result<std::shared_ptr<PostgresStore>> open(const std::string& url);
+  // Connects and creates or checks the schema. `both_roles`: this object is
+  // cache and archive at once (finish_with_documents is allowed).
+  static Result<std::shared_ptr<PostgresStore>> open(const std::string& url, bool both_roles);
 
   // CacheStore.
   Result<std::string> add_entry(const NewEntry& entry, std::span<const std::uint8_t> blob) override;
@@ -73,7 +74,7 @@ class PostgresStore final : public CacheSide, public ArchiveSide {
   Result<int> schema_version() override;
 
  private:
-  explicit PostgresStore(const std::string& url);
+  PostgresStore(const std::string& url, bool both_roles);
 
   Result<std::uint64_t> insert_documents(std::string_view what, std::span<const RawDocument> docs);
   Result<std::uint64_t> mark_finished(std::string_view what, std::span<const EntryResult> results,
@@ -83,6 +84,7 @@ class PostgresStore final : public CacheSide, public ArchiveSide {
 
   Connection conn_;
   ConnectionPool blob_pool_;
+  bool both_roles_;
 };
 
 }  // namespace cybexp::pg

@@ -49,7 +49,7 @@ int drain_as_child(const std::string& path, const std::string& out, int ready_fd
     }
     // A little "work" between claim and finish, as a real worker has, so
     // the two processes' transactions interleave.
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
     auto marked = cache.finish(results, worker);
     if (!marked) {
       std::fprintf(f, "error %s\n", marked.error().message.c_str());
@@ -91,13 +91,15 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
   ::close(start[0]);
   ::close(ready[1]);
   char flags[2];
-  for (int got = 0; got < 2;) {  // both have opened the store
-    ssize_t n = ::read(ready[0], flags + got, 2 - got);
-    ASSERT_GT(n, 0);
-    got += static_cast<int>(n);
+  int ready_count = 0;
+  while (ready_count < 2) {  // until both have opened the store (or died)
+    ssize_t n = ::read(ready[0], flags + ready_count, 2 - ready_count);
+    if (n <= 0) break;
+    ready_count += static_cast<int>(n);
   }
   ::close(ready[0]);
   ::close(start[1]);  // both children start now
+  EXPECT_EQ(ready_count, 2);
 
   std::map<std::string, std::string> claimed_by;  // id -> worker
   std::uint64_t finished_total = 0;
@@ -120,6 +122,8 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
     ASSERT_EQ(last.rfind("finished ", 0), 0u) << last;
     finished_total += std::stoull(last.substr(9));
     EXPECT_GT(lines, 0u) << worker << " got no work: the test did not exercise contention";
+    std::printf("[ figures  ] %s claimed %llu entries\n", worker.c_str(),
+                static_cast<unsigned long long>(lines));
   }
   EXPECT_EQ(claimed_by.size(), static_cast<std::size_t>(kEntries));
   EXPECT_EQ(finished_total, static_cast<std::uint64_t>(kEntries));

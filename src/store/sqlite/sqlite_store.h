@@ -15,9 +15,11 @@
 //     blob with incremental blob I/O.
 //   - Everything else runs on the main connection under a recursive mutex,
 //     so misuse from two threads serialises instead of corrupting state, and
-//     a for_each_* callback may call back into the store on its own thread
-//     (though not start a write while the listing's read is open: SQLite
-//     reports that as an error).
+//     a for_each_* callback may call back into the store on its own thread.
+//     Reads from a callback are fine; a write from one runs while the
+//     listing's read transaction is still open, which SQLite may refuse
+//     (SQLITE_BUSY_SNAPSHOT) if another process wrote meanwhile: collect ids
+//     first, write after the listing.
 #pragma once
 
 #include <memory>
