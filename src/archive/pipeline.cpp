@@ -8,20 +8,16 @@
 // only when their outcome is committed.
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 #include <unordered_set>
 
+#include "archive/pass_result.h"
 #include "archive/work_queues.h"
 #include "cybexp/archiver.h"
 #include "util/log.h"
 
 namespace cybexp {
-
-struct Archiver::PassResult {
-  std::uint64_t successes = 0;      // entries processed (upstream's "success")
-  std::optional<Error> db_error;    // the store failed: back off and retry
-  bool limit_reached = false;
-};
 
 namespace {
 
@@ -113,6 +109,13 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
   double group_started = 0;
 
   auto commit = [&](std::vector<Done>& items) {
+    // Workers finish in any order; committing in entry order keeps the
+    // archive's insertion order (and `export`) the order of the uploads.
+    std::sort(items.begin(), items.end(), [](const Done& a, const Done& b) {
+      const std::string& x = a.outcome.result.id;
+      const std::string& y = b.outcome.result.id;
+      return x.size() != y.size() ? x.size() < y.size() : x < y;
+    });
     std::vector<RawDocument> docs;
     std::vector<EntryResult> results;
     std::vector<std::string> release_ids;

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "archive/pass_result.h"
 #include "cybexp/archiver.h"
 #include "util/encoding.h"
 #include "util/log.h"
