@@ -97,6 +97,17 @@ struct Progress {
   double seconds = 0;
 };
 
+// One group commit, for metrics and status reporting.
+struct CommitReport {
+  std::uint64_t processed = 0;
+  std::uint64_t new_documents = 0;
+  std::uint64_t duplicates = 0;
+  std::map<std::string, std::uint64_t> skipped;  // state -> entries
+  std::uint64_t bytes = 0;                       // ciphertext bytes read
+  double seconds = 0;                            // claim-to-commit latency of the oldest entry
+  std::optional<Error> error;                    // the commit (or a fetch) failed
+};
+
 class Archiver {
  public:
   Archiver(Stores stores, std::vector<PrivateKey> keys, Limits limits, RunOptions options,
@@ -110,6 +121,8 @@ class Archiver {
   void on_progress(std::function<void(const Progress&)> fn) { progress_ = std::move(fn); }
   // Called after each pass with the sleep about to happen.
   void on_backoff(std::function<void(int n_failed, double seconds)> fn) { backoff_ = std::move(fn); }
+  // Called from run()'s thread after every group commit (or failed commit).
+  void on_commit(std::function<void(const CommitReport&)> fn) { commit_ = std::move(fn); }
 
   const std::string& worker_id() const { return options_.worker_id; }
 
@@ -126,6 +139,7 @@ class Archiver {
   RandomSource& random_;
   std::function<void(const Progress&)> progress_;
   std::function<void(int, double)> backoff_;
+  std::function<void(const CommitReport&)> commit_;
 };
 
 }  // namespace cybexp

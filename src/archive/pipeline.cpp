@@ -27,11 +27,13 @@ constexpr double kMaxGroupSeconds = 1.0;  // commit at least this often
 struct Task {
   CacheEntry entry;
   std::uint64_t charged = 0;  // bytes held in the budget until commit
+  double claimed_at = 0;
 };
 
 struct Done {
   EntryOutcome outcome;
   std::uint64_t charged = 0;
+  double claimed_at = 0;
 };
 
 // Completed outcomes, handed from workers to the committing thread.
@@ -95,7 +97,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
         if (!task->entry.blob.has_value() && task->entry.blob_size > 0) {
           task->charged = budget.acquire(std::min(task->entry.blob_size, limits_.max_blob_bytes));
         }
-        Done d{archive_one(task->entry, ctx), task->charged};
+        Done d{archive_one(task->entry, ctx), task->charged, task->claimed_at};
         done.push(std::move(d));
       }
     });
@@ -121,11 +123,15 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
     std::vector<std::string> release_ids;
     std::unordered_set<std::string> seen;
     std::uint64_t processed = 0, bytes = 0;
+    CommitReport report;
+    double oldest_claim = clock_.now();
     for (Done& d : items) {
       EntryOutcome& o = d.outcome;
+      oldest_claim = std::min(oldest_claim, d.claimed_at);
       if (o.transient_error) {
         release_ids.push_back(o.result.id);
         if (!pass.db_error) pass.db_error = o.transient_error;
+        if (!report.error) report.error = o.transient_error;
         continue;
       }
       bytes += o.blob_bytes;
@@ -149,18 +155,26 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
       // Nothing is marked done unless its document is committed; give the
       // entries back so this or another worker retries them after the backoff.
       if (!pass.db_error) pass.db_error = inserted.error();
+      report.error = inserted.error();
       for (auto& r : results) release_ids.push_back(r.id);
     } else {
+      report.processed = processed;
+      report.new_documents = *inserted;
+      report.duplicates = processed - std::min(processed, *inserted);
+      report.bytes = bytes;
+      for (const auto& r : results) {
+        if (!r.processed) ++report.skipped[r.state];
+      }
       summary.processed += processed;
-      summary.new_documents += *inserted;
-      summary.duplicates += processed - std::min(processed, *inserted);
+      summary.new_documents += report.new_documents;
+      summary.duplicates += report.duplicates;
       summary.bytes += bytes;
       summary.lost_leases += results.size() - std::min<std::uint64_t>(results.size(), marked);
       pass.successes += processed;
-      for (const auto& r : results) {
-        if (!r.processed) ++summary.skipped[r.state];
-      }
+      for (const auto& [state, n] : report.skipped) summary.skipped[state] += n;
     }
+    report.seconds = clock_.now() - oldest_claim;
+    if (commit_) commit_(report);
     if (!release_ids.empty()) {
       auto released = cache.release(release_ids, options_.worker_id);
       if (!released) {
@@ -191,6 +205,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
       req.max_entries = want;
       req.force = options_.force;
       req.lease_seconds = options_.lease_seconds;
+      const double claim_time = clock_.now();
       auto batch = cache.claim(req);
       if (!batch) {
         pass.db_error = batch.error();
@@ -213,7 +228,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
         if (large) large_bytes += e.blob_size;
         ++outstanding;
         ++claimed;
-        tasks.push(Task{std::move(e), 0});
+        tasks.push(Task{std::move(e), 0, claim_time});
       }
       if (!give_back.empty()) {
         auto released = cache.release(give_back, options_.worker_id);

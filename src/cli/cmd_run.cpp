@@ -104,9 +104,25 @@ success. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   auto keys = ctx.private_keys();
-  Stores stores = ctx.stores();
+  SignalStopper stopper;  // before any thread starts
 
-  SignalStopper stopper;  // before the archiver starts any thread
+  // Upstream connects retrying with backoff: a database that is not up yet
+  // (boot order, failover) is waited for, not a reason to exit.
+  std::optional<Stores> opened;
+  for (int n = 0; !opened;) {
+    auto s = open_stores(ctx.config().cache, ctx.config().archive);
+    if (s) {
+      opened = std::move(*s);
+    } else if (s.error().kind != ErrorKind::kDatabase || opt.once) {
+      fail(s.error());
+    } else {
+      const double wait = backoff_seconds(++n, system_random());
+      log(LogLevel::kWarning, "cannot open the stores; retrying",
+          {{"error", s.error().message}, {"seconds", format_rate(wait)}});
+      if (!system_clock().sleep_for(wait, stopper.token())) return kExitOk;
+    }
+  }
+  Stores stores = std::move(*opened);
   Archiver archiver(stores, std::move(keys), ctx.config().limits, opt);
   log(LogLevel::kInfo, "archive loop starting",
       {{"worker", archiver.worker_id()}, {"once", opt.once ? "true" : "false"},

@@ -157,14 +157,17 @@ Result<void> SqliteStore::for_each_entry(const EntryFilter& filter,
 Result<std::uint64_t> SqliteStore::requeue(const EntryFilter& filter) {
   std::lock_guard lock(mu_);
   Where where = filter_where(filter, 2);
-  // Only entries that are done (processed or skipped) change; entries under
-  // a live lease are someone's work in progress (a forced retry of a skipped
-  // entry) and are left to finish.
+  // Skipped entries change; processed ones only when the filter asks for
+  // them by state (as the PostgreSQL store does), so a filter without a
+  // state never re-archives everything. Entries under a live lease are
+  // someone's work in progress (a forced retry of a skipped entry) and are
+  // left to finish.
+  const bool processed_too = filter.state && *filter.state == kStateProcessed;
   std::string sql =
-      "UPDATE entries SET processed = 0, skip = 0, state = NULL, reason = NULL, refs = NULL, "
-      "finished_at = NULL "
-      "WHERE (processed = 1 OR skip = 1) AND (lease_until IS NULL OR lease_until < ?1)" +
-      where.sql;
+      std::string("UPDATE entries SET processed = 0, skip = 0, state = NULL, reason = NULL, refs = NULL, "
+                  "finished_at = NULL WHERE ") +
+      (processed_too ? "(processed = 1 OR skip = 1)" : "skip = 1") +
+      " AND (lease_until IS NULL OR lease_until < ?1)" + where.sql;
   auto txn = CYBEXP_TRY(Transaction::begin(*db_, "requeue"));
   auto update = CYBEXP_TRY(db_->prepare(sql, "requeue"));
   update.bind(1, now_seconds());

@@ -202,7 +202,9 @@ TEST_F(SqliteEntriesTest, RequeueByTypetagIdsAndTime) {
   EntryFilter by_time;
   by_time.since = 50;
   by_time.until = 150;
-  EXPECT_EQ(ok(cache_->requeue(by_time)), 1u);  // 1, processed
+  EXPECT_EQ(ok(cache_->requeue(by_time)), 0u);  // 1 is processed: only state=processed takes it
+  by_time.state = "processed";
+  EXPECT_EQ(ok(cache_->requeue(by_time)), 1u);  // 1
   EntryFilter rest;
   EXPECT_EQ(ok(cache_->requeue(rest)), 1u);  // 2
   EXPECT_EQ(ok(cache_->counts()).pending, 6u);
