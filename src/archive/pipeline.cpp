@@ -22,7 +22,10 @@ namespace cybexp {
 namespace {
 
 constexpr std::size_t kOutstandingBatches = 3;
-constexpr double kMaxGroupSeconds = 1.0;  // commit at least this often
+constexpr double kMaxGroupSeconds = 0.5;  // commit at least this often
+// Commit once this much document text waits, so that writing large documents
+// overlaps with decrypting the next ones instead of piling up at the end.
+constexpr std::uint64_t kMaxGroupBytes = 8ull << 20;
 
 struct Task {
   CacheEntry entry;
@@ -109,6 +112,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
   bool exhausted = false;
   std::vector<Done> group;
   double group_started = 0;
+  std::uint64_t group_bytes = 0;
 
   auto commit = [&](std::vector<Done>& items) {
     // Workers finish in any order; committing in entry order keeps the
@@ -241,10 +245,15 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
     std::size_t before = group.size();
     done.take(group, 0.1);
     if (before == 0 && !group.empty()) group_started = clock_.now();
+    for (std::size_t i = before; i < group.size(); ++i) {
+      if (group[i].outcome.document) group_bytes += group[i].outcome.document->data_json.size();
+    }
     if (!group.empty() &&
         (group.size() >= options_.batch_entries || group.size() == outstanding ||
-         budget.has_waiters() || clock_.now() - group_started >= kMaxGroupSeconds)) {
+         group_bytes >= kMaxGroupBytes || budget.has_waiters() ||
+         clock_.now() - group_started >= kMaxGroupSeconds)) {
       commit(group);
+      group_bytes = 0;
     }
     if (progress_) {
       progress.done = summary.done() - done_at_start;
