@@ -69,3 +69,8 @@ measure "500 B drain, SQLite" drain 2 "$drain_n" 500
 if [ $pg = 1 ]; then
   scripts/bench-postgres.sh "$bin" "$fill" "$small_n" "$rsa" "$work"
 fi
+
+echo
+echo "Stage benchmarks (one core each; Google Benchmark):"
+cmake --build --preset release --target cybexp-bench-stages -j"$(nproc)" >/dev/null
+build/release/bench/cybexp-bench-stages --benchmark_min_time=0.3 2>/dev/null | grep -E '^BM_'
