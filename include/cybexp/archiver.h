@@ -63,6 +63,7 @@ struct ArchiveOneContext {
   std::span<const PrivateKey> keys;
   const std::map<std::string, std::string>* registry = nullptr;
   Limits limits;
+  Clock* clock = nullptr;  // for limits.entry_seconds; nullptr: system_clock()
 };
 
 EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx);
@@ -123,6 +124,9 @@ class Archiver {
   void on_backoff(std::function<void(int n_failed, double seconds)> fn) { backoff_ = std::move(fn); }
   // Called from run()'s thread after every group commit (or failed commit).
   void on_commit(std::function<void(const CommitReport&)> fn) { commit_ = std::move(fn); }
+  // Called from run()'s thread when a pass ends on a store failure (once per
+  // failed pass, before its backoff), for error metrics.
+  void on_pass_error(std::function<void(const Error&)> fn) { pass_error_ = std::move(fn); }
 
   const std::string& worker_id() const { return options_.worker_id; }
 
@@ -140,6 +144,7 @@ class Archiver {
   std::function<void(const Progress&)> progress_;
   std::function<void(int, double)> backoff_;
   std::function<void(const CommitReport&)> commit_;
+  std::function<void(const Error&)> pass_error_;
 };
 
 }  // namespace cybexp

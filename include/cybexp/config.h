@@ -5,7 +5,8 @@
 //    "archive": {"url": "sqlite:/var/lib/cybexp/archive.db"},
 //    "public_key": "pub.pem", "lease_seconds": 300,
 //    "limits": {"max_blob_bytes": ..., "max_canonical_bytes": ...,
-//               "canonical_payload_factor": 8, "max_depth": 256}}
+//               "canonical_payload_factor": 8, "max_depth": 256,
+//               "entry_seconds": 60}}
 //
 // `mongo_url` is read as `url`; `private_key` is a path or an array of paths;
 // relative paths are relative to the config file. Unknown keys are errors,
@@ -29,6 +30,11 @@ struct Limits {
   std::uint64_t max_canonical_bytes = 64ull << 20;  // or factor x payload, whichever is larger
   std::uint64_t canonical_payload_factor = 8;
   std::size_t max_depth = 256;
+  // Wall-clock budget for one entry in archive_one (fetch, decrypt, parse and
+  // hash), checked between those stages: an entry over it is skipped as
+  // `error`. The size and depth limits above bound each stage; this catches
+  // what they cannot (a stalled store read, a pathologically slow payload).
+  std::uint64_t entry_seconds = 60;
 };
 
 struct Config {

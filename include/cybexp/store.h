@@ -10,8 +10,8 @@
 // the worker still holds, so an entry is never finished twice.
 //
 // Thread safety: one store object is used by one thread at a time, except
-// fetch_blob(), which may be called concurrently from any number of threads
-// and concurrently with the other methods.
+// fetch_blob() and ArchiveStore::validate(), which may be called concurrently
+// from any number of threads and concurrently with the other methods.
 #pragma once
 
 #include <cstdint>
@@ -168,6 +168,16 @@ class ArchiveStore {
   virtual Result<std::map<std::string, std::string>> subtypes() = 0;
   virtual Result<void> add_subtype(const std::string& typetag, const std::string& sub_type) = 0;
   virtual Result<bool> remove_subtype(const std::string& typetag) = 0;
+
+  // Why this store cannot hold doc (the entry is then skipped as `error` with
+  // this reason), or nullopt when it can. A per-document refusal must not
+  // fail a whole put_documents batch into a retry loop, so the pipeline asks
+  // first. MongoDB refuses what BSON cannot hold (an integer beyond 64 bits,
+  // ...); the other stores hold anything. Safe to call from any thread,
+  // concurrently with anything else.
+  virtual std::optional<std::string> validate(const RawDocument& /*doc*/) const {
+    return std::nullopt;
+  }
 
   // Inserts documents whose _hash is not there yet (idempotent); returns how
   // many were new.

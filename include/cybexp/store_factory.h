@@ -39,4 +39,8 @@ Result<Stores> open_sqlite_combined(const std::string& path);
 
 Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archive);
 
+// MongoDB in the upstream layout (db/coll as the upstream config names them;
+// defaults cache_db.file_entries and tahoe_db.instance). Either may be null.
+Result<Stores> open_mongo(const StoreConfig* cache, const StoreConfig* archive);
+
 }  // namespace cybexp

@@ -1,7 +1,13 @@
 // archive_one: one entry from blob to decision (UPSTREAM.md sections 1-4).
 // Bad data is skipped at once with a reason; a store failure is reported as
 // transient so the entry is retried, never skipped for the store's fault.
+// Every stage is bounded by a limit (blob size before reading, nesting depth
+// while parsing, canonical size before building), and the whole entry by
+// limits.entry_seconds, checked between the stages.
 #include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <utility>
 
 #include "cybexp/archiver.h"
 #include "cybexp/parsemain.h"
@@ -9,6 +15,9 @@
 
 namespace cybexp {
 namespace {
+
+constexpr const char* kRaiseBlobLimit =
+    ": raise limits.max_blob_bytes if the file is genuine, then 'requeue --state bad_data'";
 
 EntryOutcome skip(const CacheEntry& entry, const char* state, std::string reason) {
   EntryOutcome out;
@@ -35,9 +44,59 @@ std::size_t first_invalid_utf8(std::string_view s) {
   return s.size();
 }
 
+// The entry's metadata is as hostile as its blob: typetag goes into reasons,
+// orgid and timezone into the document, and every store and JSON writer
+// needs them as UTF-8 text without NUL (PostgreSQL and MongoDB refuse or cut
+// such strings, and one bad document would fail its whole group commit).
+std::optional<std::string> bad_metadata(const CacheEntry& entry) {
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"typetag", &entry.typetag}, {"orgid", &entry.orgid}, {"timezone", &entry.timezone}};
+  for (const auto& [name, value] : fields) {
+    const char* problem = nullptr;
+    if (!is_valid_utf8(*value)) problem = "is not valid UTF-8";
+    else if (value->find('\0') != std::string::npos) problem = "holds a NUL byte";
+    if (problem != nullptr) {
+      return std::string("the entry's ") + name + " " + problem +
+             ", so no store can hold its document: the uploader's metadata is damaged; "
+             "upload the data again with valid metadata";
+    }
+  }
+  return std::nullopt;
+}
+
+// limits.entry_seconds. Checked at stage boundaries only: each stage is
+// already bounded by the size and depth limits, and interrupting one midway
+// (an OpenSSL call, a SQLite read) would cost more than it saves.
+class TimeBudget {
+ public:
+  explicit TimeBudget(const ArchiveOneContext& ctx)
+      : clock_(ctx.clock != nullptr ? *ctx.clock : system_clock()),
+        started_(clock_.now()),
+        seconds_(ctx.limits.entry_seconds) {}
+
+  // A reason to skip the entry if the budget is spent after `stage`.
+  std::optional<std::string> exceeded(const char* stage) const {
+    const double spent = clock_.now() - started_;
+    if (spent <= static_cast<double>(seconds_)) return std::nullopt;
+    char took[32];
+    std::snprintf(took, sizeof took, "%.1f", spent);
+    return std::string("entry took ") + took + " s, over the " + std::to_string(seconds_) +
+           "-second budget (limits.entry_seconds), by the end of " + stage +
+           ": if the store or this machine was only slow for a while, 'requeue --state error'; "
+           "otherwise raise limits.entry_seconds";
+  }
+
+ private:
+  Clock& clock_;
+  double started_;
+  std::uint64_t seconds_;
+};
+
 }  // namespace
 
 EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) {
+  const TimeBudget budget(ctx);
+  if (auto bad = bad_metadata(entry)) return skip(entry, kStateBadData, std::move(*bad));
   std::vector<std::uint8_t> fetched;
   std::span<const std::uint8_t> blob;
   if (entry.blob.has_value()) {
@@ -45,8 +104,11 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
   } else {
     auto got = ctx.cache->fetch_blob(entry, ctx.limits.max_blob_bytes);
     if (!got) {
-      if (got.error().kind == ErrorKind::kBadData || got.error().kind == ErrorKind::kLimit) {
-        return skip(entry, kStateBadData, got.error().message);
+      if (got.error().kind == ErrorKind::kBadData) {
+        return skip(entry, kStateBadData, got.error().message + ": upload the file again");
+      }
+      if (got.error().kind == ErrorKind::kLimit) {
+        return skip(entry, kStateBadData, got.error().message + kRaiseBlobLimit);
       }
       EntryOutcome out;
       out.result.id = entry.id;
@@ -55,11 +117,17 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
     }
     fetched = std::move(*got);
     blob = fetched;
+    if (auto over = budget.exceeded("fetching the blob")) {
+      EntryOutcome out = skip(entry, kStateError, std::move(*over));
+      out.blob_bytes = blob.size();
+      return out;
+    }
   }
   if (blob.size() > ctx.limits.max_blob_bytes) {
     return skip(entry, kStateBadData,
                 "blob is " + std::to_string(blob.size()) + " bytes, over the " +
-                    std::to_string(ctx.limits.max_blob_bytes) + "-byte limit (limits.max_blob_bytes)");
+                    std::to_string(ctx.limits.max_blob_bytes) + "-byte limit (limits.max_blob_bytes)" +
+                    kRaiseBlobLimit);
   }
 
   auto plaintext = decrypt_envelope_any(blob, ctx.keys);
@@ -68,6 +136,11 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
   fetched.shrink_to_fit();  // the ciphertext is not needed past this point
   if (!plaintext) {
     EntryOutcome out = skip(entry, kStateBadData, plaintext.error().message);
+    out.blob_bytes = blob_bytes;
+    return out;
+  }
+  if (auto over = budget.exceeded("decryption")) {
+    EntryOutcome out = skip(entry, kStateError, std::move(*over));
     out.blob_bytes = blob_bytes;
     return out;
   }
@@ -83,6 +156,11 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
 
   ParseOutcome parsed =
       parsemain(*ctx.registry, entry.typetag, entry.orgid, entry.timezone, text, ctx.limits);
+  if (auto over = budget.exceeded("parsing and hashing")) {
+    EntryOutcome out = skip(entry, kStateError, std::move(*over));
+    out.blob_bytes = blob_bytes;
+    return out;
+  }
   EntryOutcome out;
   out.blob_bytes = blob_bytes;
   out.result.id = entry.id;

@@ -129,7 +129,9 @@ TEST(Archiver, ReasonsSayWhatToDo) {
   opt.workers = 2;
   ASSERT_TRUE(Archiver(f.stores, test_keys(), Limits{}, opt).run({}).has_value());
   auto e = f.entries();
-  EXPECT_EQ(e.at("wrong_key").reason, "no configured private key decrypts this entry (tried 1 key)");
+  EXPECT_EQ(e.at("wrong_key").reason,
+            "no configured private key decrypts this entry (tried 1 key): add the private key of the "
+            "API module's public key to cache.private_key, then 'requeue --state bad_data'");
   EXPECT_EQ(e.at("invalid_utf8").reason,
             "payload is not valid UTF-8 (first bad byte at offset 7): upstream decodes uploads as "
             "UTF-8; re-upload it as UTF-8");

@@ -101,6 +101,14 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
           task->charged = budget.acquire(std::min(task->entry.blob_size, limits_.max_blob_bytes));
         }
         Done d{archive_one(task->entry, ctx), task->charged, task->claimed_at};
+        // A document the archive cannot hold (MongoDB: an integer beyond 64
+        // bits, ...) is this entry's error, not a failed batch to retry.
+        if (d.outcome.document) {
+          if (auto why = archive.validate(*d.outcome.document)) {
+            d.outcome.document.reset();
+            d.outcome.result = EntryResult{d.outcome.result.id, false, {}, kStateError, *why};
+          }
+        }
         done.push(std::move(d));
       }
     });

@@ -49,6 +49,7 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
       ++summary.failed_passes;
       log(LogLevel::kWarning, "store failed; backing off and retrying",
           {{"error", pass.db_error->message}, {"consecutive_failures", std::to_string(n_failed)}});
+      if (pass_error_) pass_error_(*pass.db_error);
       if (options_.once && consecutive_db_failures >= options_.once_max_failures) {
         summary.seconds = clock_.now() - started;
         return make_error(ErrorKind::kDatabase,

@@ -24,7 +24,7 @@ commands:
   keygen [--bits N] [--force]          new RSA key pair (priv.pem 0600, pub.pem)
   submit --typetag T --orgid O [--timezone Z] [--name N] [--encrypted] FILE...
                                        add cache entries (FILE - is stdin)
-  run [--once] [--force-process] [--limit N] [--workers N]
+  run [--once] [--force-process] [--limit N] [--workers N] [--metrics-listen [HOST:]PORT]
                                        the archive loop
   status [--json]                      entry counts and archive size
   entries [--state S] [--json]         one entry a line
@@ -34,6 +34,9 @@ commands:
   requeue [--state S] [--id ID]... [--typetag T] [--since TS] [--until TS]
                                        retry skipped entries
   decrypt FILE                         one envelope's plaintext to stdout
+  check                                is everything ready to run? (config, keys, stores)
+  inspect ENTRY_ID [--decrypt] [--dry-run] [--json]
+                                       one entry: fields, state, reason, lease
 
 options:
   -c, --config CONFIG   configuration file (default: everything under
@@ -48,13 +51,24 @@ exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration
 
 using Command = int (*)(cli::Context&, std::vector<char*>);
 
+}  // namespace
+
+// Operations commands (cmd_check.cpp, cmd_inspect.cpp).
+namespace cli {
+int cmd_check(Context& ctx, std::vector<char*> args);
+int cmd_inspect(Context& ctx, std::vector<char*> args);
+}  // namespace cli
+
+namespace {
+
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> kCommands = {
       {"keygen", cli::cmd_keygen},   {"submit", cli::cmd_submit},
       {"run", cli::cmd_run},         {"status", cli::cmd_status},
       {"entries", cli::cmd_entries}, {"export", cli::cmd_export},
       {"subtypes", cli::cmd_subtypes}, {"requeue", cli::cmd_requeue},
-      {"decrypt", cli::cmd_decrypt},
+      {"decrypt", cli::cmd_decrypt}, {"check", cli::cmd_check},
+      {"inspect", cli::cmd_inspect},
   };
   return kCommands;
 }

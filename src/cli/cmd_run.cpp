@@ -4,12 +4,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <thread>
 
 #include "cli/options.h"
 #include "cybexp/archiver.h"
+#include "ops/run_monitor.h"
 #include "util/log.h"
 
 namespace cybexp::cli {
@@ -78,6 +80,7 @@ std::string summary_line(const RunSummary& s) {
 
 int cmd_run(Context& ctx, std::vector<char*> args) {
   static const char* kHelp = R"(usage: cybexp-archive run [--once] [--force-process] [--limit N] [--workers N] [--batch N]
+                          [--metrics-listen [HOST:]PORT]
 
 The archive loop (upstream's archive()): claims pending entries, decrypts,
 parses and archives them, marks each processed or skipped, and sleeps
@@ -89,22 +92,39 @@ success. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
   --limit N         stop after N entries
   --workers N       decrypting threads (default: one per core)
   --batch N         entries claimed per transaction (default 256)
+  --metrics-listen [HOST:]PORT
+                    serve Prometheus metrics at http://HOST:PORT/metrics
+                    (off by default; a bare PORT listens on 127.0.0.1 only)
+
+Under systemd (Type=notify) it reports READY, STATUS, STOPPING and, with
+WatchdogSec, WATCHDOG pings.
 )";
   RunOptions opt;
+  std::optional<ops::ListenAddress> metrics;
   opt.lease_seconds = ctx.config().lease_seconds;
   auto rest = parse_options(args,
                             {{"once", false}, {"force-process", false}, {"limit", true},
-                             {"workers", true}, {"batch", true}, {"run-once", false}},
+                             {"workers", true}, {"batch", true}, {"run-once", false},
+                             {"metrics-listen", true}},
                             kHelp, [&](const std::string& name, const char* value) {
                               if (name == "once" || name == "run-once") opt.once = true;
                               if (name == "force-process") opt.force = true;
                               if (name == "limit") opt.limit = parse_count(name, value, 1, UINT64_MAX, "run");
                               if (name == "workers") opt.workers = parse_count(name, value, 1, 256, "run");
                               if (name == "batch") opt.batch_entries = parse_count(name, value, 1, 10000, "run");
+                              if (name == "metrics-listen") {
+                                auto a = ops::parse_listen_address(value);
+                                if (!a) usage_error(a.error().message, "run");
+                                metrics = *a;
+                              }
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   auto keys = ctx.private_keys();
   SignalStopper stopper;  // before any thread starts
+  if (opt.workers == 0) opt.workers = std::max(1u, std::thread::hardware_concurrency());
+  ops::RunMonitor monitor(opt.workers);  // metrics, sd_notify (its watchdog thread)
+  if (metrics) must(monitor.serve_metrics(*metrics));
+  std::stop_callback notify_stop(stopper.token(), [&] { monitor.stopping(); });
 
   // Upstream connects retrying with backoff: a database that is not up yet
   // (boot order, failover) is waited for, not a reason to exit.
@@ -119,6 +139,7 @@ success. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
       const double wait = backoff_seconds(++n, system_random());
       log(LogLevel::kWarning, "cannot open the stores; retrying",
           {{"error", s.error().message}, {"seconds", format_rate(wait)}});
+      monitor.waiting(s.error().message);
       if (!system_clock().sleep_for(wait, stopper.token())) return kExitOk;
     }
   }
@@ -140,9 +161,8 @@ success. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
                    static_cast<unsigned long long>(p.total), format_rate(rate).c_str(), eta.c_str());
     });
   }
-  archiver.on_backoff([](int n, double s) {
-    log(LogLevel::kDebug, "sleeping", {{"seconds", format_rate(s)}, {"consecutive_failures", std::to_string(n)}});
-  });
+  monitor.attach(archiver, *stores.cache, opt.force);  // also logs each backoff sleep
+  monitor.ready();
   auto summary = archiver.run(stopper.token());
   if (tty) std::fputs("\n", stderr);
   if (!summary) fail(kExitFailure, summary.error().message);

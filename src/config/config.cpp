@@ -99,10 +99,12 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
       limits.canonical_payload_factor = CYBEXP_TRY(get_uint(origin, path, value, 0, 1024));
     } else if (key == "max_depth") {
       limits.max_depth = CYBEXP_TRY(get_uint(origin, path, value, 1, 10000));
+    } else if (key == "entry_seconds") {
+      limits.entry_seconds = CYBEXP_TRY(get_uint(origin, path, value, 1, 86400));
     } else {
       return config_error(origin, "unknown key '" + path +
                                       "': expected max_blob_bytes, max_canonical_bytes, "
-                                      "canonical_payload_factor, max_depth");
+                                      "canonical_payload_factor, max_depth, entry_seconds");
     }
   }
   return {};

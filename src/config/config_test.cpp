@@ -80,6 +80,27 @@ TEST(Config, MistakesSayWhatToDo) {
   EXPECT_EQ(file.error().kind, ErrorKind::kInvalidArgument);
 }
 
+TEST(Config, EntrySecondsIsALimit) {
+  auto c = parse_config(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"},
+                            "limits": {"entry_seconds": 5}})",
+                        kOrigin);
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->limits.entry_seconds, 5u);
+  EXPECT_EQ(Limits{}.entry_seconds, 60u);
+
+  for (const char* bad : {"0", "86401", "1.5", "\"5\""}) {
+    SCOPED_TRACE(bad);
+    auto r = parse_config(std::string(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"},
+                                          "limits": {"entry_seconds": )") + bad + "}}",
+                          kOrigin);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().kind, ErrorKind::kInvalidArgument);
+    EXPECT_EQ(r.error().message, std::string("/etc/cybexp/config.json: 'limits.entry_seconds' must ") +
+                                     (bad[0] == '0' || bad[0] == '8' ? "be between 1 and 86400"
+                                                                     : "be an integer"));
+  }
+}
+
 TEST(Config, DefaultsLiveUnderHome) {
   Config c = default_config("/srv/cybexp-data");
   EXPECT_EQ(c.cache.url, "sqlite:/srv/cybexp-data/cache.db");

@@ -123,7 +123,8 @@ std::optional<Error> too_short(std::span<const std::uint8_t> blob, const Private
   return Error{ErrorKind::kBadData, "envelope is " + std::to_string(blob.size()) +
                                         " bytes, shorter than the " + std::to_string(minimum) +
                                         "-byte minimum for a " + bits_of(key.modulus_bytes()) +
-                                        "-bit key"};
+                                        "-bit key: the upload is truncated or not a CYBEX-P "
+                                        "envelope; upload it again"};
 }
 
 // decrypt_envelope, also telling the caller whether the session key came out
@@ -162,7 +163,7 @@ Result<SecureBytes> decrypt_with(std::span<const std::uint8_t> blob, const Priva
   if (!r) {
     if (r.error().kind == ErrorKind::kBadData) {
       return make_error(ErrorKind::kBadData,
-                        "authentication tag mismatch: the entry was altered or truncated");
+                        "authentication tag mismatch: the entry was altered or truncated; upload it again");
     }
     return std::unexpected(std::move(r).error());
   }
@@ -200,7 +201,9 @@ Result<SecureBytes> decrypt_envelope_any(std::span<const std::uint8_t> blob,
   if (!any_tried) return std::unexpected(std::move(*structural));
   const std::size_t n = keys.size();
   return make_error(ErrorKind::kBadData, "no configured private key decrypts this entry (tried " +
-                                             std::to_string(n) + (n == 1 ? " key)" : " keys)"));
+                                             std::to_string(n) + (n == 1 ? " key)" : " keys)") +
+                                             ": add the private key of the API module's public key to "
+                                             "cache.private_key, then 'requeue --state bad_data'");
 }
 
 Result<std::vector<std::uint8_t>> encrypt_envelope(std::span<const std::uint8_t> plaintext,

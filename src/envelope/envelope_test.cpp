@@ -151,17 +151,20 @@ TEST(EnvelopeVectors, FailureMessagesSayWhatHappened) {
   auto r = decrypt_envelope(vector_named("empty_blob").blob, priv());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message,
-            "envelope is 0 bytes, shorter than the 288-byte minimum for a 2048-bit key");
+            "envelope is 0 bytes, shorter than the 288-byte minimum for a 2048-bit key: the upload "
+            "is truncated or not a CYBEX-P envelope; upload it again");
 
   r = decrypt_envelope(vector_named("truncated_blob").blob, priv());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message,
-            "envelope is 276 bytes, shorter than the 288-byte minimum for a 2048-bit key");
+            "envelope is 276 bytes, shorter than the 288-byte minimum for a 2048-bit key: the upload "
+            "is truncated or not a CYBEX-P envelope; upload it again");
 
   for (const char* name : {"tampered_tag", "tampered_ciphertext"}) {
     r = decrypt_envelope(vector_named(name).blob, priv());
     ASSERT_FALSE(r.has_value()) << name;
-    EXPECT_EQ(r.error().message, "authentication tag mismatch: the entry was altered or truncated");
+    EXPECT_EQ(r.error().message,
+              "authentication tag mismatch: the entry was altered or truncated; upload it again");
   }
 
   r = decrypt_envelope(vector_named("wrong_key").blob, priv());
@@ -195,12 +198,16 @@ TEST(EnvelopeAny, CountsTheKeysTried) {
   auto r = decrypt_envelope_any(vector_named("cowrie_login").blob, one);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, ErrorKind::kBadData);
-  EXPECT_EQ(r.error().message, "no configured private key decrypts this entry (tried 1 key)");
+  EXPECT_EQ(r.error().message,
+            "no configured private key decrypts this entry (tried 1 key): add the private key of the "
+            "API module's public key to cache.private_key, then 'requeue --state bad_data'");
 
   const std::vector<PrivateKey> two = {priv(), priv()};
   r = decrypt_envelope_any(vector_named("wrong_key").blob, two);
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().message, "no configured private key decrypts this entry (tried 2 keys)");
+  EXPECT_EQ(r.error().message,
+            "no configured private key decrypts this entry (tried 2 keys): add the private key of the "
+            "API module's public key to cache.private_key, then 'requeue --state bad_data'");
 }
 
 TEST(EnvelopeAny, StructuralAndTamperingFailuresAreReportedAsSuch) {

@@ -28,6 +28,24 @@ std::string quoted_for_message(std::string_view s) {
   return out;
 }
 
+// The typetag as an argument in a suggested command: as is when it is made of
+// characters a shell and a terminal take literally, else quoted as above. A
+// raw hostile typetag would put control characters (newlines, terminal
+// escapes) into reasons that `entries` prints (found by fuzz_archive_one).
+std::string typetag_for_command(std::string_view typetag) {
+  const bool plain = !typetag.empty() && typetag.size() <= 80 &&
+                     typetag.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "0123456789._:/@+-") == std::string_view::npos;
+  return plain ? std::string(typetag) : quoted_for_message(typetag);
+}
+
+// ", at byte N" from a parse detail ("JSON at byte N: ..."), or "".
+std::string where_in(std::string_view detail) {
+  const std::size_t at = detail.find("at byte ");
+  if (at == std::string_view::npos) return "";
+  return ", " + std::string(detail.substr(at, detail.find(':', at) - at));
+}
+
 }  // namespace
 
 ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
@@ -38,14 +56,16 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
     return refuse(ParseState::kNotSupported,
                   "typetag " + quoted_for_message(typetag) +
                       " not in the sub-type registry: add it with 'cybexp-archive subtypes add " +
-                      std::string(typetag.substr(0, 80)) + " SUB_TYPE', then 'requeue --state " +
+                      typetag_for_command(typetag) + " SUB_TYPE', then 'requeue --state " +
                       std::string(kStateNotSupported) + "'");
   }
   const std::string& sub_type = it->second;
   if (!is_identifier(sub_type)) {
     return refuse(ParseState::kError, "sub type " + quoted_for_message(sub_type) +
                                           " registered for this typetag is not an identifier: "
-                                          "fix it with 'cybexp-archive subtypes add'");
+                                          "fix it with 'cybexp-archive subtypes add " +
+                                          typetag_for_command(typetag) +
+                                          " SUB_TYPE', then 'requeue --state error'");
   }
 
   JsonParseResult parsed = parse_python_json(text, JsonLimits{limits.max_depth});
@@ -61,11 +81,12 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
     case JsonParseStatus::kLoneSurrogate:
       return refuse(ParseState::kError,
                     "payload is JSON with a lone UTF-16 surrogate escape (such as \\ud800), which "
-                    "cannot be stored as UTF-8; upstream fails on it too: fix the feed");
+                    "cannot be stored as UTF-8; upstream fails on it too: fix the feed and upload it again");
     case JsonParseStatus::kTooDeep:
       return refuse(ParseState::kError,
                     "payload JSON is nested deeper than " + std::to_string(limits.max_depth) +
-                        " levels (limits.max_depth): " + parsed.detail);
+                        " levels (limits.max_depth)" + where_in(parsed.detail) +
+                        ": raise the limit if the feed is genuine, then 'requeue --state error'");
   }
 
   // The canonical form may be far larger than the payload (it doubles per
@@ -76,8 +97,10 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
   auto hash = raw_hash(sub_type, data, limit);
   if (!hash) {
     return refuse(ParseState::kError,
-                  hash.error().message + " (limits.max_canonical_bytes): the document is too "
-                                         "deeply nested to archive");
+                  hash.error().message +
+                      " (limits.max_canonical_bytes, or canonical_payload_factor times the payload): "
+                      "the document nests too deeply to archive; raise the limits if it is genuine, "
+                      "then 'requeue --state error'");
   }
 
   ParseOutcome out;

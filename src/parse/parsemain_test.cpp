@@ -45,11 +45,24 @@ TEST(Parsemain, UnknownTypetagIsNotSupportedWithAdvice) {
             "subtypes add no-such-feed SUB_TYPE', then 'requeue --state typetag_not_supported'");
 }
 
+// Found by fuzz_archive_one: a hostile typetag went raw into the suggested
+// command, putting a newline (or a terminal escape) into the stored reason.
+TEST(Parsemain, HostileTypetagIsQuotedInAdvice) {
+  ParseOutcome out = parsemain(registry(), "feed\n\x1b[2Jx", "o", "UTC", "{}", Limits{});
+  EXPECT_EQ(out.state, ParseState::kNotSupported);
+  EXPECT_EQ(out.reason,
+            "typetag \"feed\\n\\u001b[2Jx\" not in the sub-type registry: add it with "
+            "'cybexp-archive subtypes add \"feed\\n\\u001b[2Jx\" SUB_TYPE', then 'requeue --state "
+            "typetag_not_supported'");
+}
+
 TEST(Parsemain, BadSubTypeInRegistryIsAnError) {
   std::map<std::string, std::string> reg = {{"x", "not an identifier"}};
   ParseOutcome out = parsemain(reg, "x", "o", "UTC", "{}", Limits{});
   EXPECT_EQ(out.state, ParseState::kError);
-  EXPECT_NE(out.reason.find("is not an identifier"), std::string::npos) << out.reason;
+  EXPECT_EQ(out.reason,
+            "sub type \"not an identifier\" registered for this typetag is not an identifier: fix it "
+            "with 'cybexp-archive subtypes add x SUB_TYPE', then 'requeue --state error'");
 }
 
 TEST(Parsemain, LoneSurrogateIsAnError) {
@@ -65,8 +78,9 @@ TEST(Parsemain, NestingBeyondDepthLimitIsAnError) {
   EXPECT_EQ(ok.state, ParseState::kSuccess) << ok.reason;
   ParseOutcome deep = parsemain(registry(), "unr-honeypot", "o", "UTC", "[[[[[1]]]]]", limits);
   EXPECT_EQ(deep.state, ParseState::kError);
-  EXPECT_NE(deep.reason.find("nested deeper than 4 levels (limits.max_depth)"), std::string::npos)
-      << deep.reason;
+  EXPECT_EQ(deep.reason,
+            "payload JSON is nested deeper than 4 levels (limits.max_depth), at byte 5: raise the "
+            "limit if the feed is genuine, then 'requeue --state error'");
 }
 
 TEST(Parsemain, CanonicalSizeLimitIsCheckedBeforeBuilding) {

@@ -195,15 +195,24 @@ void json_string_body(std::string_view s, std::uint64_t unit, Sink& out) {
       const int n = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
       unsigned cp = b & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
       ++p;
+      bool truncated = false;
       for (int i = 1; i < n; ++i) {
         unsigned cont = 0;
         if (p < end && (static_cast<unsigned char>(*p) & 0xC0) == 0x80) {
           cont = static_cast<unsigned char>(*p) & 0x3F;
           ++p;
+        } else {
+          truncated = true;
         }
         cp = (cp << 6) | cont;
       }
-      if (n == 4) {
+      if (truncated) {
+        // Not UTF-8 (only unchecked text, such as an entry's metadata, gets
+        // here): one U+FFFD, so no input byte yields more than the callers'
+        // per-byte room. A lone 4-byte lead used to write a 12-byte pair
+        // for 1 byte and overran it (found by fuzz_archive_one).
+        u_escape(0xFFFD);
+      } else if (n == 4) {
         const unsigned v = cp - 0x10000;
         u_escape(0xD800 + ((v >> 10) & 0x3FF));
         u_escape(0xDC00 + (v & 0x3FF));

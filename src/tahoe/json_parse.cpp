@@ -242,7 +242,8 @@ Outcome parse_once(std::string_view text, const ParseOptions& opt) {
   // buffer of its own. The SIMD loops read whole aligned 16-byte blocks, so
   // the buffer has 16 zero bytes after the text.
   std::string buffer(text.size() + 16, '\0');
-  std::memcpy(buffer.data(), text.data(), text.size());
+  // memcpy from the null data() of an empty view is undefined behaviour.
+  if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
   rapidjson::InsituStringStream stream(buffer.data());
   const rapidjson::ParseResult r =
       reader.Parse<kFlags | rapidjson::kParseInsituFlag>(stream, builder);

@@ -196,6 +196,18 @@ TEST(JsonParse, InvalidUtf8IsNotJson) {
   EXPECT_EQ(status_of("\"\xED\xA0\x80\""), JsonParseStatus::kNotJson);  // a raw surrogate
 }
 
+// An empty plaintext reaches the parser as a view with a null data() (an
+// empty SecureBytes); fuzz_archive_one found memchr/memcpy called on it,
+// which UBSan (the asan-ubsan preset) reports.
+TEST(JsonParse, EmptyViewWithNullData) {
+  const std::string_view empty;
+  ASSERT_EQ(empty.data(), nullptr);
+  JsonParseResult r = parse_python_json(empty);
+  EXPECT_EQ(r.status, JsonParseStatus::kNotJson);
+  EXPECT_EQ(r.detail, "invalid JSON at byte 0: The document is empty.");
+  EXPECT_FALSE(parse_json_strict(empty, "empty").has_value());
+}
+
 TEST(JsonParseStrict, AcceptsStandardJson) {
   const auto v = parse_json_strict(R"({"archive": {"db": "tahoe_db", "n": 12345678901234567890}})",
                                    "cfg.json");

@@ -62,6 +62,9 @@ bool is_json_number(std::string_view t) {
 }  // namespace
 
 bool may_hold_low_surrogate(std::string_view text) {
+  // An empty view may have a null data(), and memchr(nullptr, c, 0) is
+  // undefined behaviour (found by fuzz_archive_one on an empty plaintext).
+  if (text.empty()) return false;
   const char* p = text.data();
   const char* end = p + text.size();
   while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)))) !=

@@ -86,6 +86,28 @@ TEST(PythonJsonString, EscapesAsEnsureAscii) {
   }
 }
 
+// Found by fuzz_archive_one (heap-buffer-overflow under ASan): text that is
+// not UTF-8 (an entry's typetag or orgid, unchecked) with a lone 4-byte lead
+// wrote 12 bytes for one input byte, past the room reserved per byte. A
+// truncated sequence is now one U+FFFD; stray continuation bytes are dropped.
+TEST(PythonJsonString, TruncatedSequencesStayWithinTheirRoom) {
+  EXPECT_EQ(dumps_str("\xF0"), "\"\\ufffd\"");
+  EXPECT_EQ(dumps_str("\xFF" "a"), "\"\\ufffda\"");
+  EXPECT_EQ(dumps_str("\xF0\x9F" "a"), "\"\\ufffda\"");
+  EXPECT_EQ(dumps_str("\xE4\xB8"), "\"\\ufffd\"");
+  EXPECT_EQ(dumps_str("\xC3"), "\"\\ufffd\"");
+  EXPECT_EQ(dumps_str("\x80x"), "\"x\"");
+  // Short strings (one raw room) and long ones (chunked rooms), all lone leads.
+  for (std::size_t n : {1u, 7u, 8u, 100u, 4096u, 10000u}) {
+    SCOPED_TRACE(n);
+    std::string want = "\"";
+    for (std::size_t i = 0; i < n; ++i) want += "\\ufffd";
+    want += "\"";
+    EXPECT_EQ(dumps_str(std::string(n, '\xFF')), want);
+    EXPECT_GE(python_json_string_size(std::string(n, '\xFF')), want.size());
+  }
+}
+
 TEST(PythonJson, DumpsValues) {
   Object inner;
   inner.emplace_back("z", Integer{"1"});

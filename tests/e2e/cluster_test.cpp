@@ -7,6 +7,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <ctime>
+#include <memory>
 #include <map>
 #include <set>
 #include <sstream>
@@ -136,11 +138,57 @@ std::optional<Value> in_flight_of(const std::string& status_json, const std::str
   return std::nullopt;
 }
 
-TEST(Cluster, FourWorkersOneKilledEveryEntryFinishedOnce) {
+// SIGSTOPs `worker` at a moment when it has no transaction open (its
+// connections carry application_name `app`): stopped inside one, it would
+// keep row locks that no lease expiry can take away, and the test would
+// measure lock waits instead of leases. Retries a few times if unlucky.
+bool stop_between_transactions(Child& worker, Db& db, const std::string& app) {
+  const std::string stat = "/proc/" + std::to_string(worker.pid()) + "/stat";
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    worker.signal(SIGSTOP);
+    if (!poll_until(Seconds(5), [&] {
+          std::string text = testing::read_file(stat);
+          auto at = text.rfind(") ");
+          return at != std::string::npos && text.size() > at + 2 && text[at + 2] == 'T';
+        })) {
+      return false;
+    }
+    // A statement already sent finishes on the server; then the backend is
+    // either idle (good) or idle in transaction (try again).
+    poll_until(Seconds(2), [&] {
+      return db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app +
+                       "' AND state = 'active'") == 0;
+    });
+    if (db.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app +
+                  "' AND xact_start IS NOT NULL") == 0) {
+      return true;
+    }
+    worker.signal(SIGCONT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// The ids `worker_like` (a LIKE pattern on lease_owner) holds, and its name.
+std::pair<std::string, std::string> held_by(Db& db, const std::string& worker_like) {
+  std::string ids, owner;
+  for (const auto& r : db.rows("SELECT id, lease_owner FROM cybexp_entries WHERE lease_owner LIKE " +
+                               worker_like + " ORDER BY id")) {
+    ids += (ids.empty() ? "" : ",") + r[0];
+    owner = r[1];
+  }
+  return {ids, owner};
+}
+
+std::string like_pid(const Child& c) { return "'%:" + std::to_string(c.pid()) + ":%'"; }
+
+TEST(Cluster, FourWorkersOneKilledOneStalledEveryEntryFinishedOnce) {
   const std::string url = fresh_database("kill");
   // A short lease, so that the dead worker's entries come back within the
   // test; small batches keep a live worker's leases far shorter than that.
   WorkDir dir(url, url, 3);
+  dir.add_config("stalled.json", url + "?application_name=cluster-stalled",
+                 url + "?application_name=cluster-stalled", 3);
   const auto t0 = Clock::now();
   Filled filled = fill(url, 20000, 19000, 500);
   ASSERT_EQ(filled.unsupported, 40u);
@@ -150,26 +198,35 @@ TEST(Cluster, FourWorkersOneKilledEveryEntryFinishedOnce) {
 
   const std::vector<std::string> run = {"run", "--once", "--workers", "1", "--batch", "20"};
   std::vector<std::unique_ptr<Child>> workers;
-  for (int i = 0; i < 4; ++i) workers.push_back(std::make_unique<Child>(dir, "w" + std::to_string(i), run));
+  for (int i = 0; i < 4; ++i) {
+    workers.push_back(std::make_unique<Child>(dir, "w" + std::to_string(i), run,
+                                              i == 1 ? "stalled.json" : "config.json"));
+  }
   Child& victim = *workers[0];
-  const std::string victim_like = "'%:" + std::to_string(victim.pid()) + ":%'";
+  Child& stalled = *workers[1];
 
-  // Mid-run: a fifth of the entries done, and the victim holding leases.
+  // Mid-run: a fifth of the entries done, and the victim holding leases (or
+  // the victim gone early, which fails below without waiting the limit out).
   ASSERT_TRUE(poll_until(kDrainLimit, [&] {
     auto r = db.rows("SELECT count(*) FILTER (WHERE processed OR skip), count(*) FILTER (WHERE "
-                     "lease_owner LIKE " + victim_like + " AND lease_until >= now()) FROM cybexp_entries");
-    return std::stoll(r[0][0]) >= 4000 && std::stoll(r[0][1]) > 0;
-  })) << "never mid-run with the victim holding leases; victim stderr:\n" << victim.err();
+                     "lease_owner LIKE " + like_pid(victim) + " AND lease_until >= now()) FROM cybexp_entries");
+    return (std::stoll(r[0][0]) >= 4000 && std::stoll(r[0][1]) > 0) || victim.wait(Seconds(0));
+  })) << "never mid-run with the victim holding leases";
+  ASSERT_TRUE(victim.running()) << "the victim ended early: " << victim.err();
   victim.signal(SIGKILL);
   ASSERT_TRUE(victim.wait(Seconds(10)));
   EXPECT_EQ(victim.code(), 128 + SIGKILL);
+  // The other worker only stops answering (a long GC pause, a partition):
+  // its leases expire while it lives, and it comes back later.
+  ASSERT_TRUE(stop_between_transactions(stalled, db, "cluster-stalled"));
 
-  // What the dead worker left leased: nobody may finish these under its name.
-  auto held = db.rows("SELECT id, lease_owner FROM cybexp_entries WHERE lease_owner LIKE " + victim_like);
-  ASSERT_FALSE(held.empty());
-  const std::string victim_id = held[0][1];
-  std::string held_ids;
-  for (const auto& r : held) held_ids += (held_ids.empty() ? "" : ",") + r[0];
+  // What the two left leased: nobody may finish these under their names.
+  const auto [victim_ids, victim_id] = held_by(db, like_pid(victim));
+  const auto [stalled_ids, stalled_id] = held_by(db, like_pid(stalled));
+  ASSERT_FALSE(victim_ids.empty());
+  ASSERT_FALSE(stalled_ids.empty());
+  const long long held = db.scalar("SELECT count(*) FROM cybexp_entries WHERE id IN (" + victim_ids +
+                                   "," + stalled_ids + ")");
 
   // status shows the dead worker's entries in flight while its lease lives.
   auto status = dir.run({"status", "--json"});
@@ -181,7 +238,7 @@ TEST(Cluster, FourWorkersOneKilledEveryEntryFinishedOnce) {
     ASSERT_TRUE(item.has_value()) << status.out;
     const long long shown = std::stoll(item->find("entries")->as_integer().digits);
     EXPECT_GE(shown, live_after);
-    EXPECT_LE(shown, static_cast<long long>(held.size()));
+    EXPECT_LE(shown, db.scalar("SELECT count(*) FROM cybexp_entries WHERE id IN (" + victim_ids + ")"));
     ASSERT_TRUE(item->find("since")->is_float()) << status.out;
     const double age = static_cast<double>(std::time(nullptr)) - item->find("since")->as_float();
     EXPECT_GT(age, -5.0);
@@ -190,18 +247,20 @@ TEST(Cluster, FourWorkersOneKilledEveryEntryFinishedOnce) {
     std::printf("[ info ] the dead worker's leases expired before status ran; not checked\n");
   }
 
-  for (std::size_t i = 1; i < workers.size(); ++i) {
+  for (std::size_t i = 2; i < workers.size(); ++i) {
     ASSERT_TRUE(workers[i]->wait(kDrainLimit)) << "worker " << i << " did not finish";
     EXPECT_EQ(workers[i]->code(), 0) << workers[i]->err();
     EXPECT_TRUE(workers[i]->out().starts_with("processed ")) << workers[i]->out();
+    EXPECT_GT(db.scalar("SELECT count(*) FROM test_finishes WHERE worker LIKE " + like_pid(*workers[i])), 0)
+        << "worker " << i << " finished nothing";
   }
-  // The survivors finished or gave back everything they took.
+  // The running survivors finished or gave back everything they took.
   EXPECT_EQ(db.scalar("SELECT count(*) FROM cybexp_entries WHERE lease_owner IS NOT NULL AND "
-                      "lease_owner <> '" + victim_id + "'"),
+                      "lease_owner NOT IN ('" + victim_id + "', '" + stalled_id + "')"),
             0);
 
-  // Whatever the survivors could not take yet (the dead worker's lease was
-  // still live when they ran out of work) is claimable once it expires.
+  // Whatever the survivors could not take yet (a lease was still live when
+  // they ran out of work) is claimable once it expires.
   ASSERT_TRUE(poll_until(Seconds(15), [&] {
     return db.scalar("SELECT count(*) FROM cybexp_entries WHERE lease_until >= now()") == 0;
   }));
@@ -215,22 +274,24 @@ TEST(Cluster, FourWorkersOneKilledEveryEntryFinishedOnce) {
       << sweep.out;
   EXPECT_EQ(static_cast<long long>(swept_processed + swept_skipped), leftover) << sweep.out;
 
-  // The dead worker's entries were claimed again and finished by another.
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM cybexp_entries WHERE id IN (" + held_ids +
-                      ") AND attempts >= 2 AND (processed OR skip)"),
-            static_cast<long long>(held.size()));
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM test_finishes WHERE entry_id IN (" + held_ids +
-                      ") AND worker <> '" + victim_id + "'"),
-            static_cast<long long>(held.size()));
-  // Every survivor did a share of the work (they really ran side by side).
-  EXPECT_GE(db.scalar("SELECT count(DISTINCT worker) FROM test_finishes WHERE worker <> '" +
-                      victim_id + "'"),
-            3);
+  // The stalled worker wakes up with results for entries others have since
+  // finished: its finish must not count, its documents must not duplicate.
+  stalled.signal(SIGCONT);
+  ASSERT_TRUE(stalled.wait(kDrainLimit));
+  EXPECT_EQ(stalled.code(), 0) << stalled.err();
+
+  // The entries both left were claimed again and finished by someone else.
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM cybexp_entries WHERE id IN (" + victim_ids + "," +
+                      stalled_ids + ") AND attempts >= 2 AND (processed OR skip)"),
+            held);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM test_finishes WHERE entry_id IN (" + victim_ids + "," +
+                      stalled_ids + ") AND worker NOT IN ('" + victim_id + "', '" + stalled_id + "')"),
+            held);
   for (const auto& r : db.rows("SELECT worker, count(*) FROM test_finishes GROUP BY worker ORDER BY 1")) {
     std::printf("[ info ] %s finished %s entries\n", r[0].c_str(), r[1].c_str());
   }
-  std::printf("[ info ] dead worker held %zu entries; sweep took %lld; total %.1f s\n", held.size(),
-              leftover, Seconds(Clock::now() - t0).count());
+  std::printf("[ info ] dead and stalled workers held %lld entries; sweep took %lld; total %.1f s\n",
+              held, leftover, Seconds(Clock::now() - t0).count());
   expect_all_done_once(url, dir, filled);
 }
 

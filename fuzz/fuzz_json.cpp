@@ -1,0 +1,97 @@
+// Fuzz target: the JSON-to-canonical path (src/tahoe, src/parse). The input
+// is a decrypted payload. Besides not crashing, the code must keep these:
+//   - the strict (configuration) parser accepts a subset of the Python one,
+//     with the same meaning;
+//   - json.dumps output parses back to the same value (what `export` writes
+//     must be what the analytics module reads);
+//   - canonical_size() is exact, the canonical limit is honoured, and the
+//     streamed _hash equals SHA-256 over the built canonical string;
+//   - a document parsemain builds hashes to its own _hash when its stored
+//     data is parsed again (what the analytics module recomputes).
+#include <openssl/evp.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cybexp/canonical.h"
+#include "cybexp/json_value.h"
+#include "cybexp/parsemain.h"
+#include "cybexp/python_json.h"
+#include "fuzz_support.h"
+#include "util/encoding.h"
+
+using namespace cybexp;
+using cybexp::fuzz::check;
+
+namespace {
+
+constexpr std::uint64_t kCanonicalLimit = 1 << 20;
+constexpr std::size_t kDepth = 256;
+
+std::string sha256_hex(std::string_view a, std::string_view b, std::string_view c) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  check(ctx != nullptr && EVP_DigestInit_ex2(ctx, EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 &&
+            EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
+            EVP_DigestUpdate(ctx, c.data(), c.size()) == 1 &&
+            EVP_DigestFinal_ex(ctx, digest, &len) == 1,
+        "SHA-256");
+  EVP_MD_CTX_free(ctx);
+  return to_hex(std::span<const std::uint8_t>(digest, len));
+}
+
+void check_value(const Value& v) {
+  const std::string dumped = python_json(v);
+  JsonParseResult again = parse_python_json(dumped, JsonLimits{kDepth});
+  check(again.status == JsonParseStatus::kOk, "json.dumps output parses");
+  check(python_json(again.value) == dumped, "json.dumps/json.loads round trip");
+
+  const std::uint64_t size = canonical_size(v);
+  auto built = canonical(v, kCanonicalLimit);
+  auto hash = raw_hash("fuzz_sub", v, kCanonicalLimit);
+  if (size > kCanonicalLimit) {
+    check(!built && built.error().kind == ErrorKind::kLimit, "canonical() honours its limit");
+    check(!hash && hash.error().kind == ErrorKind::kLimit, "raw_hash() honours its limit");
+    return;
+  }
+  check(built.has_value() && built->size() == size, "canonical_size() is exact");
+  check(hash.has_value() && *hash == sha256_hex("raw", "fuzz_sub", *built),
+        "streamed _hash equals SHA-256 of the built canonical form");
+}
+
+void check_parsemain(std::string_view text) {
+  static const std::map<std::string, std::string> registry = {{"fuzz", "fuzz_sub"}};
+  Limits limits;
+  limits.max_canonical_bytes = kCanonicalLimit;
+  limits.canonical_payload_factor = 8;
+  limits.max_depth = kDepth;
+  ParseOutcome o = parsemain(registry, "fuzz", "org", "UTC", text, limits);
+  if (o.state != ParseState::kSuccess) {
+    check(o.state == ParseState::kError && !o.reason.empty(), "a refusal has a reason");
+    return;
+  }
+  check(o.document.sub_type == "fuzz_sub" && o.document.hash.size() == 64, "document fields");
+  JsonParseResult stored = parse_python_json(o.document.data_json, JsonLimits{kDepth + 1});
+  check(stored.status == JsonParseStatus::kOk, "stored data parses");
+  auto rehash = raw_hash("fuzz_sub", stored.value, UINT64_MAX);
+  check(rehash && *rehash == o.document.hash, "stored data hashes to the document's _hash");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  JsonParseResult parsed = parse_python_json(text, JsonLimits{kDepth});
+  auto strict = parse_json_strict(text, "fuzz");
+  if (strict) {
+    check(parsed.status == JsonParseStatus::kOk, "strict JSON is Python JSON");
+    check(python_json(*strict) == python_json(parsed.value), "strict and Python parses agree");
+  }
+  if (parsed.status == JsonParseStatus::kOk) check_value(parsed.value);
+  // parsemain takes decrypted payloads that archive_one has checked are UTF-8.
+  if (is_valid_utf8(text)) check_parsemain(text);
+  return 0;
+}

@@ -1,0 +1,167 @@
+// archive_one's per-entry time budget (limits.entry_seconds), with a clock
+// that returns scripted times: one reading at the start and one after each
+// stage (fetch, when the blob is not inline; decryption; parsing).
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "cybexp/archiver.h"
+#include "support/vectors.h"
+
+namespace cybexp {
+namespace {
+
+class ScriptedClock : public Clock {
+ public:
+  explicit ScriptedClock(std::deque<double> times) : times_(std::move(times)) {}
+  double now() override {
+    EXPECT_FALSE(times_.empty()) << "archive_one read the clock more often than scripted";
+    if (times_.empty()) return 1e9;
+    const double t = times_.front();
+    times_.pop_front();
+    return t;
+  }
+  bool sleep_for(double, std::stop_token) override { return true; }
+  std::size_t left() const { return times_.size(); }
+
+ private:
+  std::deque<double> times_;
+};
+
+// Serves one blob through fetch_blob; everything else is unused here.
+class OneBlobCache final : public CacheStore {
+ public:
+  explicit OneBlobCache(std::vector<std::uint8_t> blob) : blob_(std::move(blob)) {}
+  Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry&, std::uint64_t) override {
+    return blob_;
+  }
+  Result<std::string> add_entry(const NewEntry&, std::span<const std::uint8_t>) override { return unused(); }
+  Result<std::vector<CacheEntry>> claim(const ClaimRequest&) override { return unused(); }
+  Result<std::uint64_t> finish(std::span<const EntryResult>, const std::string&) override { return unused(); }
+  Result<void> release(std::span<const std::string>, const std::string&) override { return unused(); }
+  Result<std::uint64_t> count_claimable(bool) override { return unused(); }
+  Result<CacheCounts> counts() override { return unused(); }
+  Result<void> for_each_entry(const EntryFilter&, const std::function<bool(const EntryInfo&)>&) override {
+    return unused();
+  }
+  Result<std::uint64_t> requeue(const EntryFilter&) override { return unused(); }
+
+ private:
+  static std::unexpected<Error> unused() { return make_error(ErrorKind::kInternal, "not used"); }
+  std::vector<std::uint8_t> blob_;
+};
+
+struct Fixture {
+  testing::Vector v = testing::load_vectors().at(0);  // cowrie_login: archives successfully
+  std::vector<PrivateKey> keys;
+  std::map<std::string, std::string> registry = default_subtypes();
+  CacheEntry entry;
+
+  Fixture() {
+    auto k = PrivateKey::load_file(std::string(CYBEXP_TEST_DATA_DIR) + "/priv.pem", false);
+    EXPECT_TRUE(k.has_value());
+    if (k) keys.push_back(*k);
+    entry.id = "7";
+    entry.typetag = v.typetag;
+    entry.orgid = v.orgid;
+    entry.timezone = v.timezone;
+    entry.blob_size = v.blob.size();
+  }
+
+  EntryOutcome run(ScriptedClock& clock, CacheStore* cache = nullptr) {
+    ArchiveOneContext ctx;
+    ctx.cache = cache;
+    ctx.keys = keys;
+    ctx.registry = &registry;
+    ctx.limits.entry_seconds = 60;
+    ctx.clock = &clock;
+    if (cache == nullptr) entry.blob = v.blob;
+    return archive_one(entry, ctx);
+  }
+};
+
+void expect_over_budget(const EntryOutcome& out, const std::string& stage, const std::string& took) {
+  EXPECT_FALSE(out.result.processed);
+  EXPECT_FALSE(out.document.has_value());
+  EXPECT_FALSE(out.transient_error.has_value());
+  EXPECT_EQ(out.result.id, "7");
+  EXPECT_EQ(out.result.state, kStateError);
+  EXPECT_EQ(out.result.reason,
+            "entry took " + took + " s, over the 60-second budget (limits.entry_seconds), by the end of " +
+                stage + ": if the store or this machine was only slow for a while, 'requeue --state "
+                        "error'; otherwise raise limits.entry_seconds");
+}
+
+TEST(ArchiveOneBudget, WithinBudgetIsProcessed) {
+  Fixture f;
+  ScriptedClock clock({100, 130, 160});  // exactly 60 s by the end: still within
+  EntryOutcome out = f.run(clock);
+  EXPECT_TRUE(out.result.processed) << out.result.reason;
+  ASSERT_TRUE(out.document.has_value());
+  EXPECT_EQ(out.document->hash, f.v.hash);
+  EXPECT_EQ(clock.left(), 0u);
+}
+
+TEST(ArchiveOneBudget, SlowFetchIsSkipped) {
+  Fixture f;
+  OneBlobCache cache(f.v.blob);
+  ScriptedClock clock({100, 160.5});  // no further reading: it stops after the fetch
+  EntryOutcome out = f.run(clock, &cache);
+  expect_over_budget(out, "fetching the blob", "60.5");
+  EXPECT_EQ(out.blob_bytes, f.v.blob.size());
+  EXPECT_EQ(clock.left(), 0u);
+}
+
+TEST(ArchiveOneBudget, SlowDecryptionIsSkipped) {
+  Fixture f;
+  OneBlobCache cache(f.v.blob);
+  ScriptedClock clock({100, 110, 161});
+  EntryOutcome out = f.run(clock, &cache);
+  expect_over_budget(out, "decryption", "61.0");
+  EXPECT_EQ(out.blob_bytes, f.v.blob.size());
+}
+
+TEST(ArchiveOneBudget, SlowParsingIsSkippedAndTheDocumentDropped) {
+  Fixture f;
+  ScriptedClock clock({100, 101, 400});
+  EntryOutcome out = f.run(clock);
+  expect_over_budget(out, "parsing and hashing", "300.0");
+}
+
+// Found by fuzz_archive_one: a typetag that is not UTF-8 overran a buffer
+// when quoted in the reason, and such an orgid would reach the stores.
+TEST(ArchiveOneMetadata, DamagedMetadataIsBadDataBeforeAnythingIsRead) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"typetag", "unr-honeypot\xF0"}, {"orgid", "identity--\xFF"}, {"timezone", std::string("UTC\0x", 5)}};
+  for (const auto& [field, value] : cases) {
+    SCOPED_TRACE(field);
+    Fixture f;
+    if (field == "typetag") f.entry.typetag = value;
+    if (field == "orgid") f.entry.orgid = value;
+    if (field == "timezone") f.entry.timezone = value;
+    OneBlobCache cache(f.v.blob);
+    ScriptedClock clock({100});  // refused before the fetch: one reading only
+    EntryOutcome out = f.run(clock, &cache);
+    EXPECT_FALSE(out.result.processed);
+    EXPECT_EQ(out.result.state, kStateBadData);
+    EXPECT_EQ(out.blob_bytes, 0u);
+    const std::string problem = field == "timezone" ? "holds a NUL byte" : "is not valid UTF-8";
+    EXPECT_EQ(out.result.reason, "the entry's " + field + " " + problem +
+                                     ", so no store can hold its document: the uploader's metadata "
+                                     "is damaged; upload the data again with valid metadata");
+  }
+}
+
+TEST(ArchiveOneBudget, NoClockMeansTheSystemClock) {
+  Fixture f;
+  ArchiveOneContext ctx;
+  ctx.keys = f.keys;
+  ctx.registry = &f.registry;
+  ctx.limits.entry_seconds = 1;  // the real entry takes milliseconds
+  f.entry.blob = f.v.blob;
+  EntryOutcome out = archive_one(f.entry, ctx);
+  EXPECT_TRUE(out.result.processed) << out.result.reason;
+}
+
+}  // namespace
+}  // namespace cybexp

@@ -1,0 +1,209 @@
+// `check`: is this installation ready to run? Validates the configuration,
+// loads every key (permissions included), opens both stores, and says what
+// `run` would do. Every problem is one line on stderr saying what to do;
+// the exit code is 2 if any is a configuration problem, else 1 if any is a
+// runtime one (a store that cannot be reached or read), else 0. Warnings
+// (a missing public key, which only `submit` needs) do not fail the check.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+
+#include "cli/options.h"
+#include "cybexp/archiver.h"
+
+namespace cybexp::cli {
+namespace {
+
+class Report {
+ public:
+  void line(const std::string& what, const std::string& text) {
+    std::string padded = what;
+    padded.resize(std::max<std::size_t>(padded.size() + 1, 14), ' ');
+    print(padded + text + "\n");
+  }
+  void problem(int code, const std::string& message) {
+    std::fflush(stdout);  // keep the two streams in order on a terminal
+    std::fprintf(stderr, "cybexp-archive: %s\n", message.c_str());
+    code_ = code_ == kExitUsage ? code_ : code;
+    ++problems_;
+  }
+  void warning(const std::string& message) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "cybexp-archive: warning: %s\n", message.c_str());
+  }
+  void problem(const Error& e) { problem(e.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure, e.message); }
+  int finish() {
+    if (problems_ == 0) {
+      print("ok\n");
+      return kExitOk;
+    }
+    std::fflush(stdout);
+    std::fprintf(stderr, "cybexp-archive: check found %d problem%s\n", problems_, problems_ == 1 ? "" : "s");
+    return code_;
+  }
+
+ private:
+  int code_ = kExitOk;
+  int problems_ = 0;
+};
+
+// A store URL fit to print: a password in it is replaced by ***.
+std::string shown_url(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const std::size_t at = url.find('@', scheme + 3);
+  const std::size_t slash = url.find('/', scheme + 3);
+  std::string out = url;
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    const std::size_t colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) out = url.substr(0, colon + 1) + "***" + url.substr(at);
+  }
+  if (const std::size_t pw = out.find("password="); pw != std::string::npos) {
+    const std::size_t end = out.find('&', pw);
+    out = out.substr(0, pw + 9) + "***" + (end == std::string::npos ? "" : out.substr(end));
+  }
+  return out;
+}
+
+std::string file_mode(const std::filesystem::path& p) {
+  struct stat st {};
+  if (stat(p.c_str(), &st) != 0) return "?";
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return buf;
+}
+
+std::string plural(std::uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::vector<PrivateKey> check_private_keys(const Config& config, Report& report) {
+  std::vector<PrivateKey> keys;
+  for (const auto& path : config.private_keys) {
+    auto key = PrivateKey::load_file(path);
+    if (!key) {
+      report.problem(kExitUsage, key.error().message + (key.error().kind == ErrorKind::kIo
+                                                            ? ": create a key pair with 'cybexp-archive keygen' "
+                                                              "or fix cache.private_key in the configuration"
+                                                            : ""));
+      continue;
+    }
+    report.line("private key", path.string() + ": RSA-" + std::to_string(key->modulus_bytes() * 8) +
+                                   ", mode " + file_mode(path));
+    keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
+void check_public_key(const Config& config, const std::vector<PrivateKey>& keys, Report& report) {
+  auto pub = PublicKey::load_file(config.public_key);
+  if (!pub) {
+    report.warning(pub.error().message + " (only 'submit' needs the public key)");
+    return;
+  }
+  std::string pairs =
+      keys.empty() ? "not checked (no private key loaded)" : "pairs with none of the private keys";
+  const std::uint8_t probe[] = {'o', 'k'};
+  auto envelope = encrypt_envelope(probe, *pub);
+  for (const PrivateKey& k : keys) {
+    if (envelope && decrypt_envelope(*envelope, k)) {
+      pairs = "pairs with " + k.origin();
+      break;
+    }
+  }
+  report.line("public key", config.public_key.string() + ": RSA-" + std::to_string(pub->modulus_bytes() * 8) +
+                                ", " + pairs);
+  if (pairs.starts_with("pairs with none")) {
+    report.warning("public key " + config.public_key.string() +
+                   " pairs with none of the private keys: entries encrypted with it would be skipped as "
+                   "bad_data; configure its private key in cache.private_key");
+  }
+}
+
+void check_stores(const Config& config, Report& report) {
+  auto opened = open_stores(config.cache, config.archive);
+  if (!opened) {
+    report.problem(opened.error());
+    return;
+  }
+  Stores& s = *opened;
+  // The cache has no schema call of its own; a backend serving both roles
+  // answers for it.
+  std::string cache_schema = "schema version not reported by this backend";
+  if (auto* both = dynamic_cast<ArchiveStore*>(s.cache.get())) {
+    auto v = both->schema_version();
+    if (!v) return report.problem(v.error());
+    cache_schema = "schema version " + std::to_string(*v);
+  }
+  auto version = s.archive->schema_version();
+  if (!version) return report.problem(version.error());
+  auto docs = s.archive->counts();
+  if (!docs) return report.problem(docs.error());
+  auto counts = s.cache->counts();
+  if (!counts) return report.problem(counts.error());
+  auto registry = s.archive->subtypes();
+  if (!registry) return report.problem(registry.error());
+  auto claimable = s.cache->count_claimable(false);
+  if (!claimable) return report.problem(claimable.error());
+  auto forced = s.cache->count_claimable(true);
+  if (!forced) return report.problem(forced.error());
+
+  const bool one = s.cache->shares_database_with(*s.archive);
+  report.line("cache", shown_url(config.cache.url) + ": " + cache_schema);
+  report.line("archive", shown_url(config.archive.url) + ": schema version " + std::to_string(*version) + ", " +
+                             plural(docs->documents, "document", "documents") + " (" +
+                             std::to_string(docs->data_bytes) + " bytes of data)" +
+                             (one ? "; one database with the cache" : ""));
+  std::uint64_t skipped = 0;
+  std::string by_state;
+  for (const auto& [state, n] : counts->skipped) {
+    skipped += n;
+    by_state += (by_state.empty() ? "" : ", ") + state + " " + std::to_string(n);
+  }
+  std::uint64_t leased = 0;
+  for (const auto& l : counts->in_flight) leased += l.entries;
+  report.line("entries", std::to_string(counts->pending) + " pending, " + std::to_string(counts->processed) +
+                             " processed, " + std::to_string(skipped) + " skipped" +
+                             (by_state.empty() ? "" : " (" + by_state + ")") + ", " +
+                             std::to_string(leased) + " leased now");
+  report.line("sub types", plural(registry->size(), "typetag", "typetags") + " registered");
+  const unsigned workers = std::max(1u, std::thread::hardware_concurrency());
+  report.line("run would", "claim " + plural(*claimable, "entry", "entries") + " with " +
+                               plural(workers, "worker", "workers") + " (one per core), leases of " +
+                               std::to_string(config.lease_seconds) + " s; --force-process would claim " +
+                               std::to_string(*forced));
+}
+
+}  // namespace
+
+int cmd_check(Context& ctx, std::vector<char*> args) {
+  static const char* kHelp = R"(usage: cybexp-archive check
+
+Checks that 'run' can work: reads the configuration, loads every private key
+(refusing one readable by group or others) and the public key, opens both
+stores, and prints their schema versions, the entry counts, the sub-type
+registry's size and what 'run' would do. Changes nothing, except that a
+SQLite store that does not exist yet is created empty.
+
+Exit codes: 0 ready; 2 a configuration problem (file, key, URL); 1 a runtime
+problem (a store that cannot be reached or read). Each problem is one line on
+stderr that says what to do. A missing public key is only a warning: only
+'submit' needs it.
+)";
+  auto rest = parse_options(args, {}, kHelp, [](const std::string&, const char*) {});
+  if (!rest.empty()) usage_error("check takes no arguments", "check");
+  const Config& config = ctx.config();  // exits 2 with the reason if it is invalid
+  Report report;
+  report.line("configuration", !std::filesystem::is_regular_file(config.origin)
+                                   ? "none given: the defaults under " + config.origin.string() +
+                                         " ($CYBEXP_HOME)"
+                                   : config.origin.string());
+  std::vector<PrivateKey> keys = check_private_keys(config, report);
+  check_public_key(config, keys, report);
+  check_stores(config, report);
+  return report.finish();
+}
+
+}  // namespace cybexp::cli

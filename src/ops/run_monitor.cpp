@@ -1,0 +1,114 @@
+// See run_monitor.h.
+#include "ops/run_monitor.h"
+
+#include <cstdio>
+
+#include "util/log.h"
+
+namespace cybexp::ops {
+namespace {
+
+constexpr auto kPendingEvery = std::chrono::seconds(1);
+constexpr auto kStatusEvery = std::chrono::seconds(2);
+
+std::string one_decimal(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+}  // namespace
+
+RunMonitor::RunMonitor(std::size_t workers) {
+  metrics_.set_workers(workers);
+  status("starting: opening the stores");
+}
+
+Result<void> RunMonitor::serve_metrics(const ListenAddress& address) {
+  server_ = CYBEXP_TRY(MetricsServer::start(address, [this] { return metrics_.render(); }));
+  const ListenAddress& bound = server_->address();
+  log(LogLevel::kInfo, "serving metrics", {{"address", "http://" + bound.text() + "/metrics"}});
+  if (!bound.loopback()) {
+    log(LogLevel::kWarning, "the metrics endpoint is reachable from other hosts; firewall it",
+        {{"address", bound.text()}});
+  }
+  return {};
+}
+
+void RunMonitor::waiting(const std::string& why) { status("waiting for the stores: " + why); }
+
+void RunMonitor::attach(Archiver& archiver, CacheStore& cache, bool force) {
+  cache_ = &cache;
+  force_ = force;
+  archiver.on_commit([this](const CommitReport& r) { on_commit(r); });
+  archiver.on_backoff([this](int n, double s) { on_backoff(n, s); });
+  archiver.on_pass_error([this](const Error& e) { on_pass_error(e); });
+}
+
+void RunMonitor::ready() {
+  refresh_pending();
+  last_status_ = Clock::now();
+  notifier_.ready("archiving: " + std::to_string(pending_) + " pending");
+}
+
+void RunMonitor::stopping() {
+  stopping_ = true;
+  notifier_.stopping("stopping: finishing the entries in hand");
+}
+
+void RunMonitor::status(const std::string& text) {
+  if (!stopping_) notifier_.status(text);
+}
+
+// Worth a query only when someone can see the answer.
+void RunMonitor::refresh_pending() {
+  if (cache_ == nullptr || (!server_ && !notifier_.enabled())) return;
+  last_pending_ = Clock::now();
+  auto n = cache_->count_claimable(force_);
+  if (!n) {
+    log(LogLevel::kDebug, "cannot count the backlog", {{"error", n.error().message}});
+    return;
+  }
+  pending_ = *n;
+  metrics_.set_pending(*n);
+}
+
+void RunMonitor::on_commit(const CommitReport& report) {
+  metrics_.record_commit(report);
+  if (!report.error) {
+    done_ += report.processed;
+    for (const auto& [state, n] : report.skipped) done_ += n;
+  }
+  const auto now = Clock::now();
+  if (now - last_pending_ >= kPendingEvery) refresh_pending();
+  if (now - last_status_ >= kStatusEvery) {
+    const double seconds = std::chrono::duration<double>(now - last_status_).count();
+    const double rate = static_cast<double>(done_ - done_at_status_) / seconds;
+    status("archiving: " + one_decimal(rate) + " entries/s, " + std::to_string(pending_) + " pending");
+    last_status_ = now;
+    done_at_status_ = done_;
+  }
+}
+
+void RunMonitor::on_pass_error(const Error& error) {
+  metrics_.record_pass_error(error);
+  pass_error_ = error.message;
+}
+
+void RunMonitor::on_backoff(int consecutive_failures, double seconds) {
+  metrics_.record_backoff(consecutive_failures, seconds);
+  log(LogLevel::kDebug, "sleeping",
+      {{"seconds", one_decimal(seconds)}, {"consecutive_failures", std::to_string(consecutive_failures)}});
+  if (pass_error_) {
+    status("store failing (" + std::to_string(consecutive_failures) + " passes in a row): " + *pass_error_ +
+           "; retrying in " + one_decimal(seconds) + " s");
+    pass_error_.reset();
+  } else {
+    refresh_pending();
+    status("idle: " + std::to_string(pending_) + " pending; next pass in " + one_decimal(seconds) + " s");
+  }
+  last_status_ = Clock::now();
+  done_at_status_ = done_;
+}
+
+}  // namespace cybexp::ops

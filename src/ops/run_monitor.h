@@ -1,0 +1,69 @@
+// What `run` shows the outside world while it works: the metrics (served
+// over HTTP when asked) and systemd's READY/STATUS/STOPPING/WATCHDOG, both
+// fed from the Archiver's hooks.
+//
+// The backlog (pending_entries, and the STATUS line) is counted with
+// count_claimable on run()'s thread, inside the hooks, at most once a second
+// and after every pass: stores are not thread-safe, so the HTTP threads only
+// ever read the registry.
+//
+// Thread safety: attach()'s hooks run on run()'s thread; serve_metrics,
+// waiting and ready on the thread that calls run(), before it; stopping() may
+// be called from any thread (the signal thread).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cybexp/archiver.h"
+#include "ops/archive_metrics.h"
+#include "ops/metrics_server.h"
+#include "ops/service_notifier.h"
+
+namespace cybexp::ops {
+
+class RunMonitor {
+ public:
+  explicit RunMonitor(std::size_t workers);
+
+  // Starts the endpoint and logs its address; kIo if it cannot bind.
+  Result<void> serve_metrics(const ListenAddress& address);
+  void waiting(const std::string& why);  // STATUS while the stores cannot be opened
+  // Installs on_commit, on_backoff and on_pass_error; `cache` is the store
+  // run() uses, only ever read from run()'s thread.
+  void attach(Archiver& archiver, CacheStore& cache, bool force);
+  void ready();     // READY=1 with the backlog
+  void stopping();  // STOPPING=1; later STATUS updates are dropped
+
+  const ArchiveMetrics& metrics() const { return metrics_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void on_commit(const CommitReport& report);
+  void on_backoff(int consecutive_failures, double seconds);
+  void on_pass_error(const Error& error);
+  void refresh_pending();
+  void status(const std::string& text);
+
+  ArchiveMetrics metrics_;
+  ServiceNotifier notifier_;
+  std::unique_ptr<MetricsServer> server_;
+  std::atomic<bool> stopping_{false};
+
+  // run()'s thread only.
+  CacheStore* cache_ = nullptr;
+  bool force_ = false;
+  std::uint64_t pending_ = 0;
+  std::uint64_t done_ = 0;
+  std::uint64_t done_at_status_ = 0;
+  Clock::time_point last_pending_{};
+  Clock::time_point last_status_{};
+  std::optional<std::string> pass_error_;
+};
+
+}  // namespace cybexp::ops

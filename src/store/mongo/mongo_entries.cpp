@@ -1,0 +1,277 @@
+// Cache entry documents, queries and updates (mongo_entries.h).
+#include "store/mongo/mongo_entries.h"
+
+namespace cybexp::mongo {
+namespace {
+
+constexpr std::int64_t kMsPerSecond = 1000;
+
+// {field: {$ne: true}}: false, missing or anything but true.
+Doc not_true() { return std::move(Doc().boolean("$ne", true)); }
+
+// Not under a live lease: no lease, or one that has run out.
+Doc lease_free(std::int64_t now_ms) {
+  Doc any = Doc::array();
+  any.sub("", std::move(Doc().null(kFieldLease)));
+  any.sub("", std::move(Doc().sub(kFieldLeaseUntil, std::move(Doc().date("$lt", now_ms)))));
+  return any;
+}
+
+Doc oid_array(const std::vector<bson_oid_t>& ids) {
+  Doc a = Doc::array();
+  for (const auto& id : ids) a.oid("", id);
+  return a;
+}
+
+bool skip_state(const std::string& s) {
+  return !s.empty() && s != kStatePending && s != kStateProcessed && s != "skipped";
+}
+
+// Appends the filter's conditions to q; `ands` collects those that need a
+// top-level $or of their own (combined under $and by the caller).
+Result<void> add_filter(const EntryFilter& f, Doc& q, Doc& ands, bool& any_and) {
+  if (f.state) {
+    const std::string& s = *f.state;
+    if (s == kStatePending) {
+      q.sub("processed", not_true()).sub("skip", not_true());
+    } else if (s == kStateProcessed) {
+      q.boolean("processed", true);
+    } else {
+      q.sub("processed", not_true()).boolean("skip", true);
+      if (s != "skipped") q.str("state", s);
+    }
+  }
+  if (!f.ids.empty()) {
+    auto ids = CYBEXP_TRY(parse_entry_ids("filter", f.ids));
+    q.sub("_id", std::move(Doc().sub("$in", oid_array(ids))));
+  }
+  if (f.typetag) {
+    // Old entries carry the typetag as `typtag` (UPSTREAM.md section 2).
+    Doc either = Doc::array();
+    either.sub("", std::move(Doc().str("typetag", *f.typetag)));
+    either.sub("", std::move(Doc().sub("typetag", std::move(Doc().boolean("$exists", false)))
+                                 .str("typtag", *f.typetag)));
+    ands.sub("", std::move(Doc().sub("$or", either)));
+    any_and = true;
+  }
+  if (f.since || f.until) {
+    Doc range;
+    if (f.since) range.dbl("$gte", *f.since);
+    if (f.until) range.dbl("$lt", *f.until);
+    q.sub("timestamp", range);
+  }
+  return {};
+}
+
+}  // namespace
+
+BsonPtr entry_to_bson(const bson_oid_t& id, const NewEntry& e, const bson_oid_t& fid) {
+  // Field order and types as the API module's pymongo insert writes them.
+  return Doc()
+      .oid("_id", id)
+      .str("name", e.name)
+      .str("typetag", e.typetag)
+      .str("orgid", e.orgid)
+      .str("timezone", e.timezone)
+      .dbl("timestamp", e.timestamp)
+      .boolean("processed", false)
+      .oid("fid", fid)
+      .take();
+}
+
+Result<StoredEntry> entry_from_bson(const bson_t* doc) {
+  StoredEntry out;
+  auto id = get_oid(doc, "_id");
+  if (!id) {
+    return make_error(ErrorKind::kDatabase,
+                      "mongodb: an entry's _id is not an ObjectId: " + canonical_json(doc));
+  }
+  EntryInfo& info = out.info;
+  CacheEntry& e = info.entry;
+  e.id = oid_hex(*id);
+  e.name = get_string(doc, "name").value_or("");
+  e.typetag = get_string(doc, "typetag").value_or(get_string(doc, "typtag").value_or(""));
+  e.orgid = get_string(doc, "orgid").value_or("");
+  e.timezone = get_string(doc, "timezone").value_or("UTC");
+  e.timestamp = get_number(doc, "timestamp").value_or(0);
+  e.attempts = static_cast<std::int64_t>(get_count(doc, kFieldAttempts).value_or(0));
+  out.fid = get_oid(doc, "fid");
+  if (get_true(doc, "processed")) {
+    info.state = kStateProcessed;
+  } else if (get_true(doc, "skip")) {
+    info.state = get_string(doc, "state").value_or("skipped");
+  } else {
+    info.state = kStatePending;
+  }
+  info.refs = get_string_array(doc, "_ref");
+  info.reason = get_string(doc, kFieldReason).value_or("");
+  info.lease_owner = get_string(doc, kFieldLeaseOwner).value_or("");
+  info.lease_until = get_date_seconds(doc, kFieldLeaseUntil);
+  info.finished_at = get_date_seconds(doc, kFieldFinished);
+  return out;
+}
+
+BsonPtr claimable_query(bool force, std::int64_t now_ms) {
+  Doc q;
+  q.sub("processed", not_true());
+  if (!force) q.sub("skip", not_true());
+  q.sub("$or", lease_free(now_ms));
+  return q.take();
+}
+
+BsonPtr claim_update(const std::string& worker, std::int64_t now_ms, int lease_seconds) {
+  Doc lease;
+  lease.str("owner", worker)
+      .date("until", now_ms + static_cast<std::int64_t>(lease_seconds) * kMsPerSecond)
+      .date("since", now_ms);
+  return Doc()
+      .sub("$set", std::move(Doc().sub(kFieldLease, lease)))
+      .sub("$inc", std::move(Doc().int32(kFieldAttempts, 1)))
+      .take();
+}
+
+BsonPtr oldest_first() { return Doc().int32("_id", 1).take(); }
+
+BsonPtr leased_by(const bson_oid_t& id, const std::string& worker) {
+  return Doc().oid("_id", id).str(kFieldLeaseOwner, worker).take();
+}
+
+Result<BsonPtr> finish_update(const EntryResult& r, std::int64_t now_ms) {
+  Doc set, unset;
+  unset.str(kFieldLease, "");
+  if (r.processed) {
+    // As upstream: processed: true and the _hash added to the _ref set. A
+    // forced retry of a skipped entry also drops the old skip marks, so the
+    // entry does not look skipped and processed at once.
+    set.boolean("processed", true).date(kFieldFinished, now_ms);
+    unset.str("skip", "").str("state", "").str(kFieldReason, "");
+    Doc each;
+    each.sub("$each", std::move(Doc::array().strs(r.refs)));
+    return Doc()
+        .sub("$set", set)
+        .sub("$addToSet", std::move(Doc().sub("_ref", each)))
+        .sub("$unset", unset)
+        .take();
+  }
+  if (!skip_state(r.state)) {
+    return make_error(ErrorKind::kInvalidArgument,
+                      "mongodb: finish: entry " + r.id + " is skipped with state '" + r.state +
+                          "', which is not a skip state");
+  }
+  set.boolean("skip", true).str("state", r.state).str(kFieldReason, r.reason)
+      .date(kFieldFinished, now_ms);
+  return Doc().sub("$set", set).sub("$unset", unset).take();
+}
+
+BsonPtr release_query(const std::vector<bson_oid_t>& ids, const std::string& worker) {
+  return Doc()
+      .sub("_id", std::move(Doc().sub("$in", oid_array(ids))))
+      .str(kFieldLeaseOwner, worker)
+      .take();
+}
+
+BsonPtr release_update() {
+  return Doc().sub("$unset", std::move(Doc().str(kFieldLease, ""))).take();
+}
+
+Result<std::vector<bson_oid_t>> parse_entry_ids(std::string_view what,
+                                                const std::vector<std::string>& ids) {
+  std::vector<bson_oid_t> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    auto oid = parse_oid(id);
+    if (!oid) {
+      return make_error(ErrorKind::kInvalidArgument,
+                        "mongodb: " + std::string(what) + ": not an entry id (24 hex digits): '" +
+                            id + "'");
+    }
+    out.push_back(*oid);
+  }
+  return out;
+}
+
+Result<BsonPtr> filter_query(const EntryFilter& f, const bson_oid_t* after) {
+  Doc q, ands = Doc::array();
+  bool any_and = false;
+  CYBEXP_TRY_VOID(add_filter(f, q, ands, any_and));
+  if (after != nullptr) {
+    // Under $and: an id list may constrain _id too.
+    ands.sub("", std::move(Doc().sub("_id", std::move(Doc().oid("$gt", *after)))));
+    any_and = true;
+  }
+  if (any_and) q.sub("$and", ands);
+  return q.take();
+}
+
+Result<BsonPtr> requeue_query(const EntryFilter& f, std::int64_t now_ms) {
+  const bool processed = f.state && *f.state == kStateProcessed;
+  Doc q, ands = Doc::array();
+  bool unused = false;
+  CYBEXP_TRY_VOID(add_filter(f, q, ands, unused));
+  // Processed entries go back only when the filter asks for them by state;
+  // otherwise requeue retries what was skipped (a "pending" filter: nothing).
+  if (!processed) {
+    ands.sub("", std::move(Doc().sub("processed", not_true()).boolean("skip", true)));
+  }
+  ands.sub("", std::move(Doc().sub("$or", lease_free(now_ms))));
+  return q.sub("$and", ands).take();
+}
+
+BsonPtr requeue_update(bool processed) {
+  // Back to the shape the API module wrote: no skip, state or reason fields.
+  Doc unset;
+  unset.str("skip", "").str("state", "").str(kFieldReason, "").str(kFieldFinished, "")
+      .str(kFieldLease, "");
+  Doc u;
+  if (processed) {
+    unset.str("_ref", "");
+    u.sub("$set", std::move(Doc().boolean("processed", false)));
+  }
+  return u.sub("$unset", unset).take();
+}
+
+BsonPtr state_counts_pipeline() {
+  Doc id;
+  id.str("p", "$processed").str("s", "$skip").str("st", "$state");
+  Doc group;
+  group.sub("_id", id).sub("n", std::move(Doc().int32("$sum", 1)));
+  Doc stages = Doc::array();
+  stages.sub("", std::move(Doc().sub("$group", group)));
+  return Doc().sub("pipeline", stages).take();
+}
+
+void add_state_count(const bson_t* group, CacheCounts& counts) {
+  const std::uint64_t n = get_count(group, "n").value_or(0);
+  if (get_true(group, "_id.p")) {
+    counts.processed += n;
+  } else if (get_true(group, "_id.s")) {
+    counts.skipped[get_string(group, "_id.st").value_or("skipped")] += n;
+  } else {
+    counts.pending += n;
+  }
+}
+
+BsonPtr in_flight_pipeline(std::int64_t now_ms) {
+  Doc group;
+  group.str("_id", std::string("$") + kFieldLeaseOwner)
+      .sub("n", std::move(Doc().int32("$sum", 1)))
+      .sub("oldest", std::move(Doc().str("$min", std::string("$") + kFieldLeaseSince)));
+  Doc stages = Doc::array();
+  stages.sub("", std::move(Doc().sub("$match", std::move(Doc().sub(
+                                                    kFieldLeaseUntil,
+                                                    std::move(Doc().date("$gte", now_ms)))))));
+  stages.sub("", std::move(Doc().sub("$group", group)));
+  stages.sub("", std::move(Doc().sub("$sort", std::move(Doc().int32("_id", 1)))));
+  return Doc().sub("pipeline", stages).take();
+}
+
+LeaseInfo lease_info_from(const bson_t* group) {
+  return LeaseInfo{get_string(group, "_id").value_or(""), get_count(group, "n").value_or(0),
+                   get_date_seconds(group, "oldest")};
+}
+
+std::optional<std::uint64_t> gridfs_length(const bson_t* files_doc) {
+  return get_count(files_doc, "length");
+}
+
+}  // namespace cybexp::mongo
