@@ -7,7 +7,10 @@ packages=(
   libssl-dev          # OpenSSL 3: RSA-OAEP, AES-CTR, CMAC, SHA-256
   libsqlite3-dev      # the embedded store
   libpq-dev           # the PostgreSQL store
+  libmongoc-dev       # the MongoDB store (libmongoc 1.23, libbson)
   rapidjson-dev       # JSON parsing (SAX)
+  libcpp-httplib-dev  # the /metrics endpoint
+  libsystemd-dev      # sd_notify: Type=notify, STATUS, watchdog
   libgtest-dev libbenchmark-dev
   postgresql          # a real server for the PostgreSQL tests
   ca-certificates

@@ -172,10 +172,17 @@ TEST(Archiver, StoreFailuresBackOffAndLoseNothing) {
   opt.once = true;
   opt.workers = 2;
   Archiver a(testing::faulty(f.stores, faults), test_keys(), Limits{}, opt, clock, random);
+  std::vector<std::string> pass_errors;  // what the error metrics count
+  a.on_pass_error([&](const Error& e) {
+    pass_errors.push_back(std::string(error_kind_name(e.kind)) + ": " + e.message);
+  });
   auto summary = a.run({});
   ASSERT_TRUE(summary.has_value()) << summary.error().message;
   EXPECT_EQ(clock.sleeps, (std::vector<double>{2.5, 4.5, 8.5}));
   EXPECT_EQ(summary->failed_passes, 3u);
+  EXPECT_EQ(pass_errors, (std::vector<std::string>{"database: injected failure: claim",
+                                                   "database: injected failure: claim",
+                                                   "database: injected failure: put_documents"}));
   EXPECT_EQ(summary->processed, 3u);
   for (const auto& [name, info] : f.entries()) {
     EXPECT_EQ(info.state, "processed") << name;

@@ -33,14 +33,17 @@ class Report {
     std::fflush(stdout);
     std::fprintf(stderr, "cybexp-archive: warning: %s\n", message.c_str());
   }
-  void problem(const Error& e) { problem(e.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure, e.message); }
+  void problem(const Error& e) {
+    problem(e.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure, e.message);
+  }
   int finish() {
     if (problems_ == 0) {
       print("ok\n");
       return kExitOk;
     }
     std::fflush(stdout);
-    std::fprintf(stderr, "cybexp-archive: check found %d problem%s\n", problems_, problems_ == 1 ? "" : "s");
+    std::fprintf(stderr, "cybexp-archive: check found %d problem%s\n", problems_,
+                 problems_ == 1 ? "" : "s");
     return code_;
   }
 
@@ -58,7 +61,8 @@ std::string shown_url(const std::string& url) {
   std::string out = url;
   if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
     const std::size_t colon = url.find(':', scheme + 3);
-    if (colon != std::string::npos && colon < at) out = url.substr(0, colon + 1) + "***" + url.substr(at);
+    if (colon != std::string::npos && colon < at)
+      out = url.substr(0, colon + 1) + "***" + url.substr(at);
   }
   if (const std::size_t pw = out.find("password="); pw != std::string::npos) {
     const std::size_t end = out.find('&', pw);
@@ -84,10 +88,11 @@ std::vector<PrivateKey> check_private_keys(const Config& config, Report& report)
   for (const auto& path : config.private_keys) {
     auto key = PrivateKey::load_file(path);
     if (!key) {
-      report.problem(kExitUsage, key.error().message + (key.error().kind == ErrorKind::kIo
-                                                            ? ": create a key pair with 'cybexp-archive keygen' "
-                                                              "or fix cache.private_key in the configuration"
-                                                            : ""));
+      report.problem(kExitUsage, key.error().message +
+                                     (key.error().kind == ErrorKind::kIo
+                                          ? ": create a key pair with 'cybexp-archive keygen' "
+                                            "or fix cache.private_key in the configuration"
+                                          : ""));
       continue;
     }
     report.line("private key", path.string() + ": RSA-" + std::to_string(key->modulus_bytes() * 8) +
@@ -113,12 +118,13 @@ void check_public_key(const Config& config, const std::vector<PrivateKey>& keys,
       break;
     }
   }
-  report.line("public key", config.public_key.string() + ": RSA-" + std::to_string(pub->modulus_bytes() * 8) +
-                                ", " + pairs);
+  report.line("public key", config.public_key.string() + ": RSA-" +
+                                std::to_string(pub->modulus_bytes() * 8) + ", " + pairs);
   if (pairs.starts_with("pairs with none")) {
-    report.warning("public key " + config.public_key.string() +
-                   " pairs with none of the private keys: entries encrypted with it would be skipped as "
-                   "bad_data; configure its private key in cache.private_key");
+    report.warning(
+        "public key " + config.public_key.string() +
+        " pairs with none of the private keys: entries encrypted with it would be skipped as "
+        "bad_data; configure its private key in cache.private_key");
   }
 }
 
@@ -152,7 +158,8 @@ void check_stores(const Config& config, Report& report) {
 
   const bool one = s.cache->shares_database_with(*s.archive);
   report.line("cache", shown_url(config.cache.url) + ": " + cache_schema);
-  report.line("archive", shown_url(config.archive.url) + ": schema version " + std::to_string(*version) + ", " +
+  report.line("archive", shown_url(config.archive.url) + ": schema version " +
+                             std::to_string(*version) + ", " +
                              plural(docs->documents, "document", "documents") + " (" +
                              std::to_string(docs->data_bytes) + " bytes of data)" +
                              (one ? "; one database with the cache" : ""));
@@ -164,16 +171,18 @@ void check_stores(const Config& config, Report& report) {
   }
   std::uint64_t leased = 0;
   for (const auto& l : counts->in_flight) leased += l.entries;
-  report.line("entries", std::to_string(counts->pending) + " pending, " + std::to_string(counts->processed) +
-                             " processed, " + std::to_string(skipped) + " skipped" +
+  report.line("entries", std::to_string(counts->pending) + " pending, " +
+                             std::to_string(counts->processed) + " processed, " +
+                             std::to_string(skipped) + " skipped" +
                              (by_state.empty() ? "" : " (" + by_state + ")") + ", " +
                              std::to_string(leased) + " leased now");
   report.line("sub types", plural(registry->size(), "typetag", "typetags") + " registered");
   const unsigned workers = std::max(1u, std::thread::hardware_concurrency());
   report.line("run would", "claim " + plural(*claimable, "entry", "entries") + " with " +
-                               plural(workers, "worker", "workers") + " (one per core), leases of " +
-                               std::to_string(config.lease_seconds) + " s; --force-process would claim " +
-                               std::to_string(*forced));
+                               plural(workers, "worker", "workers") +
+                               " (one per core), leases of " +
+                               std::to_string(config.lease_seconds) +
+                               " s; --force-process would claim " + std::to_string(*forced));
 }
 
 }  // namespace
@@ -196,10 +205,10 @@ stderr that says what to do. A missing public key is only a warning: only
   if (!rest.empty()) usage_error("check takes no arguments", "check");
   const Config& config = ctx.config();  // exits 2 with the reason if it is invalid
   Report report;
-  report.line("configuration", !std::filesystem::is_regular_file(config.origin)
-                                   ? "none given: the defaults under " + config.origin.string() +
-                                         " ($CYBEXP_HOME)"
-                                   : config.origin.string());
+  report.line("configuration",
+              !std::filesystem::is_regular_file(config.origin)
+                  ? "none given: the defaults under " + config.origin.string() + " ($CYBEXP_HOME)"
+                  : config.origin.string());
   std::vector<PrivateKey> keys = check_private_keys(config, report);
   check_public_key(config, keys, report);
   check_stores(config, report);

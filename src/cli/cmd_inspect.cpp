@@ -88,7 +88,8 @@ std::string text_report(const EntryInfo& info, const std::optional<Plaintext>& p
                     field("orgid", ops::escape_for_terminal(e.orgid)) +
                     field("timezone", ops::escape_for_terminal(e.timezone)) +
                     field("uploaded", utc(e.timestamp) + " (" + number(e.timestamp) + ")") +
-                    field("blob", std::to_string(e.blob_size) + " bytes") + field("state", info.state);
+                    field("blob", std::to_string(e.blob_size) + " bytes") +
+                    field("state", info.state);
   if (!info.reason.empty()) out += field("reason", info.reason);
   out += field("attempts", std::to_string(e.attempts)) + field("lease", lease_text(info, now)) +
          field("finished", utc(info.finished_at));
@@ -105,7 +106,8 @@ std::string text_report(const EntryInfo& info, const std::optional<Plaintext>& p
   if (dry) {
     const EntryResult& r = dry->result;
     if (r.processed) {
-      out += field("dry run", "would be processed as _ref " + r.refs.at(0) + " (nothing was written)");
+      out +=
+          field("dry run", "would be processed as _ref " + r.refs.at(0) + " (nothing was written)");
       out += field("document", raw_document_json(*dry->document));
     } else {
       out += field("dry run", "would be skipped as " + r.state + " (nothing was written)");
@@ -118,22 +120,27 @@ std::string text_report(const EntryInfo& info, const std::optional<Plaintext>& p
 std::string json_report(const EntryInfo& info, const std::optional<Plaintext>& plain,
                         const std::optional<EntryOutcome>& dry, double now) {
   const CacheEntry& e = info.entry;
-  std::string out = "{\"id\": " + json_str(e.id) + ", \"name\": " + json_str(e.name) +
-                    ", \"typetag\": " + json_str(e.typetag) + ", \"orgid\": " + json_str(e.orgid) +
-                    ", \"timezone\": " + json_str(e.timezone) + ", \"timestamp\": " + number(e.timestamp) +
-                    ", \"blob_bytes\": " + std::to_string(e.blob_size) + ", \"state\": " + json_str(info.state) +
-                    ", \"reason\": " + json_or_null(info.reason) + ", \"attempts\": " + std::to_string(e.attempts) +
-                    ", \"lease_owner\": " + json_or_null(info.lease_owner) +
-                    ", \"lease_until\": " + (info.lease_owner.empty() ? "null" : number(info.lease_until)) +
-                    ", \"lease_live\": " + (!info.lease_owner.empty() && info.lease_until > now ? "true" : "false") +
-                    ", \"finished_at\": " + (info.finished_at > 0 ? number(info.finished_at) : "null") + ", \"_ref\": [";
-  for (std::size_t k = 0; k < info.refs.size(); ++k) out += (k ? ", " : "") + json_str(info.refs[k]);
+  std::string out =
+      "{\"id\": " + json_str(e.id) + ", \"name\": " + json_str(e.name) +
+      ", \"typetag\": " + json_str(e.typetag) + ", \"orgid\": " + json_str(e.orgid) +
+      ", \"timezone\": " + json_str(e.timezone) + ", \"timestamp\": " + number(e.timestamp) +
+      ", \"blob_bytes\": " + std::to_string(e.blob_size) + ", \"state\": " + json_str(info.state) +
+      ", \"reason\": " + json_or_null(info.reason) +
+      ", \"attempts\": " + std::to_string(e.attempts) +
+      ", \"lease_owner\": " + json_or_null(info.lease_owner) +
+      ", \"lease_until\": " + (info.lease_owner.empty() ? "null" : number(info.lease_until)) +
+      ", \"lease_live\": " +
+      (!info.lease_owner.empty() && info.lease_until > now ? "true" : "false") +
+      ", \"finished_at\": " + (info.finished_at > 0 ? number(info.finished_at) : "null") +
+      ", \"_ref\": [";
+  for (std::size_t k = 0; k < info.refs.size(); ++k)
+    out += (k ? ", " : "") + json_str(info.refs[k]);
   out += "]";
   if (plain) {
     out += ", \"plaintext\": ";
-    out += plain->error.empty()
-               ? "{\"bytes\": " + std::to_string(plain->bytes) + ", \"head\": " + json_str(plain->head) + "}"
-               : "{\"error\": " + json_str(plain->error) + "}";
+    out += plain->error.empty() ? "{\"bytes\": " + std::to_string(plain->bytes) +
+                                      ", \"head\": " + json_str(plain->head) + "}"
+                                : "{\"error\": " + json_str(plain->error) + "}";
   }
   if (dry) {
     const EntryResult& r = dry->result;
@@ -147,7 +154,8 @@ std::string json_report(const EntryInfo& info, const std::optional<Plaintext>& p
 }  // namespace
 
 int cmd_inspect(Context& ctx, std::vector<char*> args) {
-  static const char* kHelp = R"(usage: cybexp-archive inspect ENTRY_ID [--decrypt] [--dry-run] [--json]
+  static const char* kHelp =
+      R"(usage: cybexp-archive inspect ENTRY_ID [--decrypt] [--dry-run] [--json]
 
 One cache entry: its fields, state, the reason of a skip, attempts, lease
 (owner and until when, live or expired), finish time and _ref.

@@ -8,18 +8,21 @@ namespace cybexp::ops {
 ArchiveMetrics::ArchiveMetrics() : registry_("cybexp_archive_") {
   MetricsRegistry& r = registry_;
   r.declare_counter("entries_processed_total", "Cache entries archived and marked processed.");
-  r.declare_counter("entries_skipped_total",
-                    "Cache entries skipped, by skip state (see 'cybexp-archive entries --state STATE').");
+  r.declare_counter(
+      "entries_skipped_total",
+      "Cache entries skipped, by skip state (see 'cybexp-archive entries --state STATE').");
   r.declare_counter("documents_new_total", "Raw documents inserted into the archive.");
   r.declare_counter("documents_duplicate_total",
                     "Processed entries whose document was already archived.");
   r.declare_counter("errors_total",
                     "Store failures that ended a pass (the loop then backs off), by error kind.");
-  r.declare_counter("bytes_decrypted_total", "Ciphertext bytes read from the cache lake and decrypted.");
+  r.declare_counter("bytes_decrypted_total",
+                    "Ciphertext bytes read from the cache lake and decrypted.");
   r.declare_counter("backoff_sleeps_total", "Sleeps between passes of the archive loop.");
   r.declare_counter("backoff_seconds_total", "Seconds spent sleeping between passes.");
-  r.declare_gauge("consecutive_failures",
-                  "Passes in a row without a processed entry or with a store failure (upstream's n).");
+  r.declare_gauge(
+      "consecutive_failures",
+      "Passes in a row without a processed entry or with a store failure (upstream's n).");
   r.declare_histogram("batch_latency_seconds",
                       "Claim-to-commit latency of each group commit (its oldest entry).",
                       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
@@ -33,9 +36,10 @@ ArchiveMetrics::ArchiveMetrics() : registry_("cybexp_archive_") {
     r.add("entries_skipped_total", 0, {{"state", state}});
   }
   r.add("errors_total", 0, {{"kind", error_kind_name(ErrorKind::kDatabase)}});
-  for (const char* name : {"entries_processed_total", "documents_new_total", "documents_duplicate_total",
-                           "bytes_decrypted_total", "backoff_sleeps_total", "backoff_seconds_total",
-                           "consecutive_failures", "pending_entries", "workers"}) {
+  for (const char* name :
+       {"entries_processed_total", "documents_new_total", "documents_duplicate_total",
+        "bytes_decrypted_total", "backoff_sleeps_total", "backoff_seconds_total",
+        "consecutive_failures", "pending_entries", "workers"}) {
     r.add(name, 0);
   }
   r.set("build_info", 1, {{"version", CYBEXP_VERSION}});

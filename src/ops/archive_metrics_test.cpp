@@ -74,7 +74,8 @@ TEST(ArchiveMetrics, CommitsBackoffsAndErrorsAddUp) {
   EXPECT_EQ(r.value("pending_entries"), 1234);
   EXPECT_EQ(r.value("batch_latency_seconds"), 3);  // every commit is timed, failed ones too
   const std::string text = m.render();
-  EXPECT_TRUE(has_line(text, "cybexp_archive_batch_latency_seconds_bucket{le=\"0.025\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "cybexp_archive_batch_latency_seconds_bucket{le=\"0.025\"} 2"))
+      << text;
   EXPECT_TRUE(has_line(text, "cybexp_archive_batch_latency_seconds_bucket{le=\"2.5\"} 2")) << text;
   EXPECT_TRUE(has_line(text, "cybexp_archive_batch_latency_seconds_bucket{le=\"5\"} 3")) << text;
   EXPECT_TRUE(has_line(text, "cybexp_archive_batch_latency_seconds_sum 3.03125")) << text;

@@ -13,10 +13,14 @@ namespace {
 
 void append_escaped(std::string_view s, bool quote_too, std::string& out) {
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && quote_too) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && quote_too)
+      out += "\\\"";
+    else
+      out += c;
   }
 }
 
@@ -49,7 +53,8 @@ std::string format_metric_value(double v) {
   return std::string(buf, end);
 }
 
-void MetricsRegistry::declare(std::string name, std::string help, MetricType type) {
+void MetricsRegistry::declare(std::string name, std::string help, MetricType type,
+                              std::vector<double> bounds) {
   std::lock_guard lock(mu_);
   for (const Family& f : families_) {
     assert(f.name != name && "metric declared twice");
@@ -59,26 +64,23 @@ void MetricsRegistry::declare(std::string name, std::string help, MetricType typ
   f.name = std::move(name);
   f.help = std::move(help);
   f.type = type;
+  std::sort(bounds.begin(), bounds.end());
+  f.histogram.counts.assign(bounds.size(), 0);
+  f.histogram.bounds = std::move(bounds);
   families_.push_back(std::move(f));
 }
 
 void MetricsRegistry::declare_counter(std::string name, std::string help) {
-  declare(std::move(name), std::move(help), MetricType::kCounter);
+  declare(std::move(name), std::move(help), MetricType::kCounter, {});
 }
 
 void MetricsRegistry::declare_gauge(std::string name, std::string help) {
-  declare(std::move(name), std::move(help), MetricType::kGauge);
+  declare(std::move(name), std::move(help), MetricType::kGauge, {});
 }
 
 void MetricsRegistry::declare_histogram(std::string name, std::string help,
                                         std::vector<double> bounds) {
-  std::sort(bounds.begin(), bounds.end());
-  declare(name, std::move(help), MetricType::kHistogram);
-  std::lock_guard lock(mu_);
-  Family* f = find(name, MetricType::kHistogram, MetricType::kHistogram);
-  if (f == nullptr) return;
-  f->histogram.counts.assign(bounds.size(), 0);
-  f->histogram.bounds = std::move(bounds);
+  declare(std::move(name), std::move(help), MetricType::kHistogram, std::move(bounds));
 }
 
 // Callers hold mu_.
@@ -137,7 +139,9 @@ std::string MetricsRegistry::render() const {
     out += "# HELP " + name + " ";
     append_escaped(f.help, false, out);
     out += "\n# TYPE " + name + " ";
-    out += f.type == MetricType::kCounter ? "counter" : f.type == MetricType::kGauge ? "gauge" : "histogram";
+    out += f.type == MetricType::kCounter ? "counter"
+           : f.type == MetricType::kGauge ? "gauge"
+                                          : "histogram";
     out += '\n';
     if (f.type != MetricType::kHistogram) {
       for (const auto& [labels, v] : f.series) {
@@ -152,7 +156,8 @@ std::string MetricsRegistry::render() const {
     for (std::size_t i = 0; i <= h.bounds.size(); ++i) {
       const bool inf = i == h.bounds.size();
       cumulative = inf ? h.count : cumulative + h.counts[i];
-      const std::pair<std::string, std::string> le{"le", inf ? "+Inf" : format_metric_value(h.bounds[i])};
+      const std::pair<std::string, std::string> le{"le",
+                                                   inf ? "+Inf" : format_metric_value(h.bounds[i])};
       out += name + "_bucket";
       append_labels({}, &le, out);
       out += ' ' + std::to_string(cumulative) + '\n';

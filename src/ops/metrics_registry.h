@@ -69,7 +69,7 @@ class MetricsRegistry {
   };
 
   Family* find(std::string_view name, MetricType a, MetricType b);
-  void declare(std::string name, std::string help, MetricType type);
+  void declare(std::string name, std::string help, MetricType type, std::vector<double> bounds);
 
   const std::string prefix_;
   mutable std::mutex mu_;

@@ -67,7 +67,7 @@ struct MetricsServer::Impl {
 MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const ListenAddress& address,
-                                                             Render render) {
+                                                            Render render) {
   auto impl = std::make_unique<Impl>();
   httplib::Server& s = impl->server;
   s.new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -99,9 +99,10 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const ListenAddress&
   }
   if (!bound) {
     const int err = errno;
-    return make_error(ErrorKind::kIo, "cannot listen on " + address.text() + " for metrics" +
-                                          (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) +
-                                          ": choose another --metrics-listen address");
+    return make_error(ErrorKind::kIo,
+                      "cannot listen on " + address.text() + " for metrics" +
+                          (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) +
+                          ": choose another --metrics-listen address");
   }
   Impl* p = impl.get();
   impl->listener = std::thread([p] {

@@ -1,9 +1,8 @@
 // A real server on 127.0.0.1 (port 0: any free one) and real HTTP requests.
 #include "ops/metrics_server.h"
 
-#include <httplib.h>
-
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 
@@ -34,7 +33,8 @@ TEST(ListenAddress, ParsesTheThreeFormsAndDefaultsToLoopback) {
 }
 
 TEST(ListenAddress, RefusesMalformedAddressesWithTheAcceptedForms) {
-  for (const char* bad : {"", ":9464", "host:", "host:x", "host:65536", "::1:80", "[::1]", "[::1]x80", "-1"}) {
+  for (const char* bad :
+       {"", ":9464", "host:", "host:x", "host:65536", "::1:80", "[::1]", "[::1]x80", "-1"}) {
     auto r = parse_listen_address(bad);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error().kind, ErrorKind::kInvalidArgument);

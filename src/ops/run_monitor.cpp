@@ -84,7 +84,8 @@ void RunMonitor::on_commit(const CommitReport& report) {
   if (now - last_status_ >= kStatusEvery) {
     const double seconds = std::chrono::duration<double>(now - last_status_).count();
     const double rate = static_cast<double>(done_ - done_at_status_) / seconds;
-    status("archiving: " + one_decimal(rate) + " entries/s, " + std::to_string(pending_) + " pending");
+    status("archiving: " + one_decimal(rate) + " entries/s, " + std::to_string(pending_) +
+           " pending");
     last_status_ = now;
     done_at_status_ = done_;
   }
@@ -98,14 +99,16 @@ void RunMonitor::on_pass_error(const Error& error) {
 void RunMonitor::on_backoff(int consecutive_failures, double seconds) {
   metrics_.record_backoff(consecutive_failures, seconds);
   log(LogLevel::kDebug, "sleeping",
-      {{"seconds", one_decimal(seconds)}, {"consecutive_failures", std::to_string(consecutive_failures)}});
+      {{"seconds", one_decimal(seconds)},
+       {"consecutive_failures", std::to_string(consecutive_failures)}});
   if (pass_error_) {
-    status("store failing (" + std::to_string(consecutive_failures) + " passes in a row): " + *pass_error_ +
-           "; retrying in " + one_decimal(seconds) + " s");
+    status("store failing (" + std::to_string(consecutive_failures) +
+           " passes in a row): " + *pass_error_ + "; retrying in " + one_decimal(seconds) + " s");
     pass_error_.reset();
   } else {
     refresh_pending();
-    status("idle: " + std::to_string(pending_) + " pending; next pass in " + one_decimal(seconds) + " s");
+    status("idle: " + std::to_string(pending_) + " pending; next pass in " + one_decimal(seconds) +
+           " s");
   }
   last_status_ = Clock::now();
   done_at_status_ = done_;

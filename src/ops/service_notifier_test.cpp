@@ -2,12 +2,11 @@
 // NOTIFY_SOCKET and the test reads what sd_notify sent.
 #include "ops/service_notifier.h"
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>

@@ -32,12 +32,12 @@ std::size_t utf8_sequence(std::string_view s, char32_t& cp) {
 
 // Code points a terminal would act on rather than show.
 bool invisible(char32_t cp) {
-  return cp < 0xA0 ||                      // C1 controls
-         cp == 0xAD ||                     // soft hyphen
-         (cp >= 0x200B && cp <= 0x200F) || // zero-width, LRM/RLM
-         (cp >= 0x2028 && cp <= 0x202E) || // line/paragraph separators, bidi embeddings
-         (cp >= 0x2060 && cp <= 0x206F) || // word joiner, bidi isolates
-         cp == 0xFEFF;                     // BOM
+  return cp < 0xA0 ||                       // C1 controls
+         cp == 0xAD ||                      // soft hyphen
+         (cp >= 0x200B && cp <= 0x200F) ||  // zero-width, LRM/RLM
+         (cp >= 0x2028 && cp <= 0x202E) ||  // line/paragraph separators, bidi embeddings
+         (cp >= 0x2060 && cp <= 0x206F) ||  // word joiner, bidi isolates
+         cp == 0xFEFF;                      // BOM
 }
 
 }  // namespace

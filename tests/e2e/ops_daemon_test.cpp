@@ -1,13 +1,11 @@
 // `run` as a daemon, watched from outside: /metrics scraped while it works
 // and checked against `status --json`, and systemd's notify protocol seen on
 // a socket the test owns (READY, STATUS, WATCHDOG, STOPPING).
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-
-#include <httplib.h>
-
-#include <gtest/gtest.h>
 
 #include <map>
 #include <optional>
@@ -63,16 +61,19 @@ class OpsDaemon : public ::testing::Test {
 
 TEST_F(OpsDaemon, MetricsScrapedWhileRunWorksAgreeWithStatus) {
   std::vector<std::string> events, unknown;
-  for (int i = 0; i < 2000; ++i) events.push_back("{\"n\": " + std::to_string(i % 1700) + "}");  // 300 duplicates
+  for (int i = 0; i < 2000; ++i)
+    events.push_back("{\"n\": " + std::to_string(i % 1700) + "}");  // 300 duplicates
   for (int i = 0; i < 200; ++i) unknown.push_back("{\"m\": " + std::to_string(i) + "}");
   const std::uint64_t bytes = submit("cowrie", events) + submit("no-such-feed", unknown);
 
-  Daemon daemon(dir_.path(), {"run", "--workers", "2", "--batch", "32", "--metrics-listen", "127.0.0.1:0"});
+  Daemon daemon(dir_.path(),
+                {"run", "--workers", "2", "--batch", "32", "--metrics-listen", "127.0.0.1:0"});
   int port = 0;
   ASSERT_TRUE(eventually([&] {
     std::smatch m;
     const std::string err = daemon.err();
-    if (!std::regex_search(err, m, std::regex("serving metrics address=http://127\\.0\\.0\\.1:(\\d+)/metrics"))) {
+    if (!std::regex_search(
+            err, m, std::regex("serving metrics address=http://127\\.0\\.0\\.1:(\\d+)/metrics"))) {
       return false;
     }
     port = std::stoi(m[1]);
@@ -88,14 +89,18 @@ TEST_F(OpsDaemon, MetricsScrapedWhileRunWorksAgreeWithStatus) {
     m = parse_metrics(res->body);
     const double processed = m["cybexp_archive_entries_processed_total"];
     if (processed > 0 && processed < 2000) saw_work_in_progress = true;
-    return processed + m["cybexp_archive_entries_skipped_total{state=\"typetag_not_supported\"}"] == 2200 &&
+    return processed + m["cybexp_archive_entries_skipped_total{state=\"typetag_not_supported\"}"] ==
+               2200 &&
            m["cybexp_archive_pending_entries"] == 0;
-  })) << "last scrape: processed " << m["cybexp_archive_entries_processed_total"] << "\n" << daemon.err();
+  })) << "last scrape: processed "
+      << m["cybexp_archive_entries_processed_total"] << "\n"
+      << daemon.err();
   EXPECT_TRUE(saw_work_in_progress);
 
   const std::string status = run_binary(dir_.path(), {"status", "--json"}).out;
-  ASSERT_TRUE(status.starts_with("{\"pending\": 0, \"processed\": 2000, \"skipped\": {\"typetag_not_supported\": 200}, "
-                                 "\"documents\": 1700, "))
+  ASSERT_TRUE(status.starts_with(
+      "{\"pending\": 0, \"processed\": 2000, \"skipped\": {\"typetag_not_supported\": 200}, "
+      "\"documents\": 1700, "))
       << status;
   EXPECT_EQ(m["cybexp_archive_entries_processed_total"], json_count(status, "processed"));
   EXPECT_EQ(m["cybexp_archive_entries_skipped_total{state=\"typetag_not_supported\"}"],
@@ -115,7 +120,8 @@ TEST_F(OpsDaemon, MetricsScrapedWhileRunWorksAgreeWithStatus) {
   EXPECT_GE(m["cybexp_archive_batch_latency_seconds_count"], 1);
   EXPECT_EQ(m["cybexp_archive_batch_latency_seconds_bucket{le=\"+Inf\"}"],
             m["cybexp_archive_batch_latency_seconds_count"]);
-  EXPECT_GE(m["cybexp_archive_backoff_sleeps_total"], 1);  // the pass ended: pending was counted then
+  EXPECT_GE(m["cybexp_archive_backoff_sleeps_total"],
+            1);  // the pass ended: pending was counted then
 
   auto other = client.Get("/");
   ASSERT_TRUE(other);
@@ -139,7 +145,8 @@ class NotifySocket {
   bool bound() const { return bound_; }
   const std::string& path() const { return path_; }
   // Reads datagrams into `seen` until one satisfies pred (true) or 30 s pass.
-  bool wait_for(const std::function<bool(const std::string&)>& pred, std::vector<std::string>& seen) {
+  bool wait_for(const std::function<bool(const std::string&)>& pred,
+                std::vector<std::string>& seen) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
       pollfd p{fd_, POLLIN, 0};
@@ -163,25 +170,29 @@ TEST_F(OpsDaemon, TellsSystemdReadyStatusWatchdogAndStopping) {
   submit("cowrie", {"{\"a\": 1}", "{\"a\": 2}", "{\"a\": 3}"});
   NotifySocket sock(dir_ / "notify.sock");
   ASSERT_TRUE(sock.bound());
-  Daemon daemon(dir_.path(), {"run", "--workers", "1"},
-                {{"NOTIFY_SOCKET", sock.path()}, {"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$PID"}});
+  Daemon daemon(
+      dir_.path(), {"run", "--workers", "1"},
+      {{"NOTIFY_SOCKET", sock.path()}, {"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$PID"}});
   std::vector<std::string> seen;
   ASSERT_TRUE(sock.wait_for([](const std::string& m) { return m.starts_with("READY=1"); }, seen))
       << daemon.err();
   EXPECT_EQ(seen.back(), "READY=1\nSTATUS=archiving: 3 pending");
   EXPECT_EQ(std::count(seen.begin(), seen.end(), "STATUS=starting: opening the stores"), 1);
-  EXPECT_TRUE(sock.wait_for([](const std::string& m) { return m.starts_with("STATUS=idle: 0 pending; next pass in "); },
-                            seen))
+  EXPECT_TRUE(sock.wait_for(
+      [](const std::string& m) { return m.starts_with("STATUS=idle: 0 pending; next pass in "); },
+      seen))
       << daemon.err();
   EXPECT_TRUE(sock.wait_for([](const std::string& m) { return m == "WATCHDOG=1"; }, seen));
   EXPECT_TRUE(sock.wait_for([](const std::string& m) { return m == "WATCHDOG=1"; }, seen))
       << "the watchdog pings go on while the loop sleeps";
 
   kill(daemon.pid(), SIGTERM);
-  EXPECT_TRUE(sock.wait_for([](const std::string& m) { return m.starts_with("STOPPING=1"); }, seen));
+  EXPECT_TRUE(
+      sock.wait_for([](const std::string& m) { return m.starts_with("STOPPING=1"); }, seen));
   EXPECT_EQ(seen.back(), "STOPPING=1\nSTATUS=stopping: finishing the entries in hand");
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
-  EXPECT_EQ(run_binary(dir_.path(), {"status", "--json"}).out.substr(0, 31), "{\"pending\": 0, \"processed\": 3, ");
+  EXPECT_EQ(run_binary(dir_.path(), {"status", "--json"}).out.substr(0, 31),
+            "{\"pending\": 0, \"processed\": 3, ");
 }
 
 }  // namespace

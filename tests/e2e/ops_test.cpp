@@ -1,9 +1,8 @@
 // The operator's commands end to end: check (output and exit codes), inspect
 // (pending, processed and skipped entries, --decrypt, --dry-run writing
 // nothing, --json), and requeue refusing entries under a live lease.
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <regex>
@@ -38,7 +37,8 @@ class Ops : public ::testing::Test {
   testing::RunResult run(A... args) {
     return run_binary(dir_.path(), {std::string(args)...});
   }
-  void submit(const std::string& text, const std::string& typetag, const std::string& name = "in.txt") {
+  void submit(const std::string& text, const std::string& typetag,
+              const std::string& name = "in.txt") {
     testing::write_file(dir_ / name, text);
     auto r = run("submit", "--typetag", typetag.c_str(), "--orgid", "org-1", name.c_str());
     ASSERT_EQ(r.code, 0) << r.err;
@@ -63,18 +63,30 @@ TEST_F(Ops, CheckReportsEverythingAndExitsZeroWhenReady) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   const std::string workers = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
-  const std::string out = std::regex_replace(r.out, std::regex("schema version \\d+"), "schema version N");
-  EXPECT_EQ(out,
-            "configuration none given: the defaults under " + home_.string() + " ($CYBEXP_HOME)\n"
-            "private key   " + path("priv.pem") + ": RSA-2048, mode 0600\n"
-            "public key    " + path("pub.pem") + ": RSA-2048, pairs with " + path("priv.pem") + "\n"
-            "cache         sqlite:" + path("cache.db") + ": schema version N\n"
-            "archive       sqlite:" + path("archive.db") + ": schema version N, 1 document (21 bytes of data)\n"
-            "entries       1 pending, 1 processed, 1 skipped (typetag_not_supported 1), 0 leased now\n"
-            "sub types     6 typetags registered\n"
-            "run would     claim 1 entry with " + workers + " workers (one per core), leases of 300 s; "
-            "--force-process would claim 2\n"
-            "ok\n");
+  const std::string out =
+      std::regex_replace(r.out, std::regex("schema version \\d+"), "schema version N");
+  EXPECT_EQ(out, "configuration none given: the defaults under " + home_.string() +
+                     " ($CYBEXP_HOME)\n"
+                     "private key   " +
+                     path("priv.pem") +
+                     ": RSA-2048, mode 0600\n"
+                     "public key    " +
+                     path("pub.pem") + ": RSA-2048, pairs with " + path("priv.pem") +
+                     "\n"
+                     "cache         sqlite:" +
+                     path("cache.db") +
+                     ": schema version N\n"
+                     "archive       sqlite:" +
+                     path("archive.db") +
+                     ": schema version N, 1 document (21 bytes of data)\n"
+                     "entries       1 pending, 1 processed, 1 skipped (typetag_not_supported 1), 0 "
+                     "leased now\n"
+                     "sub types     6 typetags registered\n"
+                     "run would     claim 1 entry with " +
+                     workers +
+                     " workers (one per core), leases of 300 s; "
+                     "--force-process would claim 2\n"
+                     "ok\n");
 }
 
 TEST_F(Ops, CheckExitsTwoOnAKeyReadableByOthers) {
@@ -82,29 +94,34 @@ TEST_F(Ops, CheckExitsTwoOnAKeyReadableByOthers) {
   auto r = run("check");
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, "cybexp-archive: private key " + path("priv.pem") +
-                       " is readable by group or others (mode 0644): run chmod 600 " + path("priv.pem") +
-                       "\ncybexp-archive: check found 1 problem\n");
-  EXPECT_NE(r.out.find("public key    " + path("pub.pem") + ": RSA-2048, not checked (no private key loaded)\n"),
+                       " is readable by group or others (mode 0644): run chmod 600 " +
+                       path("priv.pem") + "\ncybexp-archive: check found 1 problem\n");
+  EXPECT_NE(r.out.find("public key    " + path("pub.pem") +
+                       ": RSA-2048, not checked (no private key loaded)\n"),
             std::string::npos)
       << r.out;
 }
 
 TEST_F(Ops, CheckExitsTwoOnABadConfigurationAndOneOnAnUnreachableStore) {
-  testing::write_file(dir_ / "bad.json", R"({"cache": {"url": "sqlite:c.db"}, "archive": {"url": "sqlite:a.db"}, "x": 1})");
+  testing::write_file(
+      dir_ / "bad.json",
+      R"({"cache": {"url": "sqlite:c.db"}, "archive": {"url": "sqlite:a.db"}, "x": 1})");
   auto bad = run("-c", "bad.json", "check");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("unknown key 'x'"), std::string::npos) << bad.err;
 
   // Nothing listens on port 1; the public key is missing, which only warns.
-  testing::write_file(dir_ / "down.json",
-                      R"({"cache": {"url": "postgresql://127.0.0.1:1/cybexp", "private_key": "cybexp-data/priv.pem"},
+  testing::write_file(
+      dir_ / "down.json",
+      R"({"cache": {"url": "postgresql://127.0.0.1:1/cybexp", "private_key": "cybexp-data/priv.pem"},
                           "archive": {"url": "postgresql://127.0.0.1:1/cybexp"}, "public_key": "nope.pem"})");
   auto down = run("-c", "down.json", "check");
   EXPECT_EQ(down.code, 1) << down.err;
   const std::string dir = std::filesystem::canonical(dir_.path()).string();
-  EXPECT_TRUE(down.err.starts_with("cybexp-archive: warning: cannot open public key " + dir +
-                                   "/nope.pem: No such file or directory (only 'submit' needs the public key)\n"
-                                   "cybexp-archive: postgresql 127.0.0.1:1/cybexp: connect: "))
+  EXPECT_TRUE(down.err.starts_with(
+      "cybexp-archive: warning: cannot open public key " + dir +
+      "/nope.pem: No such file or directory (only 'submit' needs the public key)\n"
+      "cybexp-archive: postgresql 127.0.0.1:1/cybexp: connect: "))
       << down.err;
   EXPECT_TRUE(down.err.ends_with("\ncybexp-archive: check found 1 problem\n")) << down.err;
   EXPECT_EQ(down.out, "configuration " + dir + "/down.json\nprivate key   " + path("priv.pem") +
@@ -115,31 +132,37 @@ TEST_F(Ops, InspectShowsPendingProcessedAndSkippedEntries) {
   three_entries();
   auto processed = run("inspect", "1");
   ASSERT_EQ(processed.code, 0) << processed.err;
-  EXPECT_EQ(without_times(processed.out),
-            "id          1\nname        in.txt\ntypetag     unr-honeypot\norgid       org-1\n"
-            "timezone    UTC\nuploaded    TIME (EPOCH)\nblob        309 bytes\nstate       processed\n"
-            "attempts    1\nlease       none\nfinished    TIME\n_ref        " + std::string(kHash1) + "\n");
+  EXPECT_EQ(
+      without_times(processed.out),
+      "id          1\nname        in.txt\ntypetag     unr-honeypot\norgid       org-1\n"
+      "timezone    UTC\nuploaded    TIME (EPOCH)\nblob        309 bytes\nstate       processed\n"
+      "attempts    1\nlease       none\nfinished    TIME\n_ref        " +
+          std::string(kHash1) + "\n");
 
   auto skipped = run("inspect", "2");
   ASSERT_EQ(skipped.code, 0) << skipped.err;
-  EXPECT_EQ(without_times(skipped.out),
-            "id          2\nname        in.txt\ntypetag     new-feed\norgid       org-1\n"
-            "timezone    UTC\nuploaded    TIME (EPOCH)\nblob        290 bytes\nstate       typetag_not_supported\n"
-            "reason      typetag \"new-feed\" not in the sub-type registry: add it with 'cybexp-archive "
-            "subtypes add new-feed SUB_TYPE', then 'requeue --state typetag_not_supported'\n"
-            "attempts    1\nlease       none\nfinished    TIME\n");
+  EXPECT_EQ(
+      without_times(skipped.out),
+      "id          2\nname        in.txt\ntypetag     new-feed\norgid       org-1\n"
+      "timezone    UTC\nuploaded    TIME (EPOCH)\nblob        290 bytes\nstate       "
+      "typetag_not_supported\n"
+      "reason      typetag \"new-feed\" not in the sub-type registry: add it with 'cybexp-archive "
+      "subtypes add new-feed SUB_TYPE', then 'requeue --state typetag_not_supported'\n"
+      "attempts    1\nlease       none\nfinished    TIME\n");
 
   auto pending = run("inspect", "3", "--decrypt");
   ASSERT_EQ(pending.code, 0) << pending.err;
-  EXPECT_EQ(without_times(pending.out),
-            "id          3\nname        mail.txt\ntypetag     email\norgid       org-1\n"
-            "timezone    UTC\nuploaded    TIME (EPOCH)\nblob        302 bytes\nstate       pending\n"
-            "attempts    0\nlease       none\nfinished    -\n"
-            "plaintext   14 bytes:\n  line1\\n\\x1b[31mred\n");
+  EXPECT_EQ(
+      without_times(pending.out),
+      "id          3\nname        mail.txt\ntypetag     email\norgid       org-1\n"
+      "timezone    UTC\nuploaded    TIME (EPOCH)\nblob        302 bytes\nstate       pending\n"
+      "attempts    0\nlease       none\nfinished    -\n"
+      "plaintext   14 bytes:\n  line1\\n\\x1b[31mred\n");
 
   auto missing = run("inspect", "99");
   EXPECT_EQ(missing.code, 1);
-  EXPECT_EQ(missing.err, "cybexp-archive: no entry with id '99': 'cybexp-archive entries' lists them\n");
+  EXPECT_EQ(missing.err,
+            "cybexp-archive: no entry with id '99': 'cybexp-archive entries' lists them\n");
   EXPECT_EQ(run("inspect").code, 2);
 }
 
@@ -147,7 +170,8 @@ TEST_F(Ops, InspectDecryptShowsOnlyTheFirst256BytesEscaped) {
   submit(std::string(300, 'x') + "\x07", "unr-honeypot");
   auto r = run("inspect", "1", "--decrypt");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(r.out.ends_with("plaintext   301 bytes, the first 256:\n  " + std::string(256, 'x') + "\n"))
+  EXPECT_TRUE(
+      r.out.ends_with("plaintext   301 bytes, the first 256:\n  " + std::string(256, 'x') + "\n"))
       << r.out;
 }
 
@@ -160,13 +184,15 @@ TEST_F(Ops, InspectDryRunPrintsTheDocumentOrTheSkipAndWritesNothing) {
   auto pending = run("inspect", "3", "--dry-run");
   ASSERT_EQ(pending.code, 0) << pending.err;
   const std::string doc =
-      "{\"itype\": \"raw\", \"data\": {\"data\": \"line1\\n\\u001b[31mred\"}, \"orgid\": \"org-1\", "
+      "{\"itype\": \"raw\", \"data\": {\"data\": \"line1\\n\\u001b[31mred\"}, \"orgid\": "
+      "\"org-1\", "
       "\"timezone\": \"UTC\", \"sub_type\": \"email\", \"_hash\": \"";
   const std::size_t at = pending.out.find("dry run     would be processed as _ref ");
   ASSERT_NE(at, std::string::npos) << pending.out;
   const std::string hash = pending.out.substr(at + 39, 64);
   EXPECT_EQ(pending.out.substr(at), "dry run     would be processed as _ref " + hash +
-                                        " (nothing was written)\ndocument    " + doc + hash + "\"}\n");
+                                        " (nothing was written)\ndocument    " + doc + hash +
+                                        "\"}\n");
 
   auto skipped = run("inspect", "2", "--dry-run");
   ASSERT_EQ(skipped.code, 0) << skipped.err;
@@ -178,14 +204,19 @@ TEST_F(Ops, InspectDryRunPrintsTheDocumentOrTheSkipAndWritesNothing) {
 
   auto json = run("inspect", "3", "--dry-run", "--decrypt", "--json");
   ASSERT_EQ(json.code, 0) << json.err;
-  EXPECT_TRUE(json.out.starts_with("{\"id\": \"3\", \"name\": \"mail.txt\", \"typetag\": \"email\", "
-                                   "\"orgid\": \"org-1\", \"timezone\": \"UTC\", \"timestamp\": "))
+  EXPECT_TRUE(
+      json.out.starts_with("{\"id\": \"3\", \"name\": \"mail.txt\", \"typetag\": \"email\", "
+                           "\"orgid\": \"org-1\", \"timezone\": \"UTC\", \"timestamp\": "))
       << json.out;
-  EXPECT_TRUE(json.out.ends_with(
-      ", \"blob_bytes\": 302, \"state\": \"pending\", \"reason\": null, \"attempts\": 0, \"lease_owner\": null, "
-      "\"lease_until\": null, \"lease_live\": false, \"finished_at\": null, \"_ref\": [], \"plaintext\": "
-      "{\"bytes\": 14, \"head\": \"line1\\\\n\\\\x1b[31mred\"}, \"dry_run\": {\"state\": \"processed\", "
-      "\"reason\": null, \"document\": " + doc + hash + "\"}}}\n"))
+  EXPECT_TRUE(
+      json.out.ends_with(", \"blob_bytes\": 302, \"state\": \"pending\", \"reason\": null, "
+                         "\"attempts\": 0, \"lease_owner\": null, "
+                         "\"lease_until\": null, \"lease_live\": false, \"finished_at\": null, "
+                         "\"_ref\": [], \"plaintext\": "
+                         "{\"bytes\": 14, \"head\": \"line1\\\\n\\\\x1b[31mred\"}, \"dry_run\": "
+                         "{\"state\": \"processed\", "
+                         "\"reason\": null, \"document\": " +
+                         doc + hash + "\"}}}\n"))
       << json.out;
 
   // Nothing changed: no claim, no attempt counted, no document, no state.
@@ -217,7 +248,8 @@ TEST_F(Ops, RequeueNeverTouchesEntriesUnderALiveLease) {
   };
   std::vector<std::string> leased;
   for (int attempt = 0; attempt < 10 && leased.empty(); ++attempt) {
-    testing::Daemon worker(dir_.path(), {"run", "--force-process", "--workers", "1", "--batch", "8"});
+    testing::Daemon worker(dir_.path(),
+                           {"run", "--force-process", "--workers", "1", "--batch", "8"});
     testing::eventually([&] { return !leased_ids().empty(); }, std::chrono::seconds(20));
     worker.stop(SIGKILL);
     leased = leased_ids();  // as the killed worker left them
@@ -227,18 +259,21 @@ TEST_F(Ops, RequeueNeverTouchesEntriesUnderALiveLease) {
 
   auto live = run("inspect", leased[0].c_str());
   EXPECT_NE(live.out.find("state       typetag_not_supported\n"), std::string::npos) << live.out;
-  EXPECT_TRUE(std::regex_search(live.out, std::regex("\nlease       [^\n]+ until [^\n]+ \\(live\\)\n"))) << live.out;
+  EXPECT_TRUE(
+      std::regex_search(live.out, std::regex("\nlease       [^\n]+ until [^\n]+ \\(live\\)\n")))
+      << live.out;
 
   EXPECT_EQ(run("requeue", "--id", leased[0].c_str()).out, "requeued 0 entries\n");
   EXPECT_EQ(run("requeue", "--state", "typetag_not_supported").out,
             "requeued " + std::to_string(600 - n) + (600 - n == 1 ? " entry\n" : " entries\n"));
   auto still = run("entries", "--state", "typetag_not_supported");
-  EXPECT_EQ(std::count(still.out.begin(), still.out.end(), '\n'), static_cast<long>(n)) << still.out;
+  EXPECT_EQ(std::count(still.out.begin(), still.out.end(), '\n'), static_cast<long>(n))
+      << still.out;
   EXPECT_EQ(leased_ids(), leased);  // the leases themselves are left alone
   auto status = run("status", "--json");
-  EXPECT_TRUE(status.out.starts_with("{\"pending\": " + std::to_string(600 - n) +
-                                     ", \"processed\": 0, \"skipped\": {\"typetag_not_supported\": " +
-                                     std::to_string(n) + "}"))
+  EXPECT_TRUE(status.out.starts_with(
+      "{\"pending\": " + std::to_string(600 - n) +
+      ", \"processed\": 0, \"skipped\": {\"typetag_not_supported\": " + std::to_string(n) + "}"))
       << status.out;
 }
 

@@ -6,9 +6,9 @@
 // Thread safety: one Daemon per test thread.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -53,7 +53,8 @@ class Daemon {
     if (out < 0 || err < 0) _exit(126);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    for (const auto& [k, v] : env) setenv(k.c_str(), v == "$PID" ? std::to_string(getpid()).c_str() : v.c_str(), 1);
+    for (const auto& [k, v] : env)
+      setenv(k.c_str(), v == "$PID" ? std::to_string(getpid()).c_str() : v.c_str(), 1);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(CYBEXP_BINARY));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

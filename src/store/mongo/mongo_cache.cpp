@@ -5,6 +5,7 @@
 
 #include "store/mongo/mongo_entries.h"
 #include "store/mongo/mongo_store.h"
+#include "util/log.h"
 
 namespace cybexp::mongo {
 namespace {
@@ -46,7 +47,15 @@ Result<std::shared_ptr<MongoCache>> MongoCache::open(const StoreConfig& config) 
   bson_error_t err;
   bool ok = mongoc_collection_write_command_with_opts(coll.get(), cmd.get(), nullptr, &reply, &err);
   bson_destroy(&reply);
-  if (!ok) return std::unexpected(db_error(cache->where(), "create index", err));
+  if (!ok && !is_server_error(err)) {
+    return std::unexpected(db_error(cache->where(), "create index", err));
+  }
+  if (!ok) {
+    // Refused (a user without the createIndex privilege, say): claims work
+    // without it, only slower on a large collection.
+    log(LogLevel::kWarning, "could not create the claim index on the cache collection",
+        {{"collection", cache->db_ + "." + cache->coll_}, {"error", err.message}});
+  }
   return cache;
 }
 
@@ -82,6 +91,14 @@ Result<std::vector<CacheEntry>> MongoCache::claim(const ClaimRequest& request) {
   mongoc_find_and_modify_opts_set_sort(opts.get(), sort.get());
   mongoc_find_and_modify_opts_set_flags(opts.get(), MONGOC_FIND_AND_MODIFY_RETURN_NEW);
   std::vector<std::optional<bson_oid_t>> fids;
+  // Leases already taken would run out by themselves; a failed claim gives
+  // them back at once so that another pass can take them.
+  auto fail = [&](Error e) -> Result<std::vector<CacheEntry>> {
+    std::vector<std::string> ids;
+    for (const auto& taken : out) ids.push_back(taken.id);
+    (void)release(ids, request.worker);
+    return std::unexpected(std::move(e));
+  };
   // One entry per findAndModify: each is atomic on its document, so of two
   // workers racing for an entry exactly one gets it.
   while (out.size() < request.max_entries) {
@@ -91,13 +108,7 @@ Result<std::vector<CacheEntry>> MongoCache::claim(const ClaimRequest& request) {
                                                          &reply, &err);
     BsonPtr owned(bson_copy(&reply));
     bson_destroy(&reply);
-    if (!ok) {
-      // Leases already taken run out by themselves; give them back now anyway.
-      std::vector<std::string> ids;
-      for (const auto& e : out) ids.push_back(e.id);
-      (void)release(ids, request.worker);
-      return std::unexpected(db_error(where(), "claim", err));
-    }
+    if (!ok) return fail(db_error(where(), "claim", err));
     bson_iter_t value;
     if (!find_field(owned.get(), "value", &value) || !BSON_ITER_HOLDS_DOCUMENT(&value)) break;
     std::uint32_t len = 0;
@@ -105,11 +116,13 @@ Result<std::vector<CacheEntry>> MongoCache::claim(const ClaimRequest& request) {
     bson_iter_document(&value, &len, &data);
     bson_t doc;
     if (!bson_init_static(&doc, data, len)) break;
-    StoredEntry stored = CYBEXP_TRY(entry_from_bson(&doc));
-    out.push_back(std::move(stored.info.entry));
-    fids.push_back(stored.fid);
+    auto stored = entry_from_bson(&doc);
+    if (!stored) return fail(stored.error());
+    out.push_back(std::move(stored->info.entry));
+    fids.push_back(stored->fid);
   }
-  CYBEXP_TRY_VOID(attach_blobs(client, out, fids, request.inline_blob_max));
+  auto attached = attach_blobs(client, out, fids, request.inline_blob_max);
+  if (!attached) return fail(attached.error());
   return out;
 }
 

@@ -9,7 +9,7 @@
 namespace cybexp::mongo {
 namespace {
 
-using Cache = MongoLive;
+using MongoCacheLive = MongoLive;
 
 std::vector<EntryInfo> entries_of(CacheStore& store, const EntryFilter& filter = {}) {
   std::vector<EntryInfo> out;
@@ -32,7 +32,7 @@ std::vector<std::string> ids_of(const std::vector<T>& items) {
 
 BsonPtr by_id(const std::string& id) { return Doc().oid("_id", *parse_oid(id)).take(); }
 
-TEST_F(Cache, AddEntryWritesWhatTheApiModuleWrites) {
+TEST_F(MongoCacheLive, AddEntryWritesWhatTheApiModuleWrites) {
   auto store = open_cache();
   std::string id = ok(store->add_entry(entry("one"), bytes("0123456789")));
   auto docs = find(cache_.db, cache_.coll);
@@ -61,7 +61,7 @@ TEST_F(Cache, AddEntryWritesWhatTheApiModuleWrites) {
   EXPECT_EQ(get_string(files[0].get(), "filename"), "one");
 }
 
-TEST_F(Cache, ClaimsUpstreamEntriesWithInlineBlobs) {
+TEST_F(MongoCacheLive, ClaimsUpstreamEntriesWithInlineBlobs) {
   auto store = open_cache();
   bson_oid_t small = upload(bytes("0123456789"));
   bson_oid_t large = upload(std::vector<std::uint8_t>(100, 7));
@@ -107,7 +107,7 @@ TEST_F(Cache, ClaimsUpstreamEntriesWithInlineBlobs) {
   EXPECT_TRUE(ok(store->claim(req)).empty());  // all leased
 }
 
-TEST_F(Cache, MissingOrDamagedBlobIsBadData) {
+TEST_F(MongoCacheLive, MissingOrDamagedBlobIsBadData) {
   auto store = open_cache();
   bson_oid_t gone = upload(bytes("abc"));
   bson_oid_t damaged = upload(std::vector<std::uint8_t>(300000, 1));  // two chunks
@@ -144,7 +144,7 @@ TEST_F(Cache, MissingOrDamagedBlobIsBadData) {
   EXPECT_EQ(store->fetch_blob(bogus, 10).error().kind, ErrorKind::kInvalidArgument);
 }
 
-TEST_F(Cache, LargeBlobsRoundTripThroughGridfs) {
+TEST_F(MongoCacheLive, LargeBlobsRoundTripThroughGridfs) {
   // CongoDB handles at most 16 MiB in GridFS; a real server takes 64 MiB.
   const std::size_t size = congo() ? (16u << 20) - 1024 : 64u << 20;
   if (congo()) std::cout << "[   NOTE   ] CongoDB: blob of 16 MiB instead of 64 MiB\n";
@@ -162,7 +162,7 @@ TEST_F(Cache, LargeBlobsRoundTripThroughGridfs) {
   EXPECT_EQ(over.error().kind, ErrorKind::kLimit);
 }
 
-TEST_F(Cache, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
+TEST_F(MongoCacheLive, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
   auto store = open_cache();
   std::string a = ok(store->add_entry(entry("a"), bytes("a")));
   std::string b = ok(store->add_entry(entry("b"), bytes("b")));
@@ -187,7 +187,7 @@ TEST_F(Cache, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
   EXPECT_EQ(ok(store->counts()).processed, 2u);
 }
 
-TEST_F(Cache, FinishMarksEntriesAsUpstreamDoes) {
+TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
   auto store = open_cache();
   std::string a = ok(store->add_entry(entry("a"), bytes("a")));
   std::string b = ok(store->add_entry(entry("b"), bytes("b")));
@@ -261,7 +261,7 @@ TEST_F(Cache, FinishMarksEntriesAsUpstreamDoes) {
   EXPECT_EQ(store->claim(request("")).error().kind, ErrorKind::kInvalidArgument);
 }
 
-TEST_F(Cache, ReleaseEndsOnlyOwnLease) {
+TEST_F(MongoCacheLive, ReleaseEndsOnlyOwnLease) {
   auto store = open_cache();
   std::string a = ok(store->add_entry(entry("a"), bytes("a")));
   std::string b = ok(store->add_entry(entry("b"), bytes("b")));
@@ -277,7 +277,7 @@ TEST_F(Cache, ReleaseEndsOnlyOwnLease) {
   EXPECT_EQ(taken[0].attempts, 2);
 }
 
-TEST_F(Cache, ConcurrentClaimsNeverShareAnEntry) {
+TEST_F(MongoCacheLive, ConcurrentClaimsNeverShareAnEntry) {
   auto store = open_cache();
   auto other = open_cache();
   std::set<std::string> all;
@@ -300,7 +300,7 @@ TEST_F(Cache, ConcurrentClaimsNeverShareAnEntry) {
   EXPECT_EQ(got1.size() + got2.size(), 40u);
 }
 
-TEST_F(Cache, ForEachEntryFiltersAndPages) {
+TEST_F(MongoCacheLive, ForEachEntryFiltersAndPages) {
   auto store = open_cache();
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
@@ -360,7 +360,7 @@ TEST_F(Cache, ForEachEntryFiltersAndPages) {
   EXPECT_EQ(n, 1200u);
 }
 
-TEST_F(Cache, RequeueLeavesLiveLeasesAlone) {
+TEST_F(MongoCacheLive, RequeueLeavesLiveLeasesAlone) {
   auto store = open_cache();
   std::vector<std::string> id;
   for (int i = 0; i < 6; ++i) {

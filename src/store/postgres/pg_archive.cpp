@@ -2,6 +2,8 @@
 // registry (see postgres_store.h). Document text is stored exactly as given
 // and read back byte for byte: it travels as binary-format text parameters
 // over a UTF8 client encoding, so nothing is escaped or converted.
+#include <algorithm>
+#include <numeric>
 #include <string>
 
 #include "store/postgres/pg_schema.h"
@@ -30,12 +32,14 @@ bool identifier(std::string_view s) {
 }
 
 std::string insert_sql(std::size_t rows) {
-  std::string sql = "INSERT INTO cybexp_documents (hash, sub_type, orgid, timezone, data) VALUES ";
+  std::string sql =
+      "INSERT INTO cybexp_documents (seq, hash, sub_type, orgid, timezone, data) VALUES ";
   for (std::size_t i = 0; i < rows; ++i) {
-    std::size_t b = i * 5;
+    std::size_t b = i * 6;
     if (i) sql += ',';
-    sql += "($" + std::to_string(b + 1) + ",$" + std::to_string(b + 2) + ",$" +
-           std::to_string(b + 3) + ",$" + std::to_string(b + 4) + ",$" + std::to_string(b + 5) + ")";
+    sql += '(';
+    for (std::size_t j = 1; j <= 6; ++j) sql += (j > 1 ? ",$" : "$") + std::to_string(b + j);
+    sql += ')';
   }
   // Duplicates (already stored, or twice in this batch) are skipped, so the
   // command's row count is the number of new documents.
@@ -43,20 +47,51 @@ std::string insert_sql(std::size_t rows) {
   return sql;
 }
 
+// n values of seq (the bigserial's sequence, named by PostgreSQL's rule
+// TABLE_COLUMN_seq) in one round trip: insert_documents inserts in _hash
+// order but numbers the documents in the order given.
+const Statement kReserveSeq{"cybexp_reserve_seq",
+                            "SELECT nextval('cybexp_documents_seq_seq') "
+                            "FROM generate_series(1, $1::bigint)"};
+
 }  // namespace
 
 Result<std::uint64_t> PostgresStore::insert_documents(std::string_view what,
                                                       std::span<const RawDocument> docs) {
+  if (docs.empty()) return 0;
+  // Rows go in in _hash order. An insert that meets another transaction's
+  // uncommitted row with the same _hash waits for it; two workers committing
+  // the same documents in opposite orders (the same payload uploaded twice,
+  // claimed by different workers) would each wait for the other, and the
+  // server would break the deadlock after a second by failing one commit.
+  // One global order makes that impossible. seq still numbers the documents
+  // in the order given, so that export lists them in upload order.
+  Params reserve;
+  reserve.int8(static_cast<std::int64_t>(docs.size()));
+  auto seq_res = CYBEXP_TRY(conn_.exec(what, kReserveSeq, reserve));
+  if (PQntuples(seq_res.get()) != static_cast<int>(docs.size())) {
+    return std::unexpected(conn_.error(what, "could not reserve document numbers"));
+  }
+  std::vector<std::int64_t> seqs(docs.size());
+  for (std::size_t i = 0; i < docs.size(); ++i) seqs[i] = get_int(seq_res.get(), static_cast<int>(i), 0);
+  std::sort(seqs.begin(), seqs.end());
+  std::vector<std::size_t> order(docs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  // Stable: of two equal _hashes in one call, the first given is the one kept.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return docs[a].hash < docs[b].hash; });
+
   std::uint64_t inserted = 0;
   std::size_t start = 0;
-  while (start < docs.size()) {
+  while (start < order.size()) {
     std::size_t end = start;
     std::uint64_t bytes = 0;
     Params p;
-    while (end < docs.size() && end - start < kInsertRows &&
-           (end == start || bytes + docs[end].data_json.size() <= kInsertBytes)) {
-      const RawDocument& d = docs[end];
-      p.text(d.hash).text(d.sub_type).text(d.orgid).text(d.timezone).text(d.data_json);
+    while (end < order.size() && end - start < kInsertRows &&
+           (end == start || bytes + docs[order[end]].data_json.size() <= kInsertBytes)) {
+      const RawDocument& d = docs[order[end]];
+      p.int8(seqs[order[end]]).text(d.hash).text(d.sub_type).text(d.orgid).text(d.timezone)
+          .text(d.data_json);
       bytes += d.data_json.size();
       ++end;
     }

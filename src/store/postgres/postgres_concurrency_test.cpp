@@ -1,6 +1,7 @@
 // PostgresStore under concurrency and failure: workers claiming together,
 // fetch_blob from many threads, concurrent first starts, a server restart
 // between calls, and the claim+finish rate on small entries.
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -168,6 +169,48 @@ TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
   CacheCounts counts = ok(store->cache_counts());
   EXPECT_EQ(counts.processed, 10u);
   EXPECT_EQ(counts.pending, 0u);
+}
+
+TEST_F(ConcurrencyTest, SameDocumentsInOppositeOrdersDoNotDeadlock) {
+  // Two workers committing the same payloads (one feed uploaded twice) in
+  // opposite orders: each insert waits for the other's uncommitted row of the
+  // same _hash, so without one global insert order they deadlock and the
+  // server fails one commit. Rounds start together to make them overlap.
+  open_store();
+  constexpr int kRounds = 20, kDocs = 300;
+  std::string errors[2];
+  std::uint64_t inserted[2] = {0, 0};
+  std::barrier start(2);
+  StoreConfig config{url_, "", ""};
+  std::shared_ptr<ArchiveStore> stores[2] = {ok(open_postgres(&config, &config)).archive,
+                                             ok(open_postgres(&config, &config)).archive};
+  auto work = [&](int w) {
+    ArchiveStore* store = stores[w].get();
+    for (int round = 0; round < kRounds; ++round) {
+      std::vector<RawDocument> docs;
+      for (int i = 0; i < kDocs; ++i) {
+        int k = w == 0 ? i : kDocs - 1 - i;
+        docs.push_back({"r" + std::to_string(round) + "-" + std::to_string(k), "unr_honeypot", "o",
+                        "UTC", "{\"k\": " + std::to_string(k) + "}"});
+      }
+      start.arrive_and_wait();
+      auto n = store->put_documents(docs);
+      if (!n) {
+        errors[w] = n.error().message;
+        start.arrive_and_drop();
+        return;
+      }
+      inserted[w] += *n;
+    }
+  };
+  std::thread t0(work, 0), t1(work, 1);
+  t0.join();
+  t1.join();
+  EXPECT_EQ(errors[0], "");
+  EXPECT_EQ(errors[1], "");
+  EXPECT_EQ(inserted[0] + inserted[1], static_cast<std::uint64_t>(kRounds * kDocs));
+  auto store = open_store();
+  EXPECT_EQ(ok(store->archive_counts()).documents, static_cast<std::uint64_t>(kRounds * kDocs));
 }
 
 TEST_F(ConcurrencyTest, ClaimAndFinishRate) {

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Static checks over the project's code: clang-tidy (.clang-tidy) and
+# cppcheck (.cppcheck-suppressions) on every source under src/ and apps/
+# except tests (*_test.cpp) and the headers they include from include/ and
+# src/. Exits 1 on any finding, printing it.
+#
+# Both tools need the compile commands of a clang configuration: the `clang`
+# preset (build/hardening) is configured for that, nothing is built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=build/hardening
+cmake --preset clang >/dev/null
+
+# The project's sources, from the compilation database.
+mapfile -t files < <(grep -o '"file": "[^"]*"' "$build/compile_commands.json" |
+  sed 's/"file": "//; s/"$//' | grep -E "^$root/(src|apps)/" | grep -v '_test\.cpp$' | sort -u)
+[ ${#files[@]} -gt 0 ] || { echo "static-checks: no sources found in $build" >&2; exit 1; }
+echo "static-checks: ${#files[@]} sources"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+# clang-tidy: one process per file, as many at once as there are cores.
+export build tmp
+printf '%s\n' "${files[@]}" | xargs -P "$(nproc)" -I{} sh -c '
+  out="$tmp/$(echo "$1" | tr / _).tidy"
+  clang-tidy -p "$build" --quiet "$1" >"$out" 2>&1 || echo "$1" >>"$tmp/tidy-failed"' _ {}
+if [ -s "$tmp/tidy-failed" ]; then
+  status=1
+  echo "static-checks: clang-tidy findings:"
+  # Only the diagnostics (a header's finding repeats for each includer).
+  cat "$tmp"/*.tidy | grep -E '^/.*: (error|warning): ' | sort -u
+else
+  echo "static-checks: clang-tidy clean"
+fi
+
+# cppcheck: the same files with the project's include paths.
+if ! cppcheck -q --std=c++20 --language=c++ -I include -I src -DCYBEXP_VERSION='"0"' \
+    --enable=warning,performance,portability --inline-suppr \
+    --suppressions-list=.cppcheck-suppressions --error-exitcode=1 -j "$(nproc)" \
+    --template='{file}:{line}:{column}: {severity}: {message} [{id}]' \
+    "${files[@]}" 2>"$tmp/cppcheck"; then
+  status=1
+  echo "static-checks: cppcheck findings:"
+  cat "$tmp/cppcheck"
+else
+  echo "static-checks: cppcheck clean"
+fi
+exit "$status"
