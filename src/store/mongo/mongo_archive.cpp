@@ -67,12 +67,7 @@ Result<void> MongoArchive::ensure_meta() {
   // write the version or a sub type twice.
   for (const char* coll : {kMetaCollection, kSubtypesCollection}) {
     const char* key = coll == std::string_view(kMetaCollection) ? "key" : "typetag";
-    Doc index;
-    index.sub("key", std::move(Doc().int32(key, 1))).str("name", std::string(key) + "_unique")
-        .boolean("unique", true);
-    Doc indexes = Doc::array();
-    indexes.sub("", index);
-    BsonPtr cmd = Doc().str("createIndexes", coll).sub("indexes", indexes).take();
+    BsonPtr cmd = unique_index_command(coll, key);
     Collection c = client.collection(db_, coll);
     bson_t reply;
     bson_error_t err;
@@ -81,9 +76,8 @@ Result<void> MongoArchive::ensure_meta() {
     if (!ok) return std::unexpected(db_error(where(), "schema", err));
   }
   Collection meta = client.collection(db_, kMetaCollection);
-  BsonPtr selector = Doc().str("key", "schema_version").take();
-  BsonPtr update =
-      Doc().sub("$setOnInsert", std::move(Doc().int32("value", kSchemaVersion))).take();
+  BsonPtr selector = schema_version_selector();
+  BsonPtr update = schema_version_upsert();
   BsonPtr opts = Doc().boolean("upsert", true).take();
   bson_t reply;
   bson_error_t err;
@@ -97,8 +91,8 @@ Result<void> MongoArchive::ensure_meta() {
     // defaults; later a person's removals stay removed.
     for (const auto& [typetag, sub_type] : default_subtypes()) {
       Collection subtypes = client.collection(db_, kSubtypesCollection);
-      BsonPtr sel = Doc().str("typetag", typetag).take();
-      BsonPtr upd = Doc().sub("$setOnInsert", std::move(Doc().str("sub_type", sub_type))).take();
+      BsonPtr sel = subtype_selector(typetag);
+      BsonPtr upd = subtype_update(sub_type, true);
       if (!mongoc_collection_update_one(subtypes.get(), sel.get(), upd.get(), opts.get(), nullptr,
                                         &err)) {
         return std::unexpected(db_error(where(), "schema", err));
@@ -178,8 +172,8 @@ Result<void> MongoArchive::add_subtype(const std::string& typetag, const std::st
   }
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, kSubtypesCollection);
-  BsonPtr sel = Doc().str("typetag", typetag).take();
-  BsonPtr upd = Doc().sub("$set", std::move(Doc().str("sub_type", sub_type))).take();
+  BsonPtr sel = subtype_selector(typetag);
+  BsonPtr upd = subtype_update(sub_type, false);
   BsonPtr opts = Doc().boolean("upsert", true).take();
   bson_error_t err;
   if (!mongoc_collection_update_one(coll.get(), sel.get(), upd.get(), opts.get(), nullptr, &err)) {
@@ -191,7 +185,7 @@ Result<void> MongoArchive::add_subtype(const std::string& typetag, const std::st
 Result<bool> MongoArchive::remove_subtype(const std::string& typetag) {
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, kSubtypesCollection);
-  BsonPtr sel = Doc().str("typetag", typetag).take();
+  BsonPtr sel = subtype_selector(typetag);
   bson_t reply;
   bson_error_t err;
   bool ok = mongoc_collection_delete_many(coll.get(), sel.get(), nullptr, &reply, &err);
@@ -354,11 +348,11 @@ Result<std::uint64_t> MongoArchive::scan_data_bytes(const Client& client) {
 Result<int> MongoArchive::schema_version() {
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, kMetaCollection);
-  BsonPtr query = Doc().str("key", "schema_version").take();
+  BsonPtr query = schema_version_selector();
   Cursor cursor(mongoc_collection_find_with_opts(coll.get(), query.get(), nullptr, nullptr));
   int version = 0;
   CYBEXP_TRY_VOID(drain_cursor(cursor.get(), where(), "schema_version", [&](const bson_t* doc) {
-    version = static_cast<int>(get_count(doc, "value").value_or(0));
+    version = schema_version_from_bson(doc);
     return false;
   }));
   return version;

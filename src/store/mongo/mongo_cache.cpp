@@ -33,16 +33,11 @@ Result<std::shared_ptr<MongoCache>> MongoCache::open(const StoreConfig& config) 
   std::shared_ptr<MongoCache> cache(new MongoCache(
       pool, config.db.empty() ? "cache_db" : config.db,
       config.coll.empty() ? "file_entries" : config.coll));
-  // Claims look for unprocessed entries oldest first; without an index the
-  // server would walk every processed entry to find them. Creating an index
-  // that exists already is a no-op; upstream's code does not mind it.
+  // Creating an index that exists already is a no-op; upstream's modules
+  // do not mind one more index.
   Client client = cache->pool_->acquire();
   Collection coll = client.collection(cache->db_, cache->coll_);
-  Doc index;
-  index.sub("key", std::move(Doc().int32("processed", 1).int32("_id", 1))).str("name", "cybexp_claim");
-  Doc indexes = Doc::array();
-  indexes.sub("", index);
-  BsonPtr cmd = Doc().str("createIndexes", cache->coll_).sub("indexes", indexes).take();
+  BsonPtr cmd = claim_index_command(cache->coll_);
   bson_t reply;
   bson_error_t err;
   bool ok = mongoc_collection_write_command_with_opts(coll.get(), cmd.get(), nullptr, &reply, &err);

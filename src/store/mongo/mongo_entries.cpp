@@ -132,6 +132,16 @@ BsonPtr claim_update(const std::string& worker, std::int64_t now_ms, int lease_s
 
 BsonPtr oldest_first() { return Doc().int32("_id", 1).take(); }
 
+BsonPtr claim_index_command(const std::string& collection) {
+  // Claims look for unprocessed entries oldest first; without this index the
+  // server would walk every processed entry to find them.
+  Doc index;
+  index.sub("key", std::move(Doc().int32("processed", 1).int32("_id", 1))).str("name", "cybexp_claim");
+  Doc indexes = Doc::array();
+  indexes.sub("", index);
+  return Doc().str("createIndexes", collection).sub("indexes", indexes).take();
+}
+
 BsonPtr leased_by(const bson_oid_t& id, const std::string& worker) {
   return Doc().oid("_id", id).str(kFieldLeaseOwner, worker).take();
 }

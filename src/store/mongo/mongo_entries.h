@@ -62,6 +62,8 @@ Result<StoredEntry> entry_from_bson(const bson_t* doc);
 BsonPtr claimable_query(bool force, std::int64_t now_ms);
 BsonPtr claim_update(const std::string& worker, std::int64_t now_ms, int lease_seconds);
 BsonPtr oldest_first();  // {_id: 1}
+// createIndexes for the claim index on the cache collection.
+BsonPtr claim_index_command(const std::string& collection);
 
 // finish(): the entry, only while `worker` holds its lease.
 BsonPtr leased_by(const bson_oid_t& id, const std::string& worker);

@@ -127,6 +127,9 @@ TEST(MongoEntries, ClaimQueryAndUpdate) {
                          "since": {"$date": {"$numberLong": "1700000000123"}}}},
                      "$inc": {"_cybexp_attempts": {"$numberInt": "1"}}})"));
   EXPECT_EQ(canonical_json(oldest_first().get()), norm(R"({"_id": {"$numberInt": "1"}})"));
+  EXPECT_EQ(canonical_json(claim_index_command("file_entries").get()),
+            norm(R"({"createIndexes": "file_entries", "indexes": [{"key": {"processed": {"$numberInt": "1"},
+                     "_id": {"$numberInt": "1"}}, "name": "cybexp_claim"}]})"));
 }
 
 TEST(MongoEntries, FinishMarksAsUpstreamDoes) {

@@ -137,8 +137,28 @@ BsonPtr raw_counts_pipeline() {
   return Doc().sub("pipeline", stages).take();
 }
 
-BsonPtr subtype_to_bson(const std::string& typetag, const std::string& sub_type) {
-  return Doc().str("typetag", typetag).str("sub_type", sub_type).take();
+BsonPtr unique_index_command(const std::string& collection, const std::string& key) {
+  Doc index;
+  index.sub("key", std::move(Doc().int32(key, 1))).str("name", key + "_unique").boolean("unique", true);
+  Doc indexes = Doc::array();
+  indexes.sub("", index);
+  return Doc().str("createIndexes", collection).sub("indexes", indexes).take();
+}
+
+BsonPtr schema_version_selector() { return Doc().str("key", "schema_version").take(); }
+
+BsonPtr schema_version_upsert() {
+  return Doc().sub("$setOnInsert", std::move(Doc().int32("value", kSchemaVersion))).take();
+}
+
+int schema_version_from_bson(const bson_t* doc) {
+  return static_cast<int>(get_count(doc, "value").value_or(0));
+}
+
+BsonPtr subtype_selector(const std::string& typetag) { return Doc().str("typetag", typetag).take(); }
+
+BsonPtr subtype_update(const std::string& sub_type, bool seed) {
+  return Doc().sub(seed ? "$setOnInsert" : "$set", std::move(Doc().str("sub_type", sub_type))).take();
 }
 
 std::optional<std::pair<std::string, std::string>> subtype_from_bson(const bson_t* doc) {

@@ -64,8 +64,19 @@ bool enforces_unique_hash(const bson_t* index);
 // Aggregation for counts(): raw documents and the BSON bytes of their data.
 BsonPtr raw_counts_pipeline();
 
-// cybexp_subtypes documents: {typetag, sub_type}.
-BsonPtr subtype_to_bson(const std::string& typetag, const std::string& sub_type);
+// createIndexes for a unique index on `key` of one of our own collections.
+BsonPtr unique_index_command(const std::string& collection, const std::string& key);
+
+// cybexp_meta holds {key: "schema_version", value: N}; the upsert writes it
+// only when it is not there yet (its reply says whether it did).
+BsonPtr schema_version_selector();
+BsonPtr schema_version_upsert();
+int schema_version_from_bson(const bson_t* doc);
+
+// cybexp_subtypes documents: {typetag, sub_type}. The seed sets sub_type
+// only on insert (a person's later change stays); add_subtype replaces it.
+BsonPtr subtype_selector(const std::string& typetag);
+BsonPtr subtype_update(const std::string& sub_type, bool seed);
 std::optional<std::pair<std::string, std::string>> subtype_from_bson(const bson_t* doc);
 
 }  // namespace cybexp::mongo

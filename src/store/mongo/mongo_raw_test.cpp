@@ -161,9 +161,21 @@ TEST(MongoRaw, QueriesAndTheUniqueIndex) {
       "partialFilterExpression": {"itype": "event"}})").get()));
 }
 
-TEST(MongoRaw, SubtypeDocuments) {
-  EXPECT_EQ(canonical_json(subtype_to_bson("unr-honeypot", "unr_honeypot").get()),
-            norm(R"({"typetag": "unr-honeypot", "sub_type": "unr_honeypot"})"));
+TEST(MongoRaw, RegistryAndMetaDocuments) {
+  EXPECT_EQ(canonical_json(subtype_selector("unr-honeypot").get()),
+            norm(R"({"typetag": "unr-honeypot"})"));
+  EXPECT_EQ(canonical_json(subtype_update("unr_honeypot", true).get()),
+            norm(R"({"$setOnInsert": {"sub_type": "unr_honeypot"}})"));
+  EXPECT_EQ(canonical_json(subtype_update("unr_honeypot", false).get()),
+            norm(R"({"$set": {"sub_type": "unr_honeypot"}})"));
+  EXPECT_EQ(canonical_json(unique_index_command("cybexp_subtypes", "typetag").get()),
+            norm(R"({"createIndexes": "cybexp_subtypes", "indexes": [{"key": {"typetag": {"$numberInt": "1"}},
+                     "name": "typetag_unique", "unique": true}]})"));
+  EXPECT_EQ(canonical_json(schema_version_selector().get()), norm(R"({"key": "schema_version"})"));
+  EXPECT_EQ(canonical_json(schema_version_upsert().get()),
+            norm(R"({"$setOnInsert": {"value": {"$numberInt": "1"}}})"));
+  EXPECT_EQ(schema_version_from_bson(ext(R"({"key": "schema_version", "value": {"$numberInt": "2"}})").get()), 2);
+  EXPECT_EQ(schema_version_from_bson(ext(R"({"key": "schema_version"})").get()), 0);
   auto pair = subtype_from_bson(ext(R"({"_id": {"$oid": "5ea7816a2b3c4d5e6f708192"},
       "typetag": "cowrie", "sub_type": "cowrie"})").get());
   ASSERT_TRUE(pair);
