@@ -12,6 +12,8 @@ packages=(
   libcpp-httplib-dev  # the /metrics endpoint
   libsystemd-dev      # sd_notify: Type=notify, STATUS, watchdog
   libgtest-dev libbenchmark-dev
+  clang libclang-rt-14-dev  # the libFuzzer targets (scripts/fuzz.sh)
+  clang-tidy cppcheck       # scripts/static-checks.sh
   postgresql          # a real server for the PostgreSQL tests
   ca-certificates
 )

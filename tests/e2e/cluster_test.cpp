@@ -1,15 +1,16 @@
 // The cluster issue's acceptance tests against a real PostgreSQL server, with
 // the real binary as workers: four `run` processes draining 20,000 entries
-// while one is SIGKILLed, and daemon workers living through a database
-// restart. Both end with the same audit: every entry finished exactly once
-// (a trigger logs each finishing) with the right _ref, the archive holding
-// exactly the expected _hashes, and `status --json` agreeing.
+// while one is SIGKILLed and another stopped past its lease, and daemon
+// workers living through a database restart. Both end with the same audit:
+// every entry finished exactly once (a trigger logs each finishing) with the
+// right _ref, the archive holding exactly the expected _hashes, and
+// `status --json` agreeing.
 #include <signal.h>
 
 #include <cstdio>
 #include <ctime>
-#include <memory>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -313,7 +314,14 @@ TEST(Cluster, DaemonWorkersRecoverFromADatabaseRestart) {
   })) << w1.err() << w2.err();
 
   // The server goes away under the workers and stays away until both have
-  // noticed; then it comes back on the same port with the same data.
+  // noticed; then it comes back on the same port with the same data. (If an
+  // assertion ends the test early, the guard brings it back for the tests
+  // that follow in this process.)
+  struct StartAgain {
+    ~StartAgain() {
+      if (!server().running()) (void)server().start();
+    }
+  } start_again;
   ASSERT_TRUE(server().stop().has_value());
   const std::string noticed = "store failed; backing off and retrying";
   ASSERT_TRUE(poll_until(Seconds(30), [&] {

@@ -1,6 +1,7 @@
 // PostgresStore under concurrency and failure: workers claiming together,
 // fetch_blob from many threads, concurrent first starts, a server restart
-// between calls, and the claim+finish rate on small entries.
+// between calls, the same documents committed in opposite orders, and the
+// claim+finish rate on small entries.
 #include <barrier>
 #include <chrono>
 #include <cstdio>
