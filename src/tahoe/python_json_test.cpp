@@ -90,21 +90,29 @@ TEST(PythonJsonString, EscapesAsEnsureAscii) {
 // not UTF-8 (an entry's typetag or orgid, unchecked) with a lone 4-byte lead
 // wrote 12 bytes for one input byte, past the room reserved per byte. A
 // truncated sequence is now one U+FFFD; stray continuation bytes are dropped.
+// The size function may then over-estimate (it sizes a 4-byte lead as a
+// pair), never under-estimate; for valid UTF-8 it stays exact.
+std::string dumps_invalid(std::string_view s) {
+  std::string out;
+  append_python_json_string(s, out);
+  EXPECT_GE(python_json_string_size(s), out.size()) << out;
+  return out;
+}
+
 TEST(PythonJsonString, TruncatedSequencesStayWithinTheirRoom) {
-  EXPECT_EQ(dumps_str("\xF0"), "\"\\ufffd\"");
-  EXPECT_EQ(dumps_str("\xFF" "a"), "\"\\ufffda\"");
-  EXPECT_EQ(dumps_str("\xF0\x9F" "a"), "\"\\ufffda\"");
-  EXPECT_EQ(dumps_str("\xE4\xB8"), "\"\\ufffd\"");
-  EXPECT_EQ(dumps_str("\xC3"), "\"\\ufffd\"");
-  EXPECT_EQ(dumps_str("\x80x"), "\"x\"");
+  EXPECT_EQ(dumps_invalid("\xF0"), "\"\\ufffd\"");
+  EXPECT_EQ(dumps_invalid("\xFF" "a"), "\"\\ufffda\"");
+  EXPECT_EQ(dumps_invalid("\xF0\x9F" "a"), "\"\\ufffda\"");
+  EXPECT_EQ(dumps_invalid("\xE4\xB8"), "\"\\ufffd\"");
+  EXPECT_EQ(dumps_invalid("\xC3"), "\"\\ufffd\"");
+  EXPECT_EQ(dumps_invalid("\x80x"), "\"x\"");
   // Short strings (one raw room) and long ones (chunked rooms), all lone leads.
   for (std::size_t n : {1u, 7u, 8u, 100u, 4096u, 10000u}) {
     SCOPED_TRACE(n);
     std::string want = "\"";
     for (std::size_t i = 0; i < n; ++i) want += "\\ufffd";
     want += "\"";
-    EXPECT_EQ(dumps_str(std::string(n, '\xFF')), want);
-    EXPECT_GE(python_json_string_size(std::string(n, '\xFF')), want.size());
+    EXPECT_EQ(dumps_invalid(std::string(n, '\xFF')), want);
   }
 }
 

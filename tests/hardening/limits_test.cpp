@@ -7,6 +7,9 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include <cstdio>
+#include <memory>
+
 #include "cybexp/envelope.h"
 #include "cybexp/store_factory.h"
 #include "hardening/hardening_support.h"
@@ -66,8 +69,11 @@ void add_streamed_brackets(const std::filesystem::path& cache_db, std::uint64_t 
   omac(0, nonce, n_mac);
   omac(1, {}, h_mac);
 
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(cache_db.c_str(), &db), SQLITE_OK);
+  sqlite3* raw_db = nullptr;
+  const int open_rc = sqlite3_open(cache_db.c_str(), &raw_db);
+  const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> owner(raw_db, &sqlite3_close);
+  sqlite3* db = raw_db;
+  ASSERT_EQ(open_rc, SQLITE_OK);
   const std::uint64_t total = rsa.size() + 32 + n;
   const std::string insert =
       "INSERT INTO entries(name, typetag, orgid, timezone, timestamp) VALUES "
@@ -107,7 +113,6 @@ void add_streamed_brackets(const std::filesystem::path& cache_db, std::uint64_t 
   EVP_CIPHER_CTX_free(ctr);
   EVP_MAC_free(mac);
   ASSERT_EQ(sqlite3_blob_close(blob), SQLITE_OK);
-  sqlite3_close(db);
 }
 
 EntryInfo only_entry(const std::filesystem::path& cache_db) {
@@ -123,8 +128,8 @@ EntryInfo only_entry(const std::filesystem::path& cache_db) {
 }
 
 // The cache lake is SQLite here, and SQLite holds at most SQLITE_MAX_LENGTH
-// bytes in one blob (1,000,000,000 in Debian's build), a little under 1 GiB:
-// the envelope is the largest it can hold.
+// bytes in one row (1,000,000,000 in Debian's build), a little under 1 GiB:
+// the envelope is the largest that fits, with room for the row's header.
 TEST(HardeningLimits, GiantBracketEnvelopeIsRefusedBySizeUnreadInFlatMemory) {
   TempDir dir;
   const auto config = make_home(dir);
@@ -135,9 +140,12 @@ TEST(HardeningLimits, GiantBracketEnvelopeIsRefusedBySizeUnreadInFlatMemory) {
   ASSERT_GT(max_blob, 256 * kMiB) << "this SQLite cannot hold a blob over the default limit";
   auto pub = PublicKey::load_file(dir / "pub.pem");
   ASSERT_TRUE(pub.has_value());
-  add_streamed_brackets(dir / "cache.db", max_blob - 256 - 32, *pub);
+  const std::uint64_t blob_bytes = max_blob - 4096;
+  add_streamed_brackets(dir / "cache.db", blob_bytes - 256 - 32, *pub);
 
   const Child c = spawn(dir.path(), {"-c", config.string(), "run", "--once"});
+  std::printf("run --once on a %llu-byte envelope: %.2f s, peak RSS %ld KiB\n",
+              static_cast<unsigned long long>(blob_bytes), c.seconds, c.max_rss_kib);
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_TRUE(c.out.starts_with("processed 0, skipped 1 (bad_data 1)")) << c.out;
   EXPECT_LT(c.seconds, 10.0) << "refusing by size must not read the blob";
@@ -145,7 +153,7 @@ TEST(HardeningLimits, GiantBracketEnvelopeIsRefusedBySizeUnreadInFlatMemory) {
   EXPECT_LT(c.max_rss_kib, 64 * 1024 + kSanitizerSlackKib) << "peak RSS " << c.max_rss_kib << " KiB";
   const EntryInfo e = only_entry(dir / "cache.db");
   EXPECT_EQ(e.state, kStateBadData);
-  EXPECT_EQ(e.reason, "blob is " + std::to_string(max_blob) +
+  EXPECT_EQ(e.reason, "blob is " + std::to_string(blob_bytes) +
                           " bytes, over the 268435456-byte limit (limits.max_blob_bytes)");
 }
 
@@ -167,6 +175,8 @@ TEST(HardeningLimits, DeepBracketsAreRefusedByDepthQuicklyWhenSizeAllows) {
     ASSERT_TRUE((*cache)->add_entry({"deep", "unr-honeypot", "identity--x", "UTC", 1.0}, *blob).has_value());
   }
   const Child c = spawn(dir.path(), {"-c", config.string(), "run", "--once"});
+  std::printf("run --once on %llu bytes of '[': %.2f s, peak RSS %ld KiB\n",
+              static_cast<unsigned long long>(n), c.seconds, c.max_rss_kib);
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_TRUE(c.out.starts_with("processed 0, skipped 1 (error 1)")) << c.out;
   EXPECT_LT(c.seconds, 20.0);

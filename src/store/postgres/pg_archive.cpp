@@ -20,7 +20,7 @@ constexpr std::uint64_t kInsertBytes = 256ull << 20;
 // for_each_document reads pages of at most this many documents and, past the
 // first document of a page, this many bytes of data.
 constexpr int kDocPage = 1000;
-constexpr std::int64_t kDocPageBytes = 64ll << 20;
+constexpr std::int64_t kDocPageBytes = 64LL << 20;
 
 bool identifier(std::string_view s) {
   auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };

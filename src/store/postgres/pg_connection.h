@@ -131,7 +131,7 @@ class Connection {
 
  private:
   Result<void> connect();
-  Result<PgResult> check(std::string_view what, PGresult* res);
+  Result<PgResult> check(std::string_view what, PGresult* raw);
   void rollback_quietly();
 
   std::string url_;
