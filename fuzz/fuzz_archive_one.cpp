@@ -28,13 +28,18 @@ class MemoryCache final : public CacheStore {
     if (blob.size() > max) return make_error(ErrorKind::kLimit, "blob over the limit");
     return blob;
   }
-  Result<std::string> add_entry(const NewEntry&, std::span<const std::uint8_t>) override { return no(); }
+  Result<std::string> add_entry(const NewEntry&, std::span<const std::uint8_t>) override {
+    return no();
+  }
   Result<std::vector<CacheEntry>> claim(const ClaimRequest&) override { return no(); }
-  Result<std::uint64_t> finish(std::span<const EntryResult>, const std::string&) override { return no(); }
+  Result<std::uint64_t> finish(std::span<const EntryResult>, const std::string&) override {
+    return no();
+  }
   Result<void> release(std::span<const std::string>, const std::string&) override { return no(); }
   Result<std::uint64_t> count_claimable(bool) override { return no(); }
   Result<CacheCounts> counts() override { return no(); }
-  Result<void> for_each_entry(const EntryFilter&, const std::function<bool(const EntryInfo&)>&) override {
+  Result<void> for_each_entry(const EntryFilter&,
+                              const std::function<bool(const EntryInfo&)>&) override {
     return no();
   }
   Result<std::uint64_t> requeue(const EntryFilter&) override { return no(); }
@@ -87,8 +92,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   entry.orgid = take_field(in);
   entry.timezone = take_field(in);
   const std::span<const std::uint8_t> payload = in;
-  std::vector<std::uint8_t> blob = sealed ? fuzz::FixedSession::get().seal(payload)
-                                          : std::vector<std::uint8_t>(payload.begin(), payload.end());
+  std::vector<std::uint8_t> blob = sealed
+                                       ? fuzz::FixedSession::get().seal(payload)
+                                       : std::vector<std::uint8_t>(payload.begin(), payload.end());
   entry.blob_size = blob.size();
 
   MemoryCache cache;
@@ -99,8 +105,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ctx.registry = &registry();
   ctx.limits.max_blob_bytes = 1 << 20;
   ctx.limits.max_canonical_bytes = 1 << 20;
-  if (fetched) cache.blob = std::move(blob);
-  else entry.blob = std::move(blob);
+  if (fetched)
+    cache.blob = std::move(blob);
+  else
+    entry.blob = std::move(blob);
 
   const EntryOutcome out = archive_one(entry, ctx);
   check(!out.transient_error, "memory never fails like a store");
@@ -129,8 +137,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(!out.document.has_value(), "a skipped entry has no document");
   if (sealed) {
     const std::string_view plain(reinterpret_cast<const char*>(payload.data()), payload.size());
-    auto text_ok = [](const std::string& s) { return is_valid_utf8(s) && s.find('\0') == std::string::npos; };
-    const bool metadata_ok = text_ok(entry.typetag) && text_ok(entry.orgid) && text_ok(entry.timezone);
+    auto text_ok = [](const std::string& s) {
+      return is_valid_utf8(s) && s.find('\0') == std::string::npos;
+    };
+    const bool metadata_ok =
+        text_ok(entry.typetag) && text_ok(entry.orgid) && text_ok(entry.timezone);
     check(state != kStateBadData || !is_valid_utf8(plain) || !metadata_ok,
           "a genuine envelope is bad data only if its plaintext or metadata is damaged");
     check(plain.size() < 32 || out.result.reason.find(plain) == std::string::npos,

@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(c->lease_seconds >= 1 && c->lease_seconds <= 86400, "lease_seconds in range");
   const Limits& l = c->limits;
   check(l.max_blob_bytes >= 1 && l.max_blob_bytes <= (1ull << 40), "max_blob_bytes in range");
-  check(l.max_canonical_bytes >= 1 && l.max_canonical_bytes <= (1ull << 40), "max_canonical_bytes in range");
+  check(l.max_canonical_bytes >= 1 && l.max_canonical_bytes <= (1ull << 40),
+        "max_canonical_bytes in range");
   check(l.canonical_payload_factor <= 1024, "canonical_payload_factor in range");
   check(l.max_depth >= 1 && l.max_depth <= 10000, "max_depth in range");
   check(l.entry_seconds >= 1 && l.entry_seconds <= 86400, "entry_seconds in range");

@@ -26,7 +26,8 @@ void whole_blob(std::span<const std::uint8_t> blob) {
     check(!r.error().message.empty(), "errors say why");
     return;
   }
-  check(r->size() + 256 + kNonceSize + kTagSize == blob.size(), "plaintext is the ciphertext's size");
+  check(r->size() + 256 + kNonceSize + kTagSize == blob.size(),
+        "plaintext is the ciphertext's size");
 }
 
 void behind_valid_rsa(std::span<const std::uint8_t> rest) {
@@ -79,10 +80,27 @@ void eax_round_trip(std::span<const std::uint8_t> in) {
   std::vector<std::uint8_t> bad_nonce(nonce.begin(), nonce.end());
   const std::size_t where = plaintext.empty() ? 0 : plaintext[0];
   switch (where % 4) {
-    case 0: bad_tag[where % kTagSize] ^= 1; break;
-    case 1: if (!bad_ct.empty()) bad_ct[where % bad_ct.size()] ^= 0x80; else bad_tag[0] ^= 1; break;
-    case 2: if (!bad_header.empty()) bad_header[where % bad_header.size()] ^= 2; else bad_tag[1] ^= 1; break;
-    default: if (!bad_nonce.empty()) bad_nonce[where % bad_nonce.size()] ^= 4; else bad_tag[2] ^= 1; break;
+    case 0:
+      bad_tag[where % kTagSize] ^= 1;
+      break;
+    case 1:
+      if (!bad_ct.empty())
+        bad_ct[where % bad_ct.size()] ^= 0x80;
+      else
+        bad_tag[0] ^= 1;
+      break;
+    case 2:
+      if (!bad_header.empty())
+        bad_header[where % bad_header.size()] ^= 2;
+      else
+        bad_tag[1] ^= 1;
+      break;
+    default:
+      if (!bad_nonce.empty())
+        bad_nonce[where % bad_nonce.size()] ^= 4;
+      else
+        bad_tag[2] ^= 1;
+      break;
   }
   std::vector<std::uint8_t> untouched(ct.size(), 0x5A);
   auto r = eax_decrypt(key, bad_nonce, bad_header, bad_ct, bad_tag, untouched);
@@ -110,10 +128,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::span<const std::uint8_t> rest(data + 1, size - 1);
   switch (data[0] % 4) {
-    case 0: whole_blob(rest); break;
-    case 1: behind_valid_rsa(rest); break;
-    case 2: eax_round_trip(rest); break;
-    default: sealed_plaintext(rest); break;
+    case 0:
+      whole_blob(rest);
+      break;
+    case 1:
+      behind_valid_rsa(rest);
+      break;
+    case 2:
+      eax_round_trip(rest);
+      break;
+    default:
+      sealed_plaintext(rest);
+      break;
   }
   return 0;
 }

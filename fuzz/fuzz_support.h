@@ -27,7 +27,9 @@ inline void check(bool ok, const char* what) {
   std::abort();
 }
 
-inline std::string data_path(const char* name) { return std::string(CYBEXP_TEST_DATA_DIR) + "/" + name; }
+inline std::string data_path(const char* name) {
+  return std::string(CYBEXP_TEST_DATA_DIR) + "/" + name;
+}
 
 struct Keys {
   PrivateKey archive;  // tests/data/priv.pem: the key the vectors are encrypted to
@@ -70,8 +72,7 @@ class FixedSession {
     blob.insert(blob.end(), kNonce.begin(), kNonce.end());
     const std::size_t tag_at = blob.size();
     blob.resize(blob.size() + kTagSize + plaintext.size());
-    auto tag = eax_encrypt(key_, kNonce, {}, plaintext,
-                           std::span(blob).subspan(tag_at + kTagSize));
+    auto tag = eax_encrypt(key_, kNonce, {}, plaintext, std::span(blob).subspan(tag_at + kTagSize));
     check(tag.has_value(), "eax_encrypt with a valid key");
     std::copy(tag->begin(), tag->end(), blob.begin() + static_cast<std::ptrdiff_t>(tag_at));
     return blob;

@@ -72,11 +72,13 @@ int main(int argc, char** argv) {
     const std::string name = str(*v, "name");
     const std::string blob = bytes(str(*v, "blob_b64"));
     const std::string plain = bytes(str(*v, "plaintext_b64"));
-    const std::string meta = field(str(*v, "typetag")) + field(str(*v, "orgid")) + field(str(*v, "timezone"));
+    const std::string meta =
+        field(str(*v, "typetag")) + field(str(*v, "orgid")) + field(str(*v, "timezone"));
     write(out / "fuzz_envelope", name + ".blob", '\0' + blob);
     if (blob.size() > 256) write(out / "fuzz_envelope", name + ".eax", '\1' + blob.substr(256));
     write(out / "fuzz_envelope", name + ".plain", '\3' + plain);
-    write(out / "fuzz_envelope", name + ".roundtrip", "\2\2\20\4" + std::string(16, 'n') + "head" + plain);
+    write(out / "fuzz_envelope", name + ".roundtrip",
+          "\2\2\20\4" + std::string(16, 'n') + "head" + plain);
     write(out / "fuzz_json", name, plain);
     write(out / "fuzz_archive_one", name + ".sealed", '\1' + meta + plain);
     write(out / "fuzz_archive_one", name + ".blob", '\0' + meta + blob);

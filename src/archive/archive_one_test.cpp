@@ -35,13 +35,20 @@ class OneBlobCache final : public CacheStore {
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry&, std::uint64_t) override {
     return blob_;
   }
-  Result<std::string> add_entry(const NewEntry&, std::span<const std::uint8_t>) override { return unused(); }
+  Result<std::string> add_entry(const NewEntry&, std::span<const std::uint8_t>) override {
+    return unused();
+  }
   Result<std::vector<CacheEntry>> claim(const ClaimRequest&) override { return unused(); }
-  Result<std::uint64_t> finish(std::span<const EntryResult>, const std::string&) override { return unused(); }
-  Result<void> release(std::span<const std::string>, const std::string&) override { return unused(); }
+  Result<std::uint64_t> finish(std::span<const EntryResult>, const std::string&) override {
+    return unused();
+  }
+  Result<void> release(std::span<const std::string>, const std::string&) override {
+    return unused();
+  }
   Result<std::uint64_t> count_claimable(bool) override { return unused(); }
   Result<CacheCounts> counts() override { return unused(); }
-  Result<void> for_each_entry(const EntryFilter&, const std::function<bool(const EntryInfo&)>&) override {
+  Result<void> for_each_entry(const EntryFilter&,
+                              const std::function<bool(const EntryInfo&)>&) override {
     return unused();
   }
   Result<std::uint64_t> requeue(const EntryFilter&) override { return unused(); }
@@ -80,16 +87,18 @@ struct Fixture {
   }
 };
 
-void expect_over_budget(const EntryOutcome& out, const std::string& stage, const std::string& took) {
+void expect_over_budget(const EntryOutcome& out, const std::string& stage,
+                        const std::string& took) {
   EXPECT_FALSE(out.result.processed);
   EXPECT_FALSE(out.document.has_value());
   EXPECT_FALSE(out.transient_error.has_value());
   EXPECT_EQ(out.result.id, "7");
   EXPECT_EQ(out.result.state, kStateError);
   EXPECT_EQ(out.result.reason,
-            "entry took " + took + " s, over the 60-second budget (limits.entry_seconds), by the end of " +
-                stage + ": if the store or this machine was only slow for a while, 'requeue --state "
-                        "error'; otherwise raise limits.entry_seconds");
+            "entry took " + took +
+                " s, over the 60-second budget (limits.entry_seconds), by the end of " + stage +
+                ": if the store or this machine was only slow for a while, 'requeue --state "
+                "error'; otherwise raise limits.entry_seconds");
 }
 
 TEST(ArchiveOneBudget, WithinBudgetIsProcessed) {
@@ -131,8 +140,9 @@ TEST(ArchiveOneBudget, SlowParsingIsSkippedAndTheDocumentDropped) {
 // Found by fuzz_archive_one: a typetag that is not UTF-8 overran a buffer
 // when quoted in the reason, and such an orgid would reach the stores.
 TEST(ArchiveOneMetadata, DamagedMetadataIsBadDataBeforeAnythingIsRead) {
-  const std::pair<std::string, std::string> cases[] = {
-      {"typetag", "unr-honeypot\xF0"}, {"orgid", "identity--\xFF"}, {"timezone", std::string("UTC\0x", 5)}};
+  const std::pair<std::string, std::string> cases[] = {{"typetag", "unr-honeypot\xF0"},
+                                                       {"orgid", "identity--\xFF"},
+                                                       {"timezone", std::string("UTC\0x", 5)}};
   for (const auto& [field, value] : cases) {
     SCOPED_TRACE(field);
     Fixture f;

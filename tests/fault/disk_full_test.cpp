@@ -3,11 +3,10 @@
 // the loop backs off, no entry is skipped or lost, the files stay sound
 // (PRAGMA integrity_check), and everything completes once space returns.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 
@@ -30,7 +29,7 @@ struct PassLog {
 // first claim (fill), and space returns at the third sleep (free_space),
 // after which the dead leases are waited out.
 PassLog run_through_full_disk(const World& world, const std::function<void()>& fill,
-                          const std::function<void()>& free_space) {
+                              const std::function<void()>& free_space) {
   PassLog out;
   auto real = world.open();
   EXPECT_TRUE(real.has_value());
@@ -60,7 +59,8 @@ PassLog run_through_full_disk(const World& world, const std::function<void()>& f
   return out;
 }
 
-void expect_clear_error(const PassLog& run, const std::filesystem::path& file, const std::string& op) {
+void expect_clear_error(const PassLog& run, const std::filesystem::path& file,
+                        const std::string& op) {
   ASSERT_FALSE(run.commits.empty());
   ASSERT_TRUE(run.commits[0].error.has_value()) << "the first commit should hit the full disk";
   EXPECT_EQ(run.commits[0].error->kind, ErrorKind::kDatabase);
@@ -97,8 +97,8 @@ TEST(FaultDiskFull, CombinedDiskFullBacksOffThenCompletes) {
   full_disk::Guard guard;
   World world(true);
   world.fill();
-  PassLog run = run_through_full_disk(world, [] { full_disk::set_full(true); },
-                                  [] { full_disk::set_full(false); });
+  PassLog run = run_through_full_disk(
+      world, [] { full_disk::set_full(true); }, [] { full_disk::set_full(false); });
   expect_clear_error(run, world.root() / "one.db", "finish_with_documents");
   EXPECT_LE(run.summary.failed_passes, 3u);
   world.complete();
@@ -123,7 +123,8 @@ TEST(FaultDiskFull, OnceGivesUpClearlyAndTheNextRunCompletes) {
   auto r = Archiver(*stores, test_keys(), Limits{}, opt, clock, random).run({});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, ErrorKind::kDatabase);
-  EXPECT_EQ(r.error().message, "sqlite " + (world.root() / "one.db").string() + ": claim: " + kFull +
+  EXPECT_EQ(r.error().message, "sqlite " + (world.root() / "one.db").string() +
+                                   ": claim: " + kFull +
                                    " (gave up after 5 attempts: check the store, then run again)");
   full_disk::set_full(false);
   EXPECT_EQ(world.consistent(), 0u);
@@ -167,7 +168,8 @@ TEST(FaultDiskFull, RealTmpfsOutOfSpace) {
   ASSERT_FALSE(run.commits.empty());
   ASSERT_TRUE(run.commits[0].error.has_value());
   EXPECT_EQ(run.commits[0].error->kind, ErrorKind::kDatabase);
-  EXPECT_TRUE(run.commits[0].error->message.ends_with(": " + kFull)) << run.commits[0].error->message;
+  EXPECT_TRUE(run.commits[0].error->message.ends_with(": " + kFull))
+      << run.commits[0].error->message;
   EXPECT_EQ(run.sleeps, (std::vector<double>{2.5, 4.5, 8.5, 1.5, 2.5}));
   world.complete();
   for (const auto& file : world.files()) EXPECT_EQ(integrity_check(file), "ok") << file;

@@ -124,7 +124,8 @@ class World {
     const auto entries = this->entries();
     const auto docs = documents();
     EXPECT_EQ(entries.size(), vectors_.size()) << "an entry was lost";
-    for (const std::string& h : docs) EXPECT_EQ(docs.count(h), 1u) << "document stored twice: " << h;
+    for (const std::string& h : docs)
+      EXPECT_EQ(docs.count(h), 1u) << "document stored twice: " << h;
     std::size_t finished = 0;
     for (const auto& [name, info] : entries) {
       SCOPED_TRACE(name);

@@ -31,7 +31,8 @@ struct File {
 bool is_full(const File* f) {
   if (!g_full.load()) return false;
   std::lock_guard lock(g_prefix_mu);
-  return g_prefix.empty() || (f->name != nullptr && std::string_view(f->name).starts_with(g_prefix));
+  return g_prefix.empty() ||
+         (f->name != nullptr && std::string_view(f->name).starts_with(g_prefix));
 }
 
 sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<File*>(f)->real; }
@@ -47,13 +48,21 @@ int x_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   }
   return real(f)->pMethods->xWrite(real(f), buf, n, off);
 }
-int x_truncate(sqlite3_file* f, sqlite3_int64 size) { return real(f)->pMethods->xTruncate(real(f), size); }
+int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  return real(f)->pMethods->xTruncate(real(f), size);
+}
 int x_sync(sqlite3_file* f, int flags) { return real(f)->pMethods->xSync(real(f), flags); }
-int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return real(f)->pMethods->xFileSize(real(f), size); }
+int x_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  return real(f)->pMethods->xFileSize(real(f), size);
+}
 int x_lock(sqlite3_file* f, int l) { return real(f)->pMethods->xLock(real(f), l); }
 int x_unlock(sqlite3_file* f, int l) { return real(f)->pMethods->xUnlock(real(f), l); }
-int x_check_reserved(sqlite3_file* f, int* out) { return real(f)->pMethods->xCheckReservedLock(real(f), out); }
-int x_file_control(sqlite3_file* f, int op, void* arg) { return real(f)->pMethods->xFileControl(real(f), op, arg); }
+int x_check_reserved(sqlite3_file* f, int* out) {
+  return real(f)->pMethods->xCheckReservedLock(real(f), out);
+}
+int x_file_control(sqlite3_file* f, int op, void* arg) {
+  return real(f)->pMethods->xFileControl(real(f), op, arg);
+}
 int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
 int x_device(sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); }
 int x_shm_map(sqlite3_file* f, int page, int size, int extend, void volatile** p) {
@@ -67,7 +76,9 @@ int x_shm_unmap(sqlite3_file* f, int del) { return real(f)->pMethods->xShmUnmap(
 int x_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** p) {
   return real(f)->pMethods->xFetch(real(f), off, n, p);
 }
-int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return real(f)->pMethods->xUnfetch(real(f), off, p); }
+int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
+  return real(f)->pMethods->xUnfetch(real(f), off, p);
+}
 
 int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   File* file = reinterpret_cast<File*>(f);
@@ -79,20 +90,28 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
   file->base.pMethods = file->real->pMethods != nullptr ? &g_io : nullptr;
   return rc;
 }
-int x_delete(sqlite3_vfs*, const char* name, int sync) { return g_real->xDelete(g_real, name, sync); }
-int x_access(sqlite3_vfs*, const char* name, int flags, int* out) { return g_real->xAccess(g_real, name, flags, out); }
+int x_delete(sqlite3_vfs*, const char* name, int sync) {
+  return g_real->xDelete(g_real, name, sync);
+}
+int x_access(sqlite3_vfs*, const char* name, int flags, int* out) {
+  return g_real->xAccess(g_real, name, flags, out);
+}
 int x_full_pathname(sqlite3_vfs*, const char* name, int n, char* out) {
   return g_real->xFullPathname(g_real, name, n, out);
 }
 void* x_dl_open(sqlite3_vfs*, const char* name) { return g_real->xDlOpen(g_real, name); }
 void x_dl_error(sqlite3_vfs*, int n, char* msg) { g_real->xDlError(g_real, n, msg); }
-void (*x_dl_sym(sqlite3_vfs*, void* h, const char* sym))(void) { return g_real->xDlSym(g_real, h, sym); }
+void (*x_dl_sym(sqlite3_vfs*, void* h, const char* sym))(void) {
+  return g_real->xDlSym(g_real, h, sym);
+}
 void x_dl_close(sqlite3_vfs*, void* h) { g_real->xDlClose(g_real, h); }
 int x_randomness(sqlite3_vfs*, int n, char* out) { return g_real->xRandomness(g_real, n, out); }
 int x_sleep(sqlite3_vfs*, int us) { return g_real->xSleep(g_real, us); }
 int x_current_time(sqlite3_vfs*, double* t) { return g_real->xCurrentTime(g_real, t); }
 int x_last_error(sqlite3_vfs*, int n, char* msg) { return g_real->xGetLastError(g_real, n, msg); }
-int x_current_time64(sqlite3_vfs*, sqlite3_int64* t) { return g_real->xCurrentTimeInt64(g_real, t); }
+int x_current_time64(sqlite3_vfs*, sqlite3_int64* t) {
+  return g_real->xCurrentTimeInt64(g_real, t);
+}
 
 }  // namespace
 
@@ -100,10 +119,11 @@ void install() {
   static std::once_flag once;
   std::call_once(once, [] {
     g_real = sqlite3_vfs_find(nullptr);
-    g_io = sqlite3_io_methods{3,          x_close,        x_read,        x_write,          x_truncate,
-                              x_sync,     x_file_size,    x_lock,        x_unlock,         x_check_reserved,
-                              x_file_control, x_sector_size, x_device,   x_shm_map,        x_shm_lock,
-                              x_shm_barrier,  x_shm_unmap,   x_fetch,    x_unfetch};
+    g_io = sqlite3_io_methods{3,           x_close,          x_read,         x_write,
+                              x_truncate,  x_sync,           x_file_size,    x_lock,
+                              x_unlock,    x_check_reserved, x_file_control, x_sector_size,
+                              x_device,    x_shm_map,        x_shm_lock,     x_shm_barrier,
+                              x_shm_unmap, x_fetch,          x_unfetch};
     std::memset(&g_vfs, 0, sizeof g_vfs);
     g_vfs.iVersion = 2;
     g_vfs.szOsFile = static_cast<int>(sizeof(File)) + g_real->szOsFile;

@@ -22,12 +22,18 @@ enum class Phase { kBefore, kAfter };
 
 inline const char* step_name(Step s) {
   switch (s) {
-    case Step::kClaim: return "claim";
-    case Step::kFetch: return "fetch_blob";
-    case Step::kPutDocuments: return "put_documents";
-    case Step::kFinish: return "finish";
-    case Step::kRelease: return "release";
-    case Step::kFinishWithDocuments: return "finish_with_documents";
+    case Step::kClaim:
+      return "claim";
+    case Step::kFetch:
+      return "fetch_blob";
+    case Step::kPutDocuments:
+      return "put_documents";
+    case Step::kFinish:
+      return "finish";
+    case Step::kRelease:
+      return "release";
+    case Step::kFinishWithDocuments:
+      return "finish_with_documents";
   }
   return "?";
 }
@@ -74,7 +80,9 @@ class HookedCache final : public CacheStore {
   Result<std::string> add_entry(const NewEntry& e, std::span<const std::uint8_t> b) override {
     return inner_->add_entry(e, b);
   }
-  Result<std::vector<CacheEntry>> claim(const ClaimRequest& r) override { return wrap(Step::kClaim, [&] { return inner_->claim(r); }); }
+  Result<std::vector<CacheEntry>> claim(const ClaimRequest& r) override {
+    return wrap(Step::kClaim, [&] { return inner_->claim(r); });
+  }
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& e, std::uint64_t m) override {
     return wrap(Step::kFetch, [&] { return inner_->fetch_blob(e, m); });
   }
@@ -94,7 +102,9 @@ class HookedCache final : public CacheStore {
     return wrap(Step::kFinishWithDocuments,
                 [&] { return inner_->finish_with_documents(docs, results, worker); });
   }
-  Result<std::uint64_t> count_claimable(bool force) override { return inner_->count_claimable(force); }
+  Result<std::uint64_t> count_claimable(bool force) override {
+    return inner_->count_claimable(force);
+  }
   Result<CacheCounts> counts() override { return inner_->counts(); }
   Result<void> for_each_entry(const EntryFilter& f,
                               const std::function<bool(const EntryInfo&)>& fn) override {

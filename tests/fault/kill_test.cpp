@@ -6,11 +6,10 @@
 // the rest pending (the dead worker's leases expire); and a second run
 // completes everything exactly once. Then the same with SIGKILL at random
 // moments.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <random>
 
@@ -80,17 +79,18 @@ TEST_P(FaultKill, AtEachStepLosesNothingAndASecondRunCompletes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Steps, FaultKill,
-    ::testing::Values(KillCase{"after_claim", false, Step::kClaim, Phase::kAfter},
-                      KillCase{"before_fetch", false, Step::kFetch, Phase::kBefore},
-                      KillCase{"after_fetch", true, Step::kFetch, Phase::kAfter},
-                      KillCase{"before_put_documents", false, Step::kPutDocuments, Phase::kBefore, 2},
-                      KillCase{"after_put_documents", false, Step::kPutDocuments, Phase::kAfter, 2},
-                      KillCase{"before_finish", false, Step::kFinish, Phase::kBefore, 2},
-                      KillCase{"after_finish", false, Step::kFinish, Phase::kAfter, 2},
-                      KillCase{"before_release", false, Step::kRelease, Phase::kBefore, 1, true},
-                      KillCase{"after_release", true, Step::kRelease, Phase::kAfter, 1, true},
-                      KillCase{"before_commit", true, Step::kFinishWithDocuments, Phase::kBefore, 2},
-                      KillCase{"after_commit", true, Step::kFinishWithDocuments, Phase::kAfter, 2}),
+    ::testing::Values(
+        KillCase{"after_claim", false, Step::kClaim, Phase::kAfter},
+        KillCase{"before_fetch", false, Step::kFetch, Phase::kBefore},
+        KillCase{"after_fetch", true, Step::kFetch, Phase::kAfter},
+        KillCase{"before_put_documents", false, Step::kPutDocuments, Phase::kBefore, 2},
+        KillCase{"after_put_documents", false, Step::kPutDocuments, Phase::kAfter, 2},
+        KillCase{"before_finish", false, Step::kFinish, Phase::kBefore, 2},
+        KillCase{"after_finish", false, Step::kFinish, Phase::kAfter, 2},
+        KillCase{"before_release", false, Step::kRelease, Phase::kBefore, 1, true},
+        KillCase{"after_release", true, Step::kRelease, Phase::kAfter, 1, true},
+        KillCase{"before_commit", true, Step::kFinishWithDocuments, Phase::kBefore, 2},
+        KillCase{"after_commit", true, Step::kFinishWithDocuments, Phase::kAfter, 2}),
     [](const ::testing::TestParamInfo<KillCase>& info) { return std::string(info.param.name); });
 
 // SIGKILL at random moments (seeded, so a failure can be replayed), which
@@ -103,7 +103,8 @@ TEST(FaultKill, AtRandomMomentsLosesNothing) {
     std::mt19937 rng(20240601 + combined);
     for (int round = 0; round < 6; ++round) {
       const int delay_ms = std::uniform_int_distribution<int>(0, 250)(rng);
-      SCOPED_TRACE("round " + std::to_string(round) + ", SIGKILL after " + std::to_string(delay_ms) + " ms");
+      SCOPED_TRACE("round " + std::to_string(round) + ", SIGKILL after " +
+                   std::to_string(delay_ms) + " ms");
       const pid_t pid = fork();
       if (pid == 0) {
         auto stores = world.open();

@@ -88,17 +88,17 @@ TEST_P(FaultStore, BacksOffLosesNothingAndCompletes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Steps, FaultStore,
-    ::testing::Values(Case{"claim", false, Step::kClaim, Phase::kBefore, 2},
-                      Case{"fetch", false, Step::kFetch, Phase::kBefore},
-                      Case{"fetch_after_read", true, Step::kFetch, Phase::kAfter},
-                      Case{"put_documents", false, Step::kPutDocuments, Phase::kBefore, 2},
-                      Case{"put_documents_ack_lost", false, Step::kPutDocuments, Phase::kAfter, 2},
-                      Case{"finish", false, Step::kFinish, Phase::kBefore, 2},
-                      Case{"finish_ack_lost", false, Step::kFinish, Phase::kAfter, 2},
-                      Case{"release", false, Step::kRelease, Phase::kBefore},
-                      Case{"finish_with_documents", true, Step::kFinishWithDocuments, Phase::kBefore, 2},
-                      Case{"finish_with_documents_ack_lost", true, Step::kFinishWithDocuments,
-                           Phase::kAfter, 2}),
+    ::testing::Values(
+        Case{"claim", false, Step::kClaim, Phase::kBefore, 2},
+        Case{"fetch", false, Step::kFetch, Phase::kBefore},
+        Case{"fetch_after_read", true, Step::kFetch, Phase::kAfter},
+        Case{"put_documents", false, Step::kPutDocuments, Phase::kBefore, 2},
+        Case{"put_documents_ack_lost", false, Step::kPutDocuments, Phase::kAfter, 2},
+        Case{"finish", false, Step::kFinish, Phase::kBefore, 2},
+        Case{"finish_ack_lost", false, Step::kFinish, Phase::kAfter, 2},
+        Case{"release", false, Step::kRelease, Phase::kBefore},
+        Case{"finish_with_documents", true, Step::kFinishWithDocuments, Phase::kBefore, 2},
+        Case{"finish_with_documents_ack_lost", true, Step::kFinishWithDocuments, Phase::kAfter, 2}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 // Store failures that never stop: --once gives up with the store's error and
@@ -110,7 +110,8 @@ TEST(FaultStore, OnceGivesUpWithAClearErrorAndKeepsEverything) {
   ASSERT_TRUE(real.has_value());
   Hook hook = [](Step s, Phase p) -> std::optional<Error> {
     if (s == Step::kFinishWithDocuments && p == Phase::kBefore)
-      return Error{ErrorKind::kDatabase, "sqlite one.db: finish_with_documents: database or disk is full"};
+      return Error{ErrorKind::kDatabase,
+                   "sqlite one.db: finish_with_documents: database or disk is full"};
     return std::nullopt;
   };
   FakeClock clock;

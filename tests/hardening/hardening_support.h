@@ -3,14 +3,13 @@
 // a streamed envelope writer for blobs too large to hold in memory.
 #pragma once
 
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -38,7 +37,7 @@ inline std::filesystem::path make_home(const TempDir& dir, const std::string& li
 }
 
 struct Child {
-  int code = -1;       // exit code, or 128 + signal
+  int code = -1;  // exit code, or 128 + signal
   std::string out, err;
   double seconds = 0;  // wall clock
   long max_rss_kib = 0;

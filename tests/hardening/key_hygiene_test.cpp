@@ -25,7 +25,8 @@ const std::string kMarker = "PAYLOAD-MARKER-c4f1e2d9b8a7";
 
 // RSA-OAEP(SHA-1) decryption of the envelope's first block: the session key.
 std::vector<std::uint8_t> session_key(std::span<const std::uint8_t> blob, const PrivateKey& key) {
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, static_cast<EVP_PKEY*>(key.evp_pkey()), nullptr);
+  EVP_PKEY_CTX* ctx =
+      EVP_PKEY_CTX_new_from_pkey(nullptr, static_cast<EVP_PKEY*>(key.evp_pkey()), nullptr);
   char oaep[] = OSSL_PKEY_RSA_PAD_MODE_OAEP, sha1[] = "SHA1";
   const OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, oaep, 0),
@@ -59,7 +60,8 @@ std::vector<Case> cases() {
   for (int i = 0; i < 60; ++i) wide += "\\\"";
   wide += "\"" + std::string(7, ']');
   return {
-      {"json", "unr-honeypot", "{\"event\": \"login\", \"secret\": \"" + m + "\"}", kStateProcessed},
+      {"json", "unr-honeypot", "{\"event\": \"login\", \"secret\": \"" + m + "\"}",
+       kStateProcessed},
       {"text", "email", "From: a@b\n\nbody " + m + "\n", kStateProcessed},
       {"unknown_typetag", "no-such-feed", "{\"x\": \"" + m + "\"}", kStateNotSupported},
       {"not_utf8", "unr-honeypot", m + "\xFF\xFE tail", kStateBadData},
@@ -68,8 +70,10 @@ std::vector<Case> cases() {
       {"canonical_too_large", "unr-honeypot", wide, kStateError},
       {"over_size_limit", "unr-honeypot", m + std::string(70000, 'x'), kStateBadData},
       {"wrong_key", "unr-honeypot", "{\"x\": \"" + m + "\"}", kStateBadData, true},
-      {"tampered_tag", "unr-honeypot", "{\"x\": \"" + m + "\"}", kStateBadData, false, Case::kTamperTag},
-      {"truncated", "unr-honeypot", "{\"x\": \"" + m + "\"}", kStateBadData, false, Case::kTruncate},
+      {"tampered_tag", "unr-honeypot", "{\"x\": \"" + m + "\"}", kStateBadData, false,
+       Case::kTamperTag},
+      {"truncated", "unr-honeypot", "{\"x\": \"" + m + "\"}", kStateBadData, false,
+       Case::kTruncate},
       {"empty_blob", "unr-honeypot", m, kStateBadData, false, Case::kEmpty},
   };
 }
@@ -90,7 +94,8 @@ TEST(HardeningKeys, NoSecretOrPayloadByteReachesOutputOrReasons) {
   const auto config = make_home(dir, R"("max_blob_bytes": 65536, "max_depth": 8,
                                          "max_canonical_bytes": 4096, "canonical_payload_factor": 1)");
   // A second key pair, made by the binary: entries the archive cannot open.
-  RunResult keygen = run_binary(other_home.path(), {"keygen"}, "CYBEXP_HOME=" + (other_home / "keys").string());
+  RunResult keygen =
+      run_binary(other_home.path(), {"keygen"}, "CYBEXP_HOME=" + (other_home / "keys").string());
   ASSERT_EQ(keygen.code, 0) << keygen.err;
   namespace fs = std::filesystem;
   EXPECT_EQ(fs::status(other_home / "keys/priv.pem").permissions() & fs::perms::all,
@@ -111,7 +116,8 @@ TEST(HardeningKeys, NoSecretOrPayloadByteReachesOutputOrReasons) {
       auto blob = encrypt_envelope(as_bytes(c.plaintext), c.wrong_key ? *other_pub : *pub);
       ASSERT_TRUE(blob.has_value());
       const auto key = session_key(*blob, c.wrong_key ? *other_priv : *priv);
-      for (const std::string& s : {to_hex(key), base64_encode(key), std::string(key.begin(), key.end())}) {
+      for (const std::string& s :
+           {to_hex(key), base64_encode(key), std::string(key.begin(), key.end())}) {
         secrets.push_back(s);
         std::string upper = s;
         std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
@@ -120,7 +126,8 @@ TEST(HardeningKeys, NoSecretOrPayloadByteReachesOutputOrReasons) {
       if (c.damage == Case::kTamperTag) blob->at(256 + 16) ^= 1;
       if (c.damage == Case::kTruncate) blob->resize(200);
       if (c.damage == Case::kEmpty) blob->clear();
-      ASSERT_TRUE((*cache)->add_entry({c.name, c.typetag, "identity--org", "UTC", 1.0}, *blob).has_value());
+      ASSERT_TRUE(
+          (*cache)->add_entry({c.name, c.typetag, "identity--org", "UTC", 1.0}, *blob).has_value());
     }
   }
   for (const auto& pem : {dir / "priv.pem", other_home / "keys/priv.pem"}) {
@@ -163,12 +170,14 @@ TEST(HardeningKeys, NoSecretOrPayloadByteReachesOutputOrReasons) {
   for (const Case& c : cases()) EXPECT_EQ(states[c.name], c.state) << c.name;
 
   // Key errors: a key others can read, a damaged key file.
-  fs::permissions(dir / "priv.pem", fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
+  fs::permissions(dir / "priv.pem", fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::add);
   RunResult loose = run({"run", "--once"}, 2);
   EXPECT_NE(loose.err.find("chmod 600"), std::string::npos) << loose.err;
   const std::string pem = read_file(dir / "priv.pem");
   write_file(dir / "priv.pem", pem.substr(0, pem.size() / 2));
-  fs::permissions(dir / "priv.pem", fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  fs::permissions(dir / "priv.pem", fs::perms::owner_read | fs::perms::owner_write,
+                  fs::perm_options::replace);
   RunResult damaged = run({"run", "--once"}, 2);
   EXPECT_NE(damaged.err.find("priv.pem"), std::string::npos) << damaged.err;
 

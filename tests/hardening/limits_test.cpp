@@ -40,7 +40,8 @@ void add_streamed_brackets(const std::filesystem::path& cache_db, std::uint64_t 
   // RSA-OAEP(SHA-1) of the session key, as the API module writes it.
   std::vector<std::uint8_t> rsa(pub.modulus_bytes());
   std::size_t rsa_len = rsa.size();
-  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_pkey(nullptr, static_cast<EVP_PKEY*>(pub.evp_pkey()), nullptr);
+  EVP_PKEY_CTX* pctx =
+      EVP_PKEY_CTX_new_from_pkey(nullptr, static_cast<EVP_PKEY*>(pub.evp_pkey()), nullptr);
   char oaep[] = OSSL_PKEY_RSA_PAD_MODE_OAEP, sha1[] = "SHA1";
   const OSSL_PARAM rsa_params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, oaep, 0),
@@ -56,12 +57,14 @@ void add_streamed_brackets(const std::filesystem::path& cache_db, std::uint64_t 
   char cbc[] = "AES-256-CBC";
   const OSSL_PARAM mac_params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cbc, 0),
                                    OSSL_PARAM_construct_end()};
-  auto omac = [&](std::uint8_t t, std::span<const std::uint8_t> m, std::array<std::uint8_t, 16>& out) {
+  auto omac = [&](std::uint8_t t, std::span<const std::uint8_t> m,
+                  std::array<std::uint8_t, 16>& out) {
     EVP_MAC_CTX* c = EVP_MAC_CTX_new(mac);
     const auto prefix = omac_prefix(t);
     std::size_t len = 0;
     ASSERT_TRUE(EVP_MAC_init(c, key.data(), key.size(), mac_params) == 1 &&
-                EVP_MAC_update(c, prefix.data(), 16) == 1 && EVP_MAC_update(c, m.data(), m.size()) == 1 &&
+                EVP_MAC_update(c, prefix.data(), 16) == 1 &&
+                EVP_MAC_update(c, m.data(), m.size()) == 1 &&
                 EVP_MAC_final(c, out.data(), &len, 16) == 1);
     EVP_MAC_CTX_free(c);
   };
@@ -80,9 +83,11 @@ void add_streamed_brackets(const std::filesystem::path& cache_db, std::uint64_t 
       "('brackets', 'unr-honeypot', 'identity--x', 'UTC', 1.0);"
       "INSERT INTO blobs(entry_id, data) VALUES (last_insert_rowid(), zeroblob(" +
       std::to_string(total) + "));";
-  ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
   sqlite3_blob* blob = nullptr;
-  ASSERT_EQ(sqlite3_blob_open(db, "main", "blobs", "data", sqlite3_last_insert_rowid(db), 1, &blob), SQLITE_OK);
+  ASSERT_EQ(sqlite3_blob_open(db, "main", "blobs", "data", sqlite3_last_insert_rowid(db), 1, &blob),
+            SQLITE_OK);
   ASSERT_EQ(sqlite3_blob_write(blob, rsa.data(), static_cast<int>(rsa.size()), 0), SQLITE_OK);
   ASSERT_EQ(sqlite3_blob_write(blob, nonce.data(), 16, static_cast<int>(rsa.size())), SQLITE_OK);
 
@@ -135,7 +140,8 @@ TEST(HardeningLimits, GiantBracketEnvelopeIsRefusedBySizeUnreadInFlatMemory) {
   const auto config = make_home(dir);
   sqlite3* probe = nullptr;
   ASSERT_EQ(sqlite3_open(":memory:", &probe), SQLITE_OK);
-  const std::uint64_t max_blob = static_cast<std::uint64_t>(sqlite3_limit(probe, SQLITE_LIMIT_LENGTH, -1));
+  const std::uint64_t max_blob =
+      static_cast<std::uint64_t>(sqlite3_limit(probe, SQLITE_LIMIT_LENGTH, -1));
   sqlite3_close(probe);
   ASSERT_GT(max_blob, 256 * kMiB) << "this SQLite cannot hold a blob over the default limit";
   auto pub = PublicKey::load_file(dir / "pub.pem");
@@ -150,7 +156,8 @@ TEST(HardeningLimits, GiantBracketEnvelopeIsRefusedBySizeUnreadInFlatMemory) {
   EXPECT_TRUE(c.out.starts_with("processed 0, skipped 1 (bad_data 1)")) << c.out;
   EXPECT_LT(c.seconds, 10.0) << "refusing by size must not read the blob";
   // Flat: the process's whole peak, a small multiple of an idle run's.
-  EXPECT_LT(c.max_rss_kib, 64 * 1024 + kSanitizerSlackKib) << "peak RSS " << c.max_rss_kib << " KiB";
+  EXPECT_LT(c.max_rss_kib, 64 * 1024 + kSanitizerSlackKib)
+      << "peak RSS " << c.max_rss_kib << " KiB";
   const EntryInfo e = only_entry(dir / "cache.db");
   EXPECT_EQ(e.state, kStateBadData);
   EXPECT_TRUE(e.reason.starts_with("blob is " + std::to_string(blob_bytes) +
@@ -173,7 +180,9 @@ TEST(HardeningLimits, DeepBracketsAreRefusedByDepthQuicklyWhenSizeAllows) {
     ASSERT_TRUE(blob.has_value());
     auto cache = open_sqlite_cache((dir / "cache.db").string());
     ASSERT_TRUE(cache.has_value());
-    ASSERT_TRUE((*cache)->add_entry({"deep", "unr-honeypot", "identity--x", "UTC", 1.0}, *blob).has_value());
+    ASSERT_TRUE((*cache)
+                    ->add_entry({"deep", "unr-honeypot", "identity--x", "UTC", 1.0}, *blob)
+                    .has_value());
   }
   const Child c = spawn(dir.path(), {"-c", config.string(), "run", "--once"});
   std::printf("run --once on %llu bytes of '[': %.2f s, peak RSS %ld KiB\n",
@@ -186,7 +195,8 @@ TEST(HardeningLimits, DeepBracketsAreRefusedByDepthQuicklyWhenSizeAllows) {
       << "peak RSS " << c.max_rss_kib << " KiB for a " << payload_kib << " KiB payload";
   const EntryInfo e = only_entry(dir / "cache.db");
   EXPECT_EQ(e.state, kStateError);
-  EXPECT_NE(e.reason.find("nested deeper than 256 levels (limits.max_depth)"), std::string::npos) << e.reason;
+  EXPECT_NE(e.reason.find("nested deeper than 256 levels (limits.max_depth)"), std::string::npos)
+      << e.reason;
 }
 
 }  // namespace
