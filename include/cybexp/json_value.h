@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -35,7 +36,10 @@ class Value {
  public:
   using Storage = std::variant<std::nullptr_t, bool, Integer, double, std::string, Array, Object>;
   Value() : v_(nullptr) {}
-  template <class T>
+  // From any alternative. Never from a Value (found by clang-tidy,
+  // bugprone-forwarding-reference-overload): unconstrained, this template
+  // beat the copy constructor for a non-const Value lvalue.
+  template <class T, class = std::enable_if_t<!std::is_same_v<std::remove_cvref_t<T>, Value>>>
   Value(T&& v) : v_(std::forward<T>(v)) {}
 
   bool is_null() const { return std::holds_alternative<std::nullptr_t>(v_); }

@@ -60,7 +60,7 @@ struct ClaimRequest {
   std::size_t max_entries = 64;  // batch size
   bool force = false;            // also retake skipped entries (upstream force_process)
   int lease_seconds = 300;
-  std::uint64_t inline_blob_max = 64 * 1024;
+  std::uint64_t inline_blob_max = std::uint64_t{64} * 1024;
 };
 
 // What archive_one decided for an entry.

@@ -92,8 +92,13 @@ already, and adds an unprocessed cache entry. Prints each new entry's id.
   const std::uint64_t max = ctx.config().limits.max_blob_bytes;
   for (const std::string& file : files) {
     std::vector<std::uint8_t> data = read_input(file, max);
-    std::vector<std::uint8_t> blob = encrypted ? std::move(data) : must(encrypt_envelope(data, *key));
-    secure_wipe(data.data(), data.size());
+    std::vector<std::uint8_t> blob;
+    if (encrypted) {
+      blob = std::move(data);
+    } else {
+      blob = must(encrypt_envelope(data, *key));
+      secure_wipe(data.data(), data.size());  // the plaintext
+    }
     entry.name = name ? *name : (file == "-" ? "stdin" : std::filesystem::path(file).filename().string());
     entry.timestamp =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

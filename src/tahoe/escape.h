@@ -65,6 +65,8 @@ consteval ByteCost make_byte_cost() {
       len = 2, q = 2;
     } else if (b == '\b' || b == '\f' || b == '\n' || b == '\r' || b == '\t') {
       len = 2, q = 1;
+      // Same cost as the BMP case below; kept apart for clarity.
+      // NOLINTNEXTLINE(bugprone-branch-clone)
     } else if (b < 0x20 || b == 0x7F) {
       len = 6, q = 1;
     } else if (b >= 0x80 && b < 0xC0) {

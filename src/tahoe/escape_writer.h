@@ -34,6 +34,8 @@ inline char* copy_small(char* d, const char* s, std::size_t n) {
     std::memcpy(d + n - 8, s + n - 8, 8);
   } else if (n >= 4) {
     std::memcpy(d, s, 4);
+    // n is 4..7 here: s + n - 4 is inside the input.
+    // cppcheck-suppress pointerOutOfBoundsCond
     std::memcpy(d + n - 4, s + n - 4, 4);
   } else {
     for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
@@ -78,7 +80,8 @@ class StringOut {
   }
   void put(char c) {
     reserve(1);
-    *cur_++ = c;
+    // cur_ is set by the constructor's grow(0) and never null after it.
+    *cur_++ = c;  // NOLINT(clang-analyzer-core.NullDereference)
   }
   void backslashes(std::uint64_t n) {
     reserve(static_cast<std::size_t>(n));
@@ -285,7 +288,7 @@ inline char* reescape_small_unit(std::string_view s, std::uint64_t unit, char* d
       store8(d, x >> (8 * prev));
       d += j - prev;
       const bool is_bslash = ((x >> (8 * j)) & 0xFF) == '\\';
-      std::memcpy(d, expansion + 8 * is_bslash, 8);
+      std::memcpy(d, expansion + std::ptrdiff_t{8} * is_bslash, 8);
       d += unit;
       prev = j + 1;
       m &= m - 1;
@@ -298,7 +301,7 @@ inline char* reescape_small_unit(std::string_view s, std::uint64_t unit, char* d
   }
   for (; p < end; ++p) {
     if (*p == '"' || *p == '\\') {
-      std::memcpy(d, expansion + 8 * (*p == '\\'), 8);
+      std::memcpy(d, expansion + std::ptrdiff_t{8} * (*p == '\\'), 8);
       d += unit;
     } else {
       *d++ = *p;

@@ -196,6 +196,16 @@ TEST(JsonParse, InvalidUtf8IsNotJson) {
   EXPECT_EQ(status_of("\"\xED\xA0\x80\""), JsonParseStatus::kNotJson);  // a raw surrogate
 }
 
+// Found by clang-tidy (bugprone-forwarding-reference-overload): Value's
+// forwarding constructor took a non-const Value lvalue away from the copy
+// constructor, which does not compile; now it is only for the alternatives.
+TEST(JsonValue, CopiesFromANonConstLvalue) {
+  Value a = Object{{"k", Value(std::string("v"))}};
+  Value b(a);
+  EXPECT_EQ(python_json(b), "{\"k\": \"v\"}");
+  EXPECT_EQ(python_json(a), "{\"k\": \"v\"}");
+}
+
 // An empty plaintext reaches the parser as a view with a null data() (an
 // empty SecureBytes); fuzz_archive_one found memchr/memcpy called on it,
 // which UBSan (the asan-ubsan preset) reports.

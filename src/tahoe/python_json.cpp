@@ -13,16 +13,18 @@ namespace cybexp {
 namespace tahoe_detail {
 
 std::size_t format_python_float(double d, char* buf) {
+  // buf holds a length-counted token, not a C string: no NUL is wanted
+  // (bugprone-not-null-terminated-result does not know that).
   if (std::isnan(d)) {
-    std::memcpy(buf, "NaN", 3);
+    std::memcpy(buf, "NaN", 3);  // NOLINT(bugprone-not-null-terminated-result)
     return 3;
   }
   if (std::isinf(d)) {
     if (d < 0) {
-      std::memcpy(buf, "-Infinity", 9);
+      std::memcpy(buf, "-Infinity", 9);  // NOLINT(bugprone-not-null-terminated-result)
       return 9;
     }
-    std::memcpy(buf, "Infinity", 8);
+    std::memcpy(buf, "Infinity", 8);  // NOLINT(bugprone-not-null-terminated-result)
     return 8;
   }
   // Shortest round-trip digits, as Python's repr picks them (both choose the

@@ -40,7 +40,9 @@ BsonPtr data_of(const bson_t* doc) {
   bson_t out;
   bson_init(&out);
   bson_append_iter(&out, "data", 4, &it);
-  return BsonPtr(bson_copy(&out));
+  BsonPtr copy(bson_copy(&out));
+  bson_destroy(&out);  // `out` outgrew its inline buffer: free the heap copy
+  return copy;
 }
 
 TEST(MongoRaw, WritesTheUpstreamShape) {

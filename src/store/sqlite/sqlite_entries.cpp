@@ -64,7 +64,7 @@ void bind_params(Statement& stmt, const Where& w, int first_param) {
 std::string state_of(bool processed, bool skip, std::string stored) {
   if (processed) return kStateProcessed;
   if (!skip) return kStatePending;
-  return stored.empty() ? std::string(kStateError) : stored;
+  return stored.empty() ? std::string(kStateError) : std::move(stored);
 }
 
 }  // namespace
