@@ -40,19 +40,27 @@ struct Done {
 };
 
 // Completed outcomes, handed from workers to the committing thread.
+// The committing thread sleeps until `wanted` items are there (or a time
+// out), so workers wake it once per group rather than once per entry: with
+// small entries a wake-up per entry costs a context switch per RSA operation.
 class DoneList {
  public:
   void push(Done d) {
+    bool wake;
     {
       std::lock_guard lock(mu_);
       items_.push_back(std::move(d));
+      wake = items_.size() >= wanted_;
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
   }
-  // Waits up to `seconds` for at least one item; moves everything into out.
-  void take(std::vector<Done>& out, double seconds) {
+  // Waits up to `seconds` for at least `wanted` items; moves everything into out.
+  void take(std::vector<Done>& out, std::size_t wanted, double seconds) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return !items_.empty(); });
+    wanted_ = std::max<std::size_t>(wanted, 1);
+    cv_.wait_for(lock, std::chrono::duration<double>(seconds),
+                 [&] { return items_.size() >= wanted_; });
+    wanted_ = 1;
     for (auto& d : items_) out.push_back(std::move(d));
     items_.clear();
   }
@@ -61,6 +69,7 @@ class DoneList {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Done> items_;
+  std::size_t wanted_ = 1;
 };
 
 }  // namespace
@@ -121,6 +130,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
   std::vector<Done> group;
   double group_started = 0;
   std::uint64_t group_bytes = 0;
+  bool large_in_flight = false;  // blobs not delivered inline were claimed
 
   auto commit = [&](std::vector<Done>& items) {
     // Workers finish in any order; committing in entry order keeps the
@@ -237,7 +247,10 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
           give_back.push_back(e.id);
           continue;
         }
-        if (large) large_bytes += e.blob_size;
+        if (large) {
+          large_bytes += e.blob_size;
+          large_in_flight = true;
+        }
         ++outstanding;
         ++claimed;
         tasks.push(Task{std::move(e), 0, claim_time});
@@ -251,7 +264,13 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
     if (outstanding == 0) break;
 
     std::size_t before = group.size();
-    done.take(group, 0.1);
+    // Small entries: wake for a useful group (or when all are in). Large
+    // ones: for each, so their documents are written while others decrypt.
+    const std::size_t wanted =
+        large_in_flight ? 1
+                        : std::min<std::uint64_t>(outstanding - group.size(),
+                                                  std::max<std::size_t>(options_.batch_entries / 4, 1));
+    done.take(group, wanted, 0.1);
     if (before == 0 && !group.empty()) group_started = clock_.now();
     for (std::size_t i = before; i < group.size(); ++i) {
       if (group[i].outcome.document) group_bytes += group[i].outcome.document->data_json.size();
