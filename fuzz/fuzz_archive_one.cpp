@@ -144,7 +144,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         text_ok(entry.typetag) && text_ok(entry.orgid) && text_ok(entry.timezone);
     check(state != kStateBadData || !is_valid_utf8(plain) || !metadata_ok,
           "a genuine envelope is bad data only if its plaintext or metadata is damaged");
-    check(plain.size() < 32 || out.result.reason.find(plain) == std::string::npos,
+    // The payload never shows in a reason (unless it is also in the
+    // metadata, which reasons may name: a harness false positive once).
+    const bool in_metadata = entry.typetag.find(plain) != std::string::npos ||
+                             entry.orgid.find(plain) != std::string::npos ||
+                             entry.timezone.find(plain) != std::string::npos;
+    check(plain.size() < 32 || in_metadata || out.result.reason.find(plain) == std::string::npos,
           "reasons never quote the payload");
   }
   return 0;
