@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "support/fake_clock.h"
 #include "support/faulty_store.h"
 #include "support/temp_dir.h"
 #include "support/vectors.h"
@@ -23,31 +24,8 @@ std::vector<PrivateKey> test_keys() {
   return {*k};
 }
 
-// Records every sleep instead of sleeping; can stop the run after N sleeps
-// and run a hook at each one.
-class FakeClock : public Clock {
- public:
-  double now() override { return t_; }
-  bool sleep_for(double s, std::stop_token) override {
-    sleeps.push_back(s);
-    t_ += s;
-    if (hook) hook(sleeps.size());
-    if (sleeps.size() >= stop_after) source.request_stop();
-    return true;
-  }
-  std::vector<double> sleeps;
-  std::size_t stop_after = 1000;
-  std::stop_source source;
-  std::function<void(std::size_t)> hook;
-
- private:
-  double t_ = 1000;
-};
-
-class FixedRandom : public RandomSource {
- public:
-  int randint(int, int) override { return 500; }
-};
+using testing::FakeClock;
+using testing::FixedRandom;
 
 struct Fixture {
   TempDir dir;

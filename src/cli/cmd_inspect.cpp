@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "cli/format.h"
 #include "cli/options.h"
 #include "cybexp/archiver.h"
 #include "cybexp/python_json.h"
@@ -17,29 +18,7 @@ namespace {
 
 constexpr std::size_t kPlaintextHead = 256;
 
-std::string json_str(std::string_view s) {
-  std::string out;
-  append_python_json_string(s, out);
-  return out;
-}
-
 std::string json_or_null(const std::string& s) { return s.empty() ? "null" : json_str(s); }
-
-std::string number(double d) {
-  std::string out;
-  append_python_float(d, out);
-  return out;
-}
-
-std::string utc(double seconds) {
-  if (seconds <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string field(const char* name, const std::string& value) {
   std::string line = name;

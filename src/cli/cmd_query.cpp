@@ -2,36 +2,12 @@
 // scripts: one JSON object (status) or one a line (entries, export).
 #include <ctime>
 
+#include "cli/format.h"
 #include "cli/options.h"
 #include "cybexp/python_json.h"
 #include "cybexp/raw_document.h"
 
 namespace cybexp::cli {
-namespace {
-
-std::string json_str(std::string_view s) {
-  std::string out;
-  append_python_json_string(s, out);
-  return out;
-}
-
-std::string utc(double seconds) {
-  if (seconds <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string number(double d) {
-  std::string out;
-  append_python_float(d, out);
-  return out;
-}
-
-}  // namespace
 
 int cmd_status(Context& ctx, std::vector<char*> args) {
   static const char* kHelp = R"(usage: cybexp-archive status [--json]

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cybexp/archiver.h"
+#include "support/fake_clock.h"
 #include "support/temp_dir.h"
 #include "support/vectors.h"
 
@@ -32,32 +33,6 @@ inline std::vector<PrivateKey> test_keys() {
   EXPECT_TRUE(k.has_value());
   return k ? std::vector<PrivateKey>{*k} : std::vector<PrivateKey>{};
 }
-
-// Records sleeps instead of sleeping; stops the run after stop_after sleeps
-// and runs hook (with the sleep's number, from 1) at each.
-class FakeClock : public Clock {
- public:
-  double now() override { return t_; }
-  bool sleep_for(double s, std::stop_token) override {
-    sleeps.push_back(s);
-    t_ += s;
-    if (hook) hook(sleeps.size());
-    if (sleeps.size() >= stop_after) source.request_stop();
-    return true;
-  }
-  std::vector<double> sleeps;
-  std::size_t stop_after = 1000;
-  std::stop_source source;
-  std::function<void(std::size_t)> hook;
-
- private:
-  double t_ = 1000;
-};
-
-class FixedRandom : public RandomSource {
- public:
-  int randint(int, int) override { return 500; }
-};
 
 class World {
  public:

@@ -1,0 +1,17 @@
+// Small formatters the commands' outputs share: JSON strings and numbers as
+// Python's json.dumps writes them (scripts parse our --json output with the
+// same rules as the documents), and UTC times for people.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace cybexp::cli {
+
+std::string json_str(std::string_view s);  // json.dumps(str)
+std::string number(double d);              // json.dumps(float)
+std::string utc(double seconds);           // 2026-11-29T17:00:00Z, or "-" for 0
+
+}  // namespace cybexp::cli
