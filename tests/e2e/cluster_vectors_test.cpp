@@ -10,26 +10,14 @@
 #include "cluster_support.h"
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
+#include "support/json_lines.h"
 #include "support/vectors.h"
 
 namespace cybexp::cluster {
 namespace {
 
-std::vector<Value> json_lines(const std::string& text) {
-  std::vector<Value> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    auto v = parse_python_json(line);  // documents may hold NaN and Infinity
-    EXPECT_EQ(v.status, JsonParseStatus::kOk) << line;
-    out.push_back(std::move(v.value));
-  }
-  return out;
-}
-
-std::string field(const Value& v, std::string_view key) {
-  const Value* f = v.find(key);
-  return f && f->is_string() ? f->as_string() : std::string();
-}
+using testing::field;
+using testing::json_lines;
 
 void archive_vectors(const std::string& cache_url, const std::string& archive_url) {
   WorkDir dir(cache_url, archive_url, 300);

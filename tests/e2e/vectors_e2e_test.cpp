@@ -10,6 +10,7 @@
 
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
+#include "support/json_lines.h"
 #include "support/process.h"
 #include "support/vectors.h"
 
@@ -28,22 +29,8 @@ void install_keys(const TempDir& dir) {
                                                                    std::filesystem::perms::owner_write);
 }
 
-std::vector<Value> json_lines(const std::string& text) {
-  std::vector<Value> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto v = parse_python_json(line);  // documents may hold NaN and Infinity
-    EXPECT_EQ(v.status, JsonParseStatus::kOk) << line;
-    out.push_back(std::move(v.value));
-  }
-  return out;
-}
-
-std::string field(const Value& v, std::string_view key) {
-  const Value* f = v.find(key);
-  return f && f->is_string() ? f->as_string() : std::string();
-}
+using testing::field;
+using testing::json_lines;
 
 void archive_vectors(const std::string& workers) {
   TempDir dir;
