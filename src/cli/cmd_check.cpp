@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "cli/format.h"
 #include "cli/options.h"
 #include "cybexp/archiver.h"
 
@@ -51,25 +52,6 @@ class Report {
   int code_ = kExitOk;
   int problems_ = 0;
 };
-
-// A store URL fit to print: a password in it is replaced by ***.
-std::string shown_url(const std::string& url) {
-  const std::size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  const std::size_t at = url.find('@', scheme + 3);
-  const std::size_t slash = url.find('/', scheme + 3);
-  std::string out = url;
-  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-    const std::size_t colon = url.find(':', scheme + 3);
-    if (colon != std::string::npos && colon < at)
-      out = url.substr(0, colon + 1) + "***" + url.substr(at);
-  }
-  if (const std::size_t pw = out.find("password="); pw != std::string::npos) {
-    const std::size_t end = out.find('&', pw);
-    out = out.substr(0, pw + 9) + "***" + (end == std::string::npos ? "" : out.substr(end));
-  }
-  return out;
-}
 
 std::string file_mode(const std::filesystem::path& p) {
   struct stat st {};
@@ -157,8 +139,8 @@ void check_stores(const Config& config, Report& report) {
   if (!forced) return report.problem(forced.error());
 
   const bool one = s.cache->shares_database_with(*s.archive);
-  report.line("cache", shown_url(config.cache.url) + ": " + cache_schema);
-  report.line("archive", shown_url(config.archive.url) + ": schema version " +
+  report.line("cache", redacted_url(config.cache.url) + ": " + cache_schema);
+  report.line("archive", redacted_url(config.archive.url) + ": schema version " +
                              std::to_string(*version) + ", " +
                              plural(docs->documents, "document", "documents") + " (" +
                              std::to_string(docs->data_bytes) + " bytes of data)" +

@@ -29,4 +29,25 @@ std::string utc(double seconds) {
   return buf;
 }
 
+std::string redacted_url(std::string_view url) {
+  std::string out(url);
+  if (const std::size_t scheme = out.find("://"); scheme != std::string::npos) {
+    const std::size_t authority = scheme + 3;
+    const std::size_t at = out.find('@', authority);
+    const std::size_t slash = out.find('/', authority);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const std::size_t colon = out.find(':', authority);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // A query parameter (…?password=x&…) or a libpq key=value word.
+  constexpr std::string_view kParam = "password=";
+  if (const std::size_t pw = out.find(kParam); pw != std::string::npos) {
+    const std::size_t value = pw + kParam.size();
+    const std::size_t end = out.find_first_of("& ", value);
+    out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+  }
+  return out;
+}
+
 }  // namespace cybexp::cli

@@ -1,6 +1,6 @@
 // Small formatters the commands' outputs share: JSON strings and numbers as
 // Python's json.dumps writes them (scripts parse our --json output with the
-// same rules as the documents), and UTC times for people.
+// same rules as the documents), UTC times for people, and store URLs without their passwords.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -13,5 +13,10 @@ namespace cybexp::cli {
 std::string json_str(std::string_view s);  // json.dumps(str)
 std::string number(double d);              // json.dumps(float)
 std::string utc(double seconds);           // 2026-11-29T17:00:00Z, or "-" for 0
+
+// A store URL fit to print: the password of user:password@ and the value of
+// a password= parameter become ***; everything else is kept, so an operator
+// still sees which server and database are meant.
+std::string redacted_url(std::string_view url);
 
 }  // namespace cybexp::cli

@@ -226,7 +226,7 @@ Result<std::uint64_t> MongoArchive::put_documents(std::span<const RawDocument> d
     std::vector<std::string> part(hashes.begin() + start,
                                   hashes.begin() + std::min(hashes.size(), start + kLookup));
     BsonPtr query = hashes_query(part);
-    BsonPtr opts = Doc().sub("projection", std::move(Doc().int32("_hash", 1))).take();
+    BsonPtr opts = Doc().sub("projection", Doc().int32("_hash", 1)).take();
     Cursor cursor(mongoc_collection_find_with_opts(coll.get(), query.get(), opts.get(), nullptr));
     CYBEXP_TRY_VOID(drain_cursor(cursor.get(), where(), "put_documents", [&](const bson_t* doc) {
       if (auto h = get_string(doc, "_hash")) existing.insert(*h);
@@ -275,7 +275,7 @@ Result<void> MongoArchive::for_each_document(const std::optional<std::string>& s
       Client client = pool_->acquire();
       Collection coll = client.collection(db_, coll_);
       BsonPtr query = raw_query(sub_type, after ? &*after : nullptr);
-      BsonPtr opts = Doc().sub("sort", std::move(Doc().int32("_id", 1))).int64("limit", kDocPage).take();
+      BsonPtr opts = Doc().sub("sort", Doc().int32("_id", 1)).int64("limit", kDocPage).take();
       Cursor cursor(mongoc_collection_find_with_opts(coll.get(), query.get(), opts.get(), nullptr));
       std::size_t bytes = 0, rows = 0;
       Result<void> bad;
@@ -334,7 +334,7 @@ Result<ArchiveCounts> MongoArchive::counts() {
 Result<std::uint64_t> MongoArchive::scan_data_bytes(const Client& client) {
   Collection coll = client.collection(db_, coll_);
   BsonPtr query = raw_query(std::nullopt, nullptr);
-  BsonPtr opts = Doc().sub("projection", std::move(Doc().int32("data", 1))).take();
+  BsonPtr opts = Doc().sub("projection", Doc().int32("data", 1)).take();
   Cursor cursor(mongoc_collection_find_with_opts(coll.get(), query.get(), opts.get(), nullptr));
   std::uint64_t total = 0;
   CYBEXP_TRY_VOID(drain_cursor(cursor.get(), where(), "counts", [&](const bson_t* doc) {

@@ -125,7 +125,7 @@ std::string_view Doc::key(std::string_view k) {
   return std::string_view(out, len);
 }
 
-#define CYBEXP_KEY(k) k.data(), static_cast<int>(k.size())
+#define CYBEXP_KEY(k) (k).data(), static_cast<int>((k).size())
 
 Doc& Doc::str(std::string_view k, std::string_view value) {
   k = key(k);

@@ -102,7 +102,7 @@ class Doc {
   BsonPtr b_;
   bool array_ = false;
   std::uint32_t next_ = 0;
-  char buf_[16];
+  char buf_[16] = {};
 };
 
 }  // namespace cybexp::mongo

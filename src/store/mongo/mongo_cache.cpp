@@ -90,6 +90,7 @@ Result<std::vector<CacheEntry>> MongoCache::claim(const ClaimRequest& request) {
   // them back at once so that another pass can take them.
   auto fail = [&](Error e) -> Result<std::vector<CacheEntry>> {
     std::vector<std::string> ids;
+    ids.reserve(out.size());
     for (const auto& taken : out) ids.push_back(taken.id);
     (void)release(ids, request.worker);
     return std::unexpected(std::move(e));
@@ -208,7 +209,7 @@ Result<void> MongoCache::for_each_entry(const EntryFilter& filter,
   std::optional<bson_oid_t> after;
   for (;;) {
     BsonPtr query = CYBEXP_TRY(filter_query(filter, after ? &*after : nullptr));
-    BsonPtr opts = Doc().sub("sort", std::move(Doc().int32("_id", 1))).int64("limit", kPage).take();
+    BsonPtr opts = Doc().sub("sort", Doc().int32("_id", 1)).int64("limit", kPage).take();
     std::vector<StoredEntry> page;
     {
       Client client = pool_->acquire();

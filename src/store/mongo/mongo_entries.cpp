@@ -12,8 +12,8 @@ Doc not_true() { return std::move(Doc().boolean("$ne", true)); }
 // Not under a live lease: no lease, or one that has run out.
 Doc lease_free(std::int64_t now_ms) {
   Doc any = Doc::array();
-  any.sub("", std::move(Doc().null(kFieldLease)));
-  any.sub("", std::move(Doc().sub(kFieldLeaseUntil, std::move(Doc().date("$lt", now_ms)))));
+  any.sub("", Doc().null(kFieldLease));
+  any.sub("", Doc().sub(kFieldLeaseUntil, Doc().date("$lt", now_ms)));
   return any;
 }
 
@@ -43,15 +43,15 @@ Result<void> add_filter(const EntryFilter& f, Doc& q, Doc& ands, bool& any_and) 
   }
   if (!f.ids.empty()) {
     auto ids = CYBEXP_TRY(parse_entry_ids("filter", f.ids));
-    q.sub("_id", std::move(Doc().sub("$in", oid_array(ids))));
+    q.sub("_id", Doc().sub("$in", oid_array(ids)));
   }
   if (f.typetag) {
     // Old entries carry the typetag as `typtag` (UPSTREAM.md section 2).
     Doc either = Doc::array();
-    either.sub("", std::move(Doc().str("typetag", *f.typetag)));
-    either.sub("", std::move(Doc().sub("typetag", std::move(Doc().boolean("$exists", false)))
-                                 .str("typtag", *f.typetag)));
-    ands.sub("", std::move(Doc().sub("$or", either)));
+    either.sub("", Doc().str("typetag", *f.typetag));
+    either.sub("", Doc().sub("typetag", Doc().boolean("$exists", false))
+                                 .str("typtag", *f.typetag));
+    ands.sub("", Doc().sub("$or", either));
     any_and = true;
   }
   if (f.since || f.until) {
@@ -125,8 +125,8 @@ BsonPtr claim_update(const std::string& worker, std::int64_t now_ms, int lease_s
       .date("until", now_ms + static_cast<std::int64_t>(lease_seconds) * kMsPerSecond)
       .date("since", now_ms);
   return Doc()
-      .sub("$set", std::move(Doc().sub(kFieldLease, lease)))
-      .sub("$inc", std::move(Doc().int32(kFieldAttempts, 1)))
+      .sub("$set", Doc().sub(kFieldLease, lease))
+      .sub("$inc", Doc().int32(kFieldAttempts, 1))
       .take();
 }
 
@@ -136,7 +136,7 @@ BsonPtr claim_index_command(const std::string& collection) {
   // Claims look for unprocessed entries oldest first; without this index the
   // server would walk every processed entry to find them.
   Doc index;
-  index.sub("key", std::move(Doc().int32("processed", 1).int32("_id", 1))).str("name", "cybexp_claim");
+  index.sub("key", Doc().int32("processed", 1).int32("_id", 1)).str("name", "cybexp_claim");
   Doc indexes = Doc::array();
   indexes.sub("", index);
   return Doc().str("createIndexes", collection).sub("indexes", indexes).take();
@@ -156,10 +156,10 @@ Result<BsonPtr> finish_update(const EntryResult& r, std::int64_t now_ms) {
     set.boolean("processed", true).date(kFieldFinished, now_ms);
     unset.str("skip", "").str("state", "").str(kFieldReason, "");
     Doc each;
-    each.sub("$each", std::move(Doc::array().strs(r.refs)));
+    each.sub("$each", Doc::array().strs(r.refs));
     return Doc()
         .sub("$set", set)
-        .sub("$addToSet", std::move(Doc().sub("_ref", each)))
+        .sub("$addToSet", Doc().sub("_ref", each))
         .sub("$unset", unset)
         .take();
   }
@@ -175,13 +175,13 @@ Result<BsonPtr> finish_update(const EntryResult& r, std::int64_t now_ms) {
 
 BsonPtr release_query(const std::vector<bson_oid_t>& ids, const std::string& worker) {
   return Doc()
-      .sub("_id", std::move(Doc().sub("$in", oid_array(ids))))
+      .sub("_id", Doc().sub("$in", oid_array(ids)))
       .str(kFieldLeaseOwner, worker)
       .take();
 }
 
 BsonPtr release_update() {
-  return Doc().sub("$unset", std::move(Doc().str(kFieldLease, ""))).take();
+  return Doc().sub("$unset", Doc().str(kFieldLease, "")).take();
 }
 
 Result<std::vector<bson_oid_t>> parse_entry_ids(std::string_view what,
@@ -206,7 +206,7 @@ Result<BsonPtr> filter_query(const EntryFilter& f, const bson_oid_t* after) {
   CYBEXP_TRY_VOID(add_filter(f, q, ands, any_and));
   if (after != nullptr) {
     // Under $and: an id list may constrain _id too.
-    ands.sub("", std::move(Doc().sub("_id", std::move(Doc().oid("$gt", *after)))));
+    ands.sub("", Doc().sub("_id", Doc().oid("$gt", *after)));
     any_and = true;
   }
   if (any_and) q.sub("$and", ands);
@@ -221,9 +221,9 @@ Result<BsonPtr> requeue_query(const EntryFilter& f, std::int64_t now_ms) {
   // Processed entries go back only when the filter asks for them by state;
   // otherwise requeue retries what was skipped (a "pending" filter: nothing).
   if (!processed) {
-    ands.sub("", std::move(Doc().sub("processed", not_true()).boolean("skip", true)));
+    ands.sub("", Doc().sub("processed", not_true()).boolean("skip", true));
   }
-  ands.sub("", std::move(Doc().sub("$or", lease_free(now_ms))));
+  ands.sub("", Doc().sub("$or", lease_free(now_ms)));
   return q.sub("$and", ands).take();
 }
 
@@ -235,7 +235,7 @@ BsonPtr requeue_update(bool processed) {
   Doc u;
   if (processed) {
     unset.str("_ref", "");
-    u.sub("$set", std::move(Doc().boolean("processed", false)));
+    u.sub("$set", Doc().boolean("processed", false));
   }
   return u.sub("$unset", unset).take();
 }
@@ -244,9 +244,9 @@ BsonPtr state_counts_pipeline() {
   Doc id;
   id.str("p", "$processed").str("s", "$skip").str("st", "$state");
   Doc group;
-  group.sub("_id", id).sub("n", std::move(Doc().int32("$sum", 1)));
+  group.sub("_id", id).sub("n", Doc().int32("$sum", 1));
   Doc stages = Doc::array();
-  stages.sub("", std::move(Doc().sub("$group", group)));
+  stages.sub("", Doc().sub("$group", group));
   return Doc().sub("pipeline", stages).take();
 }
 
@@ -264,14 +264,14 @@ void add_state_count(const bson_t* group, CacheCounts& counts) {
 BsonPtr in_flight_pipeline(std::int64_t now_ms) {
   Doc group;
   group.str("_id", std::string("$") + kFieldLeaseOwner)
-      .sub("n", std::move(Doc().int32("$sum", 1)))
-      .sub("oldest", std::move(Doc().str("$min", std::string("$") + kFieldLeaseSince)));
+      .sub("n", Doc().int32("$sum", 1))
+      .sub("oldest", Doc().str("$min", std::string("$") + kFieldLeaseSince));
   Doc stages = Doc::array();
-  stages.sub("", std::move(Doc().sub("$match", std::move(Doc().sub(
+  stages.sub("", Doc().sub("$match", Doc().sub(
                                                     kFieldLeaseUntil,
-                                                    std::move(Doc().date("$gte", now_ms)))))));
-  stages.sub("", std::move(Doc().sub("$group", group)));
-  stages.sub("", std::move(Doc().sub("$sort", std::move(Doc().int32("_id", 1)))));
+                                                    Doc().date("$gte", now_ms))));
+  stages.sub("", Doc().sub("$group", group));
+  stages.sub("", Doc().sub("$sort", Doc().int32("_id", 1)));
   return Doc().sub("pipeline", stages).take();
 }
 

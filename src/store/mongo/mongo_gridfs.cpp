@@ -62,7 +62,7 @@ Result<std::optional<std::uint64_t>> MongoCache::blob_length(const Client& clien
                                                              const bson_oid_t& fid) {
   Collection files = client.collection(db_, "fs.files");
   BsonPtr query = Doc().oid("_id", fid).take();
-  BsonPtr opts = Doc().sub("projection", std::move(Doc().int32("length", 1))).int64("limit", 1).take();
+  BsonPtr opts = Doc().sub("projection", Doc().int32("length", 1)).int64("limit", 1).take();
   Cursor cursor(mongoc_collection_find_with_opts(files.get(), query.get(), opts.get(), nullptr));
   std::optional<std::uint64_t> length;
   CYBEXP_TRY_VOID(drain_cursor(cursor.get(), where(), "fetch_blob", [&](const bson_t* doc) {
@@ -146,8 +146,8 @@ Result<void> MongoCache::attach_blobs(const Client& client, std::vector<CacheEnt
   std::map<std::string, std::uint64_t> lengths;
   {
     Collection files = client.collection(db_, "fs.files");
-    BsonPtr query = Doc().sub("_id", std::move(Doc().sub("$in", in))).take();
-    BsonPtr opts = Doc().sub("projection", std::move(Doc().int32("length", 1))).take();
+    BsonPtr query = Doc().sub("_id", Doc().sub("$in", in)).take();
+    BsonPtr opts = Doc().sub("projection", Doc().int32("length", 1)).take();
     Cursor cursor(mongoc_collection_find_with_opts(files.get(), query.get(), opts.get(), nullptr));
     CYBEXP_TRY_VOID(drain_cursor(cursor.get(), where(), "claim", [&](const bson_t* doc) {
       auto id = get_oid(doc, "_id");
@@ -184,7 +184,7 @@ Result<std::vector<std::uint8_t>> MongoCache::fetch_blob(const CacheEntry& entry
   {
     Collection coll = client.collection(db_, coll_);
     BsonPtr query = Doc().oid("_id", *id).take();
-    BsonPtr opts = Doc().sub("projection", std::move(Doc().int32("fid", 1))).int64("limit", 1).take();
+    BsonPtr opts = Doc().sub("projection", Doc().int32("fid", 1)).int64("limit", 1).take();
     Cursor cursor(mongoc_collection_find_with_opts(coll.get(), query.get(), opts.get(), nullptr));
     CYBEXP_TRY_VOID(drain_cursor(cursor.get(), where(), "fetch_blob", [&](const bson_t* doc) {
       fid = get_oid(doc, "fid");

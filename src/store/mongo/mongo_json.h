@@ -30,7 +30,7 @@
 namespace cybexp::mongo {
 
 // MongoDB's maximum document size (maxBsonObjectSize) and nesting depth.
-inline constexpr std::size_t kMaxDocumentBytes = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxDocumentBytes = std::size_t{16} * 1024 * 1024;
 inline constexpr int kMaxNesting = 100;
 
 // Appends v under key. `level` is the nesting level of this element in the

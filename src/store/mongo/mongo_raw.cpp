@@ -77,21 +77,21 @@ Result<RawDocument> raw_from_bson(const bson_t* doc) {
 BsonPtr raw_query(const std::optional<std::string>& sub_type, const bson_oid_t* after) {
   Doc q = raw_only();
   if (sub_type) q.str("sub_type", *sub_type);
-  if (after != nullptr) q.sub("_id", std::move(Doc().oid("$gt", *after)));
+  if (after != nullptr) q.sub("_id", Doc().oid("$gt", *after));
   return q.take();
 }
 
 BsonPtr hashes_query(const std::vector<std::string>& hashes) {
   Doc in = Doc::array();
   in.strs(hashes);
-  return raw_only().sub("_hash", std::move(Doc().sub("$in", in))).take();
+  return raw_only().sub("_hash", Doc().sub("$in", in)).take();
 }
 
 BsonPtr hash_projection() { return Doc().int32("_hash", 1).int32("_id", 0).take(); }
 
 BsonPtr hash_index_command(const std::string& collection) {
   Doc index;
-  index.sub("key", std::move(Doc().int32("_hash", 1)))
+  index.sub("key", Doc().int32("_hash", 1))
       .str("name", kHashIndexName)
       .boolean("unique", true)
       .sub("partialFilterExpression", raw_only());
@@ -129,17 +129,17 @@ BsonPtr raw_counts_pipeline() {
   wrapped.str("d", "$data");
   Doc group;
   group.null("_id")
-      .sub("n", std::move(Doc().int32("$sum", 1)))
-      .sub("bytes", std::move(Doc().sub("$sum", std::move(Doc().sub("$bsonSize", wrapped)))));
+      .sub("n", Doc().int32("$sum", 1))
+      .sub("bytes", Doc().sub("$sum", Doc().sub("$bsonSize", wrapped)));
   Doc stages = Doc::array();
-  stages.sub("", std::move(Doc().sub("$match", raw_only())));
-  stages.sub("", std::move(Doc().sub("$group", group)));
+  stages.sub("", Doc().sub("$match", raw_only()));
+  stages.sub("", Doc().sub("$group", group));
   return Doc().sub("pipeline", stages).take();
 }
 
 BsonPtr unique_index_command(const std::string& collection, const std::string& key) {
   Doc index;
-  index.sub("key", std::move(Doc().int32(key, 1))).str("name", key + "_unique").boolean("unique", true);
+  index.sub("key", Doc().int32(key, 1)).str("name", key + "_unique").boolean("unique", true);
   Doc indexes = Doc::array();
   indexes.sub("", index);
   return Doc().str("createIndexes", collection).sub("indexes", indexes).take();
@@ -148,7 +148,7 @@ BsonPtr unique_index_command(const std::string& collection, const std::string& k
 BsonPtr schema_version_selector() { return Doc().str("key", "schema_version").take(); }
 
 BsonPtr schema_version_upsert() {
-  return Doc().sub("$setOnInsert", std::move(Doc().int32("value", kSchemaVersion))).take();
+  return Doc().sub("$setOnInsert", Doc().int32("value", kSchemaVersion)).take();
 }
 
 int schema_version_from_bson(const bson_t* doc) {
@@ -158,7 +158,7 @@ int schema_version_from_bson(const bson_t* doc) {
 BsonPtr subtype_selector(const std::string& typetag) { return Doc().str("typetag", typetag).take(); }
 
 BsonPtr subtype_update(const std::string& sub_type, bool seed) {
-  return Doc().sub(seed ? "$setOnInsert" : "$set", std::move(Doc().str("sub_type", sub_type))).take();
+  return Doc().sub(seed ? "$setOnInsert" : "$set", Doc().str("sub_type", sub_type)).take();
 }
 
 std::optional<std::pair<std::string, std::string>> subtype_from_bson(const bson_t* doc) {

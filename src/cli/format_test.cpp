@@ -1,0 +1,40 @@
+// Tests of the shared CLI formatters (format.h).
+#include "cli/format.h"
+
+#include <gtest/gtest.h>
+
+namespace cybexp::cli {
+namespace {
+
+TEST(RedactedUrl, HidesThePasswordOfTheUserInfo) {
+  EXPECT_EQ(redacted_url("postgresql://cybexp:s3cret@db.example:5432/archive"),
+            "postgresql://cybexp:***@db.example:5432/archive");
+  EXPECT_EQ(redacted_url("mongodb://admin:p%40ss@m1:27017,m2:27017/cache_db?replicaSet=rs0"),
+            "mongodb://admin:***@m1:27017,m2:27017/cache_db?replicaSet=rs0");
+}
+
+TEST(RedactedUrl, HidesAPasswordParameter) {
+  EXPECT_EQ(redacted_url("postgresql://db/archive?user=a&password=s3cret&sslmode=require"),
+            "postgresql://db/archive?user=a&password=***&sslmode=require");
+  EXPECT_EQ(redacted_url("postgresql://db/archive?password=s3cret"),
+            "postgresql://db/archive?password=***");
+  EXPECT_EQ(redacted_url("host=db password=s3cret dbname=archive"),
+            "host=db password=*** dbname=archive");
+}
+
+TEST(RedactedUrl, KeepsUrlsWithoutPasswords) {
+  EXPECT_EQ(redacted_url("sqlite:///var/lib/cybexp/archive.db"), "sqlite:///var/lib/cybexp/archive.db");
+  EXPECT_EQ(redacted_url("postgresql://cybexp@db:5432/archive"), "postgresql://cybexp@db:5432/archive");
+  // A colon after the @ is the port, not a password.
+  EXPECT_EQ(redacted_url("postgresql://db:5432/a@b"), "postgresql://db:5432/a@b");
+}
+
+TEST(JsonFormat, WritesAsPythonDoes) {
+  EXPECT_EQ(json_str("a\"b\n\u00e9"), "\"a\\\"b\\n\\u00e9\"");
+  EXPECT_EQ(number(1.0), "1.0");
+  EXPECT_EQ(utc(0), "-");
+  EXPECT_EQ(utc(1764435600), "2025-11-29T17:00:00Z");
+}
+
+}  // namespace
+}  // namespace cybexp::cli
