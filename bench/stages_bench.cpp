@@ -14,6 +14,7 @@
 #include "cybexp/parsemain.h"
 #include "cybexp/python_json.h"
 #include "cybexp/store_factory.h"
+#include "support/hash_flood.h"
 
 namespace {
 
@@ -74,6 +75,21 @@ void BM_Parsemain(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * p.size()));
 }
 BENCHMARK(BM_Parsemain)->Arg(500)->Arg(1 << 20);
+
+// Hash flooding: an object whose 2^n keys all collide under std::hash
+// (tests/support/hash_flood.h), through parsemain. With the parser's
+// duplicate-key table on std::hash this grows with the square of the keys;
+// with keyed_hash.h it grows like any other object of that size.
+void BM_ParsemainHashFlood(benchmark::State& state) {
+  const std::string p = "{\"flood\": " + testing::colliding_object(static_cast<int>(state.range(0))) + "}";
+  for (auto _ : state) {
+    auto out = parsemain(default_subtypes(), "unr-honeypot", "org", "UTC", p, Limits{});
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * p.size()));
+  state.counters["keys"] = static_cast<double>(std::size_t{1} << state.range(0));
+}
+BENCHMARK(BM_ParsemainHashFlood)->Arg(10)->Arg(12)->Arg(14)->Unit(benchmark::kMillisecond);
 
 void BM_Utf8Check(benchmark::State& state) {
   std::string p = json_payload(1 << 20);

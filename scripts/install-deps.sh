@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake g++ pkg-config
   libssl-dev          # OpenSSL 3: RSA-OAEP, AES-CTR, CMAC, SHA-256
+  libsodium-dev       # SipHash-2-4 for hash tables of hostile keys (keyed_hash.h)
   libsqlite3-dev      # the embedded store
   libpq-dev           # the PostgreSQL store
   libmongoc-dev       # the MongoDB store (libmongoc 1.23, libbson)

@@ -15,6 +15,7 @@
 #include "archive/pass_result.h"
 #include "archive/work_queues.h"
 #include "cybexp/archiver.h"
+#include "util/keyed_hash.h"
 #include "util/log.h"
 
 namespace cybexp {
@@ -143,7 +144,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
     std::vector<RawDocument> docs;
     std::vector<EntryResult> results;
     std::vector<std::string> release_ids;
-    std::unordered_set<std::string> seen;
+    std::unordered_set<std::string, KeyedStringHash, std::equal_to<>> seen;  // ids from the lake
     std::uint64_t processed = 0, bytes = 0;
     CommitReport report;
     double oldest_claim = clock_.now();

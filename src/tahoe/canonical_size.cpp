@@ -11,6 +11,7 @@
 #include "cybexp/python_json.h"
 #include "tahoe/canonical_internal.h"
 #include "tahoe/escape.h"
+#include "util/keyed_hash.h"
 
 namespace cybexp::tahoe_detail {
 
@@ -124,19 +125,19 @@ std::uint32_t Classifier::classify(const Value& v) {
     case 2:
       e.kind = Kind::kInteger;
       e.text = v.as_integer().digits;
-      e.hash = std::hash<std::string_view>{}(e.text);
+      e.hash = keyed_hash(e.text);
       break;
     case 3: {
       e.kind = Kind::kFloat;
       const double d = v.as_float();
       e.bits = std::isnan(d) ? 0x7FF8000000000000ULL : std::bit_cast<std::uint64_t>(d);
-      e.hash = e.bits;
+      e.hash = keyed_hash(e.bits);
       break;
     }
     case 4:
       e.kind = Kind::kString;
       e.text = python_strip(v.as_string());
-      e.hash = std::hash<std::string_view>{}(e.text);
+      e.hash = keyed_hash(e.text);
       break;
     case 5: {
       e.kind = Kind::kArray;
@@ -174,7 +175,7 @@ std::uint32_t Classifier::classify(const Value& v) {
       for (const auto& [key, id] : members) {
         const StrCost k = json_string_cost(key);
         acc.item(entries_[id].m, &k);
-        e.hash = mix(mix(e.hash, std::hash<std::string_view>{}(key)), entries_[id].hash);
+        e.hash = mix(mix(e.hash, keyed_hash(key)), entries_[id].hash);
       }
       e.m = acc.m;
       e.off = static_cast<std::uint32_t>(members_.size());

@@ -26,6 +26,7 @@
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
 #include "tahoe/json_rewrite.h"
+#include "util/keyed_hash.h"
 
 namespace cybexp {
 
@@ -201,7 +202,8 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
       }
       return;
     }
-    std::unordered_map<std::string_view, std::size_t> index;
+    // Keyed: the keys are the sender's (util/keyed_hash.h).
+    std::unordered_map<std::string_view, std::size_t, KeyedStringHash> index;
     index.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       const auto [it, inserted] = index.try_emplace(keys_[kbase + i], unique);

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "cybexp/python_json.h"
+#include "util/keyed_hash.h"
 
 namespace cybexp::mongo {
 namespace {
@@ -102,7 +103,7 @@ class DictBuilder {
 
  private:
   Object obj_;
-  std::unordered_map<std::string, std::size_t> index_;
+  std::unordered_map<std::string, std::size_t, KeyedStringHash, std::equal_to<>> index_;  // hostile keys
 };
 
 }  // namespace
