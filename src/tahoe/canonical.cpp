@@ -19,6 +19,7 @@
 #include "cybexp/python_json.h"
 #include "tahoe/canonical_internal.h"
 #include "tahoe/escape_writer.h"
+#include "tahoe/scalar_writer.h"
 #include "util/encoding.h"
 
 namespace cybexp {
@@ -101,25 +102,8 @@ class Writer {
 
   template <class Out>
   void emit(const Value& v, std::uint64_t unit, Out& out) {
+    if (tahoe_detail::write_scalar(v, out)) return;
     switch (v.storage().index()) {
-      case 0:
-        out.append("null", 4);
-        break;
-      case 1:
-        if (v.as_bool()) {
-          out.append("true", 4);
-        } else {
-          out.append("false", 5);
-        }
-        break;
-      case 2:
-        out.append(v.as_integer().digits.data(), v.as_integer().digits.size());
-        break;
-      case 3: {
-        char buf[32];
-        out.append(buf, tahoe_detail::format_python_float(v.as_float(), buf));
-        break;
-      }
       case 4:
         tahoe_detail::write_json_string(python_strip(v.as_string()), unit, out);
         break;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "tahoe/escape_writer.h"
+#include "tahoe/scalar_writer.h"
 
 namespace cybexp {
 
@@ -95,25 +96,8 @@ void append_python_float(double d, std::string& out) {
 namespace {
 
 void append_value(const Value& v, StringOut& out) {
+  if (tahoe_detail::write_scalar(v, out)) return;
   switch (v.storage().index()) {
-    case 0:
-      out.append("null", 4);
-      break;
-    case 1:
-      if (v.as_bool()) {
-        out.append("true", 4);
-      } else {
-        out.append("false", 5);
-      }
-      break;
-    case 2:
-      out.append(v.as_integer().digits.data(), v.as_integer().digits.size());
-      break;
-    case 3: {
-      char buf[32];
-      out.append(buf, tahoe_detail::format_python_float(v.as_float(), buf));
-      break;
-    }
     case 4:
       tahoe_detail::write_json_string(v.as_string(), 1, out);
       break;
