@@ -32,12 +32,14 @@ struct Task {
   CacheEntry entry;
   std::uint64_t charged = 0;  // bytes held in the budget until commit
   double claimed_at = 0;
+  bool large = false;  // the blob was not delivered inline
 };
 
 struct Done {
   EntryOutcome outcome;
   std::uint64_t charged = 0;
   double claimed_at = 0;
+  bool large = false;
 };
 
 // Completed outcomes, handed from workers to the committing thread.
@@ -110,7 +112,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
         if (!task->entry.blob.has_value() && task->entry.blob_size > 0) {
           task->charged = budget.acquire(std::min(task->entry.blob_size, limits_.max_blob_bytes));
         }
-        Done d{archive_one(task->entry, ctx), task->charged, task->claimed_at};
+        Done d{archive_one(task->entry, ctx), task->charged, task->claimed_at, task->large};
         // A document the archive cannot hold (MongoDB: an integer beyond 64
         // bits, ...) is this entry's error, not a failed batch to retry.
         if (d.outcome.document) {
@@ -131,7 +133,7 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
   std::vector<Done> group;
   double group_started = 0;
   std::uint64_t group_bytes = 0;
-  bool large_in_flight = false;  // blobs not delivered inline were claimed
+  std::uint64_t large_outstanding = 0;  // outstanding entries whose blob is fetched apart
 
   auto commit = [&](std::vector<Done>& items) {
     // Workers finish in any order; committing in entry order keeps the
@@ -205,7 +207,10 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
             {{"entries", std::to_string(release_ids.size())}, {"error", released.error().message}});
       }
     }
-    for (Done& d : items) budget.release(d.charged);
+    for (Done& d : items) {
+      budget.release(d.charged);
+      if (d.large) --large_outstanding;
+    }
     outstanding -= items.size();
     items.clear();
   };
@@ -250,11 +255,11 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
         }
         if (large) {
           large_bytes += e.blob_size;
-          large_in_flight = true;
+          ++large_outstanding;
         }
         ++outstanding;
         ++claimed;
-        tasks.push(Task{std::move(e), 0, claim_time});
+        tasks.push(Task{std::move(e), 0, claim_time, large});
       }
       if (!give_back.empty()) {
         auto released = cache.release(give_back, options_.worker_id);
@@ -265,10 +270,11 @@ Archiver::PassResult Archiver::drain(std::stop_token stop, RunSummary& summary) 
     if (outstanding == 0) break;
 
     std::size_t before = group.size();
-    // Small entries: wake for a useful group (or when all are in). Large
-    // ones: for each, so their documents are written while others decrypt.
+    // Small entries: wake for a useful group (or when all are in). While
+    // large ones are in flight: for each, so their documents are written
+    // while others decrypt.
     const std::size_t wanted =
-        large_in_flight ? 1
+        large_outstanding > 0 ? 1
                         : std::min<std::uint64_t>(outstanding - group.size(),
                                                   std::max<std::size_t>(options_.batch_entries / 4, 1));
     done.take(group, wanted, 0.1);
