@@ -1,6 +1,7 @@
 // See format.h.
 #include "cli/format.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "cybexp/python_json.h"
@@ -32,20 +33,22 @@ std::string utc(double seconds) {
 std::string redacted_url(std::string_view url) {
   std::string out(url);
   if (const std::size_t scheme = out.find("://"); scheme != std::string::npos) {
+    // The user info ends at the last '@' before the path: a password with a
+    // stray, unencoded '@' is hidden whole.
     const std::size_t authority = scheme + 3;
-    const std::size_t at = out.find('@', authority);
-    const std::size_t slash = out.find('/', authority);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    const std::size_t path = std::min(out.find('/', authority), out.size());
+    const std::size_t at = out.rfind('@', path);
+    if (at != std::string::npos && at >= authority) {
       const std::size_t colon = out.find(':', authority);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+      if (colon < at) out.replace(colon + 1, at - colon - 1, "***");
     }
   }
-  // A query parameter (…?password=x&…) or a libpq key=value word.
+  // Query parameters (…?password=x&…) or libpq key=value words, each one.
   constexpr std::string_view kParam = "password=";
-  if (const std::size_t pw = out.find(kParam); pw != std::string::npos) {
+  for (std::size_t pw = out.find(kParam); pw != std::string::npos; pw = out.find(kParam, pw + 1)) {
     const std::size_t value = pw + kParam.size();
-    const std::size_t end = out.find_first_of("& ", value);
-    out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+    const std::size_t end = std::min(out.find_first_of("& ", value), out.size());
+    out.replace(value, end - value, "***");
   }
   return out;
 }

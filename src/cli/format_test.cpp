@@ -11,6 +11,8 @@ TEST(RedactedUrl, HidesThePasswordOfTheUserInfo) {
             "postgresql://cybexp:***@db.example:5432/archive");
   EXPECT_EQ(redacted_url("mongodb://admin:p%40ss@m1:27017,m2:27017/cache_db?replicaSet=rs0"),
             "mongodb://admin:***@m1:27017,m2:27017/cache_db?replicaSet=rs0");
+  // An '@' left unencoded in the password does not leave its tail shown.
+  EXPECT_EQ(redacted_url("postgresql://u:p@ss@db/archive"), "postgresql://u:***@db/archive");
 }
 
 TEST(RedactedUrl, HidesAPasswordParameter) {
@@ -20,6 +22,9 @@ TEST(RedactedUrl, HidesAPasswordParameter) {
             "postgresql://db/archive?password=***");
   EXPECT_EQ(redacted_url("host=db password=s3cret dbname=archive"),
             "host=db password=*** dbname=archive");
+  // Every occurrence, not only the first.
+  EXPECT_EQ(redacted_url("postgresql://db/a?password=one&x=1&password=two"),
+            "postgresql://db/a?password=***&x=1&password=***");
 }
 
 TEST(RedactedUrl, KeepsUrlsWithoutPasswords) {
