@@ -18,7 +18,7 @@ done
 small_n=20000; large_n=200; drain_n=100000
 if [ $quick = 1 ]; then small_n=2000; large_n=20; drain_n=5000; fi
 
-cmake --preset release >/dev/null
+cmake --preset release -DCYBEXP_BUILD_TESTS=ON -DCYBEXP_BUILD_BENCH=ON >/dev/null  # quickstart.sh may have left them off
 cmake --build --preset release --target cybexp-archive cybexp-bench-fill -j"$(nproc)" >/dev/null
 bin=$PWD/build/release/apps/cybexp-archive/cybexp-archive
 fill=$PWD/build/release/bench/cybexp-bench-fill

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The first README command: installs what is missing, builds, and archives the
+# The first README command: installs what building and running need (no test
+# tools, no PostgreSQL server), builds the daemon, and archives the
 # shipped sample data on the embedded default store under ./cybexp-data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake --preset release >/dev/null
+cmake --preset release -DCYBEXP_BUILD_TESTS=OFF -DCYBEXP_BUILD_BENCH=OFF >/dev/null  # the daemon only: no test dependencies
 cmake --build --preset release --target cybexp-archive -j"$(nproc)"
 bin=build/release/apps/cybexp-archive/cybexp-archive
 export CYBEXP_HOME="${CYBEXP_HOME:-$PWD/cybexp-data}"
