@@ -10,7 +10,7 @@ out=/results/results.txt
 log=/results/probe.log
 : >"$out"
 exec >>"$log" 2>&1
-trap 'echo "probe: finished"; echo DONE >>"$out"; systemctl poweroff --no-block' EXIT
+trap 'echo "probe: finished"; journalctl -b --no-pager >/results/journal.txt 2>&1; echo DONE >>"$out"; systemctl poweroff --no-block' EXIT
 
 conf=/etc/cybexp/archive.json
 samples=/usr/share/doc/cybexp-archive/sample-data
@@ -32,18 +32,21 @@ active() { [ "$(systemctl is-active cybexp-archive)" = active ]; }
 restarted_from() { local p; p=$(service_pid); active && [ "$p" != 0 ] && [ "$p" != "$1" ]; }
 sha() { sha256sum "$1" 2>/dev/null | cut -c1-16; }
 
-echo "probe: waiting for boot to finish"
-state=$(systemctl is-system-running --wait)
-echo "probe: system $state"
+# This unit runs after multi-user.target (so `is-system-running --wait` would
+# wait for it); the service, wanted by that target, has been started by then.
+# Only a start still under way (Type=notify: until READY=1) is waited for.
+settled() { case $(systemctl show -p ActiveState --value cybexp-archive) in activating | reloading) return 1 ;; esac; }
+wait_for 60 settled
+echo "probe: boot done, system $(systemctl is-system-running)"
 
 # 1. Enabled and started by the package, with no hand step.
 en=$(systemctl is-enabled cybexp-archive 2>&1); act=$(systemctl is-active cybexp-archive 2>&1)
 [ "$en" = enabled ] && [ "$act" = active ]; check service-enabled-and-active $? "is-enabled=$en is-active=$act"
 
 st=$(stat -c '%a %U:%G' /etc/cybexp/priv.pem 2>&1); pst=$(stat -c '%a %U:%G' /etc/cybexp/pub.pem 2>&1)
-[ "$st" = "600 cybexp:cybexp" ] && [ "$pst" = "644 root:root" ]; check key-pair-made "priv.pem $st, pub.pem $pst"
+[ "$st" = "600 cybexp:cybexp" ] && [ "$pst" = "644 root:root" ]; check key-pair-made $? "priv.pem $st, pub.pem $pst"
 cst=$(stat -c '%a %U:%G' "$conf" 2>&1); dst=$(stat -c '%a %U:%G' /var/lib/cybexp 2>&1)
-[ "$cst" = "640 root:cybexp" ] && [ "$dst" = "700 cybexp:cybexp" ]; check config-and-data-permissions "$conf $cst, /var/lib/cybexp $dst"
+[ "$cst" = "640 root:cybexp" ] && [ "$dst" = "700 cybexp:cybexp" ]; check config-and-data-permissions $? "$conf $cst, /var/lib/cybexp $dst"
 missing=""
 for f in /usr/bin/cybexp-archive /usr/share/man/man1/cybexp-archive.1.gz \
          /usr/share/bash-completion/completions/cybexp-archive /usr/lib/sysusers.d/cybexp-archive.conf \
@@ -51,7 +54,7 @@ for f in /usr/bin/cybexp-archive /usr/share/man/man1/cybexp-archive.1.gz \
          $samples/honeypot-event.json $samples/openphish-feed.txt; do
   [ -e "$f" ] || missing="$missing $f"
 done
-[ -z "$missing" ]; check files-installed "${missing:-all there}"
+[ -z "$missing" ]; check files-installed $? "${missing:-all there}"
 dpkg-query -W -f='${Conffiles}\n' cybexp-archive | grep -q " $conf "; check config-is-conffile $? "$conf"
 
 # 2. Two sample uploads, submitted as the service user, get archived by the service.

@@ -104,7 +104,7 @@ rm -f "$root/etc/resolv.conf"  # --private-network: nothing to resolve
 
 say "booting it: systemd-nspawn -b (the probe powers it off)"
 set +e
-timeout 420 systemd-nspawn --register=no --keep-unit --private-network --quiet \
+timeout 360 systemd-nspawn --register=no --keep-unit --private-network --quiet \
   --console=pipe -D "$root" --bind="$results:/results" -b </dev/null >"$work/boot.log" 2>&1
 rc=$?
 set -e
