@@ -30,6 +30,11 @@ processed_at_least() { local n; n=$(status_field processed); [ "${n:-0}" -ge "$1
 service_pid() { systemctl show -p MainPID --value cybexp-archive; }
 active() { [ "$(systemctl is-active cybexp-archive)" = active ]; }
 restarted_from() { local p; p=$(service_pid); active && [ "$p" != 0 ] && [ "$p" != "$1" ]; }
+daemon_running() {  # minbase has no procps (pgrep)
+  local c
+  for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = cybexp-archive ] && return 0; done
+  return 1
+}
 sha() { sha256sum "$1" 2>/dev/null | cut -c1-16; }
 
 # This unit runs after multi-user.target (so `is-system-running --wait` would
@@ -102,7 +107,7 @@ wait_for 90 processed_at_least 3; check archives-after-upgrade $? "processed=$(s
 
 # 7. Remove stops the service and keeps configuration, keys and data.
 DEBIAN_FRONTEND=noninteractive apt-get remove -y cybexp-archive >/results/remove.log 2>&1; rc=$?
-as=$(systemctl is-active cybexp-archive 2>&1); pgrep -x cybexp-archive >/dev/null; running=$?
+as=$(systemctl is-active cybexp-archive 2>&1); daemon_running; running=$?
 [ $rc = 0 ] && [ "$as" != active ] && [ $running = 1 ] && [ -e "$conf" ] && [ -e /etc/cybexp/priv.pem ] && [ -e /var/lib/cybexp/archive.db ]
 check remove-stops-and-keeps $? "exit $rc, is-active=$as, process left: $([ $running = 0 ] && echo yes || echo no), config/keys/data kept: $(ls /etc/cybexp /var/lib/cybexp 2>&1 | tr '\n' ' ')"
 
