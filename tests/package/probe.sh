@@ -55,7 +55,7 @@ cst=$(stat -c '%a %U:%G' "$conf" 2>&1); dst=$(stat -c '%a %U:%G' /var/lib/cybexp
 missing=""
 for f in /usr/bin/cybexp-archive /usr/share/man/man1/cybexp-archive.1.gz \
          /usr/share/bash-completion/completions/cybexp-archive /usr/lib/sysusers.d/cybexp-archive.conf \
-         /usr/share/doc/cybexp-archive/README.md /usr/share/doc/cybexp-archive/PACKAGING.md \
+         /usr/share/doc/cybexp-archive/README.md /usr/share/doc/cybexp-archive/PACKAGING.md /usr/share/doc/cybexp-archive/OPERATIONS.md \
          $samples/honeypot-event.json $samples/openphish-feed.txt; do
   [ -e "$f" ] || missing="$missing $f"
 done
