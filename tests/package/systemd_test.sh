@@ -129,7 +129,8 @@ if [ "$failed" -gt 0 ] || [ "$passed" -ne "$expected" ] || [ "$done_marker" != y
   [ "$done_marker" = yes ] || echo "the probe did not finish (container exit $rc)"
   [ "$passed" -eq "$expected" ] || echo "expected $expected assertions to pass, $passed did"
   missing=$((expected - passed - failed)); [ "$missing" -ge 0 ] || missing=0
-  echo "package test: $passed passed, $((failed + missing)) failed"
+  echo "package-test: $passed passed, $((failed + missing)) failed"
   exit 1
 fi
-echo "package test: $passed passed, 0 failed ($((SECONDS - start)) s)"
+echo "systemd_test: all assertions passed in $((SECONDS - start)) s"
+echo "package-test: $passed passed, 0 failed"
