@@ -101,10 +101,12 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
       limits.max_depth = CYBEXP_TRY(get_uint(origin, path, value, 1, 10000));
     } else if (key == "entry_seconds") {
       limits.entry_seconds = CYBEXP_TRY(get_uint(origin, path, value, 1, 86400));
+    } else if (key == "max_attempts") {
+      limits.max_attempts = CYBEXP_TRY(get_uint(origin, path, value, 1, 1000));
     } else {
       return config_error(origin, "unknown key '" + path +
                                       "': expected max_blob_bytes, max_canonical_bytes, "
-                                      "canonical_payload_factor, max_depth, entry_seconds");
+                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts");
     }
   }
   return {};

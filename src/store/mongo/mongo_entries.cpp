@@ -96,6 +96,7 @@ Result<StoredEntry> entry_from_bson(const bson_t* doc) {
     info.state = kStateProcessed;
   } else if (get_true(doc, "skip")) {
     info.state = get_string(doc, "state").value_or("skipped");
+    e.skipped = true;
   } else {
     info.state = kStatePending;
   }
@@ -237,6 +238,7 @@ BsonPtr requeue_update(bool processed) {
   Doc unset;
   unset.str("skip", "").str("state", "").str(kFieldReason, "").str(kFieldFinished, "")
       .str(kFieldLease, "");
+  unset.str(kFieldAttempts, "");
   Doc u;
   if (processed) {
     unset.str("_ref", "");
