@@ -31,6 +31,12 @@ struct Section {
   std::vector<Named> coll;
 };
 
+Section named(const std::string& name) {
+  Section s;
+  s.name = name;
+  return s;
+}
+
 struct Seen {
   bool url = false;      // our `url` key: the file is ours
   bool a18b070 = false;  // a key only upstream a18b070 has
@@ -92,7 +98,7 @@ const char* expected_keys(const std::string& section) {
 // configure too: keys we do not read are theirs.
 Result<Section> parse_section(const fs::path& origin, const fs::path& base, const std::string& name,
                               const Value& v, Seen& seen, Config& c) {
-  Section s{name};
+  Section s = named(name);
   if (!v.is_object()) return config_error(origin, "'" + name + "' must be an object");
   for (const auto& [key, value] : v.as_object()) {
     std::vector<Named>* list = list_for(s, key);
@@ -176,8 +182,8 @@ Result<void> parse_targets(const fs::path& origin, const fs::path& base, const V
     if (const Value* v = root.find(kNames[i])) sections[i] = CYBEXP_TRY(parse_section(origin, base, kNames[i], *v, seen, c));
   }
   c.shape = seen.a18b070 ? ConfigShape::kA18b070 : seen.url ? ConfigShape::kExtended : ConfigShape::kHead;
-  Section cache = sections[0].value_or(Section{"cache"});
-  Section archive = sections[1].value_or(Section{"archive"});
+  Section cache = sections[0].value_or(named("cache"));
+  Section archive = sections[1].value_or(named("archive"));
   std::optional<Section> tahoe = sections[2] && sections[2]->present ? sections[2] : std::nullopt;
   if (seen.url && !sections[0]) return config_error(origin, "the 'cache' section is missing");
   if (seen.url && !sections[1] && !tahoe) return config_error(origin, "the 'archive' section is missing");
