@@ -32,14 +32,16 @@ enum : int { kLogLevel = 1000, kLogFormat, kVersion };
 
 // A missing value, or one that is really the command (`-c check`).
 [[noreturn]] void missing_value(const char* spelled, int opt) {
-  const char* what = opt == 'c' ? "the configuration file" : opt == kLogLevel ? "a log level" : "a log format";
+  const char* what = opt == 'c'         ? "the configuration file"
+                     : opt == kLogLevel ? "a log level"
+                                        : "a log format";
   cli::usage_error(std::string("option '") + spelled + "' needs a value: " + what, nullptr);
 }
 
 void check_config_value(const char* spelled, const char* value) {
   if (cli::find_command(value) != nullptr && !fs::exists(value)) {
-    cli::usage_error(std::string("option '") + spelled + "' needs a value: the configuration file ('" + value +
-                         "' is a command)",
+    cli::usage_error(std::string("option '") + spelled +
+                         "' needs a value: the configuration file ('" + value + "' is a command)",
                      nullptr);
   }
 }
@@ -47,10 +49,14 @@ void check_config_value(const char* spelled, const char* value) {
 // Returns an exit code when the options were all there is to do (--help, --version).
 std::optional<int> parse_global(int argc, char** argv, GlobalOptions& g) {
   static const option kOptions[] = {
-      {"config", required_argument, nullptr, 'c'},      {"log-level", required_argument, nullptr, kLogLevel},
-      {"log-format", required_argument, nullptr, kLogFormat}, {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, kVersion},      {"force-process", no_argument, nullptr, 'f'},
-      {"run-once", no_argument, nullptr, 'o'},          {nullptr, 0, nullptr, 0},
+      {"config", required_argument, nullptr, 'c'},
+      {"log-level", required_argument, nullptr, kLogLevel},
+      {"log-format", required_argument, nullptr, kLogFormat},
+      {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, kVersion},
+      {"force-process", no_argument, nullptr, 'f'},
+      {"run-once", no_argument, nullptr, 'o'},
+      {nullptr, 0, nullptr, 0},
   };
   optind = 0;  // GNU: full re-initialisation (run_cli may be called more than once in tests)
   opterr = 0;
@@ -58,15 +64,23 @@ std::optional<int> parse_global(int argc, char** argv, GlobalOptions& g) {
   // '+': stop at the command name, the rest is the command's; ':': report a missing value as ':'.
   while ((c = getopt_long(argc, argv, "+:c:hfo", kOptions, nullptr)) != -1) {
     if (c == 'c') {
-      check_config_value(argv[optind - 1] == std::string_view(optarg) ? argv[optind - 2] : "-c", optarg);
+      // As the user spelled it: "-c" or "--config" when the value was the next word.
+      check_config_value(optarg == argv[optind - 1] ? argv[optind - 2] : "-c", optarg);
       g.config_path = optarg;
     } else if (c == kLogLevel) {
       auto l = parse_log_level(optarg);
-      if (!l) cli::usage_error(std::string("unknown log level '") + optarg + "': use debug, info, warning or error", nullptr);
+      if (!l) {
+        cli::usage_error(
+            std::string("unknown log level '") + optarg + "': use debug, info, warning or error",
+            nullptr);
+      }
       g.level = *l;
     } else if (c == kLogFormat) {
       auto f = parse_log_format(optarg);
-      if (!f) cli::usage_error(std::string("unknown log format '") + optarg + "': use text or json", nullptr);
+      if (!f) {
+        cli::usage_error(std::string("unknown log format '") + optarg + "': use text or json",
+                         nullptr);
+      }
       g.format = *f;
     } else if (c == 'f' || c == 'o') {
       g.upstream_flags.push_back(c == 'f' ? "--force-process" : "--run-once");
@@ -109,16 +123,18 @@ int run_upstream_alias(const GlobalOptions& g, int argc, char** argv) {
                      nullptr);
   }
   if (!fs::is_regular_file(conf)) {
-    cli::fail(cli::kExitUsage, "configuration " + conf +
-                                   " does not exist: upstream's command line is cybexp-archive CONF_PATH "
-                                   "[-f|--force-process] [-o|--run-once], with CONF_PATH an existing file");
+    cli::fail(cli::kExitUsage,
+              "configuration " + conf +
+                  " does not exist: upstream's command line is cybexp-archive CONF_PATH "
+                  "[-f|--force-process] [-o|--run-once], with CONF_PATH an existing file");
   }
   std::vector<std::string> words = {"run"};
   words.insert(words.end(), g.upstream_flags.begin(), g.upstream_flags.end());
   for (int i = optind + 1; i < argc; ++i) append_upstream_arg(argv[i], words);
   std::vector<char*> args;
   for (std::string& w : words) args.push_back(w.data());
-  log(LogLevel::kDebug, "upstream command line: running 'run' with this configuration", {{"config", conf}});
+  log(LogLevel::kDebug, "upstream command line: running 'run' with this configuration",
+      {{"config", conf}});
   cli::Context ctx(conf);
   return cli::cmd_run(ctx, args);
 }
@@ -128,7 +144,8 @@ int dispatch(int argc, char** argv) {
   if (auto done = parse_global(argc, argv, g)) return *done;
   log_configure(g.level, g.format);
   if (optind >= argc) {
-    if (!g.upstream_flags.empty()) cli::usage_error("-f and -o need CONF_PATH: cybexp-archive CONF_PATH [-f] [-o]", nullptr);
+    if (!g.upstream_flags.empty())
+      cli::usage_error("-f and -o need CONF_PATH: cybexp-archive CONF_PATH [-f] [-o]", nullptr);
     std::fputs(cli::usage_text().c_str(), stderr);
     return cli::kExitUsage;
   }
@@ -137,9 +154,10 @@ int dispatch(int argc, char** argv) {
   if (command == nullptr && looks_like_config_path(name)) return run_upstream_alias(g, argc, argv);
   if (command == nullptr) cli::usage_error("unknown command '" + name + "'", nullptr);
   if (!g.upstream_flags.empty()) {
-    cli::usage_error("-f and -o belong to upstream's command line (cybexp-archive CONF_PATH [-f] [-o]); with a "
-                     "command use its options ('run --force-process --once')",
-                     nullptr);
+    cli::usage_error(
+        "-f and -o belong to upstream's command line (cybexp-archive CONF_PATH [-f] [-o]); with a "
+        "command use its options ('run --force-process --once')",
+        nullptr);
   }
   std::vector<char*> args(argv + optind, argv + argc);
   cli::Context ctx(g.config_path);  // loads the configuration on first use
@@ -156,7 +174,8 @@ int run_cli(int argc, char** argv) {
     code = e.code;
   }
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    std::cerr << "cybexp-archive: cannot write to standard output: " << std::strerror(errno) << "\n";
+    std::cerr << "cybexp-archive: cannot write to standard output: " << std::strerror(errno)
+              << "\n";
     if (code == cli::kExitOk) code = cli::kExitFailure;
   }
   return code;

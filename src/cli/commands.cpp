@@ -8,7 +8,8 @@ namespace cybexp::cli {
 namespace {
 
 constexpr std::array kCommands = {
-    CommandSpec{"keygen", "[--bits N] [--force]", "new RSA key pair (priv.pem 0600, pub.pem)", cmd_keygen},
+    CommandSpec{"keygen", "[--bits N] [--force]", "new RSA key pair (priv.pem 0600, pub.pem)",
+                cmd_keygen},
     CommandSpec{"submit", "--typetag T --orgid O [--timezone Z] [--name N] [--encrypted] FILE...",
                 "add cache entries as the API module does (FILE - is stdin)", cmd_submit},
     CommandSpec{"run",
@@ -23,7 +24,8 @@ constexpr std::array kCommands = {
     CommandSpec{"requeue", "[--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]",
                 "retry skipped entries", cmd_requeue},
     CommandSpec{"decrypt", "FILE", "one envelope's plaintext to stdout", cmd_decrypt},
-    CommandSpec{"check", "", "is everything ready to run? (config, targets, keys, stores)", cmd_check},
+    CommandSpec{"check", "", "is everything ready to run? (config, targets, keys, stores)",
+                cmd_check},
     CommandSpec{"inspect", "ENTRY_ID [--decrypt] [--dry-run] [--json]",
                 "one entry: fields, state, reason, lease", cmd_inspect},
 };
@@ -70,8 +72,10 @@ std::string usage_text() {
   for (const CommandSpec& c : kCommands) {
     std::string line = "  " + std::string(c.name);
     if (!c.synopsis.empty()) line += " " + std::string(c.synopsis);
-    if (line.size() + 2 > kSummaryColumn) line += "\n" + std::string(kSummaryColumn, ' ');
-    else line.resize(kSummaryColumn, ' ');
+    if (line.size() + 2 > kSummaryColumn)
+      line += "\n" + std::string(kSummaryColumn, ' ');
+    else
+      line.resize(kSummaryColumn, ' ');
     out += line + std::string(c.summary) + "\n";
   }
   out += kTail;

@@ -88,8 +88,9 @@ TEST(CommandTable, UsageIsGeneratedFromTheTable) {
 TEST(CommandTable, NamesAreTheElevenCommandsOnce) {
   std::vector<std::string> names;
   for (const CommandSpec& c : command_table()) names.emplace_back(c.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"keygen", "submit", "run", "status", "entries", "export",
-                                             "subtypes", "requeue", "decrypt", "check", "inspect"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"keygen", "submit", "run", "status", "entries", "export",
+                                      "subtypes", "requeue", "decrypt", "check", "inspect"}));
   EXPECT_EQ(find_command("run")->handler, &cmd_run);
   EXPECT_EQ(find_command("frobnicate"), nullptr);
 }
@@ -104,10 +105,12 @@ TEST(CommandTable, EveryCommandDispatchesToAHelpThatAgreesWithItsRow) {
     EXPECT_EQ(r.err, "");
     std::string expected = "usage:";
     std::string_view rest = c.synopsis;
-    for (std::size_t bar; (bar = rest.find(" | ")) != std::string_view::npos; rest.remove_prefix(bar + 3)) {
+    for (std::size_t bar; (bar = rest.find(" | ")) != std::string_view::npos;
+         rest.remove_prefix(bar + 3)) {
       expected += " cybexp-archive " + std::string(c.name) + " " + std::string(rest.substr(0, bar));
     }
-    expected += " cybexp-archive " + std::string(c.name) + (rest.empty() ? "" : " " + std::string(rest));
+    expected +=
+        " cybexp-archive " + std::string(c.name) + (rest.empty() ? "" : " " + std::string(rest));
     EXPECT_EQ(collapse_spaces(r.out.substr(0, r.out.find("\n\n"))), expected);
   }
 }
@@ -117,32 +120,39 @@ TEST(CommandTable, AConfigOptionWithoutItsValueSaysSo) {
   EXPECT_EQ(bare.code, kExitUsage);
   EXPECT_EQ(bare.out, "");
   EXPECT_EQ(bare.err,
-            "cybexp-archive: option '-c' needs a value: the configuration file (see 'cybexp-archive --help')\n");
+            "cybexp-archive: option '-c' needs a value: the configuration file (see "
+            "'cybexp-archive --help')\n");
   const Outcome long_form = run({"--config"});
   EXPECT_EQ(long_form.code, kExitUsage);
   EXPECT_EQ(long_form.err,
-            "cybexp-archive: option '--config' needs a value: the configuration file (see 'cybexp-archive "
+            "cybexp-archive: option '--config' needs a value: the configuration file (see "
+            "'cybexp-archive "
             "--help')\n");
   const Outcome swallowed = run({"-c", "check"});
   EXPECT_EQ(swallowed.code, kExitUsage);
   EXPECT_EQ(swallowed.err,
-            "cybexp-archive: option '-c' needs a value: the configuration file ('check' is a command) (see "
+            "cybexp-archive: option '-c' needs a value: the configuration file ('check' is a "
+            "command) (see "
             "'cybexp-archive --help')\n");
   const Outcome level = run({"--log-level"});
   EXPECT_EQ(level.code, kExitUsage);
   EXPECT_EQ(level.err,
-            "cybexp-archive: option '--log-level' needs a value: a log level (see 'cybexp-archive --help')\n");
+            "cybexp-archive: option '--log-level' needs a value: a log level (see 'cybexp-archive "
+            "--help')\n");
 }
 
 TEST(CommandTable, UpstreamFlagsWithACommandAreRefused) {
   const Outcome r = run({"-f", "status"});
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_EQ(r.err,
-            "cybexp-archive: -f and -o belong to upstream's command line (cybexp-archive CONF_PATH [-f] [-o]); "
-            "with a command use its options ('run --force-process --once') (see 'cybexp-archive --help')\n");
+            "cybexp-archive: -f and -o belong to upstream's command line (cybexp-archive CONF_PATH "
+            "[-f] [-o]); "
+            "with a command use its options ('run --force-process --once') (see 'cybexp-archive "
+            "--help')\n");
   const Outcome unknown = run({"frobnicate"});
   EXPECT_EQ(unknown.code, kExitUsage);
-  EXPECT_EQ(unknown.err, "cybexp-archive: unknown command 'frobnicate' (see 'cybexp-archive --help')\n");
+  EXPECT_EQ(unknown.err,
+            "cybexp-archive: unknown command 'frobnicate' (see 'cybexp-archive --help')\n");
 }
 
 }  // namespace

@@ -48,8 +48,8 @@ Result<std::uint64_t> get_uint(const fs::path& origin, const std::string& key, c
   bool ok = !d.empty() && d[0] != '-' && d.size() <= 19;
   if (ok) n = std::stoull(d);
   if (!ok || n < min || n > max) {
-    return config_error(origin, "'" + key + "' must be between " + std::to_string(min) +
-                                    " and " + std::to_string(max));
+    return config_error(origin, "'" + key + "' must be between " + std::to_string(min) + " and " +
+                                    std::to_string(max));
   }
   return n;
 }
@@ -81,10 +81,14 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
 
 const char* config_shape_name(ConfigShape shape) {
   switch (shape) {
-    case ConfigShape::kHome: return "the defaults under $CYBEXP_HOME";
-    case ConfigShape::kExtended: return "cybexp-archive's shape";
-    case ConfigShape::kA18b070: return "upstream a18b070's shape";
-    case ConfigShape::kHead: return "upstream HEAD's shape";
+    case ConfigShape::kHome:
+      return "the defaults under $CYBEXP_HOME";
+    case ConfigShape::kExtended:
+      return "cybexp-archive's shape";
+    case ConfigShape::kA18b070:
+      return "upstream a18b070's shape";
+    case ConfigShape::kHead:
+      return "upstream HEAD's shape";
   }
   return "?";
 }
@@ -103,7 +107,8 @@ Config default_config(const fs::path& home) {
 
 Result<Config> parse_config(std::string_view text, const fs::path& origin) {
   constexpr std::size_t kMaxConfigBytes = 1 << 20;  // a config is a few hundred bytes
-  if (text.size() > kMaxConfigBytes) return config_error(origin, "file is larger than 1 MiB: is this a configuration?");
+  if (text.size() > kMaxConfigBytes)
+    return config_error(origin, "file is larger than 1 MiB: is this a configuration?");
   auto parsed = parse_json_strict(text, origin.string());
   if (!parsed) return make_error(ErrorKind::kInvalidArgument, parsed.error().message);
   Value root = std::move(*parsed);
@@ -124,8 +129,9 @@ Result<Config> parse_config(std::string_view text, const fs::path& origin) {
     } else if (key == "limits") {
       CYBEXP_TRY_VOID(parse_limits(origin, value, c.limits));
     } else if (!kForeignSections.contains(key)) {
-      return config_error(origin, "unknown key '" + key +
-                                      "': expected cache, archive, public_key, lease_seconds, limits");
+      return config_error(
+          origin,
+          "unknown key '" + key + "': expected cache, archive, public_key, lease_seconds, limits");
     }
   }
   return c;

@@ -14,7 +14,8 @@
 namespace cybexp::config_detail {
 
 std::unexpected<Error> config_error(const std::filesystem::path& origin, const std::string& what);
-Result<std::string> get_string(const std::filesystem::path& origin, const std::string& key, const Value& v);
+Result<std::string> get_string(const std::filesystem::path& origin, const std::string& key,
+                               const Value& v);
 std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p);
 
 // Reads the cache, archive and tahoe sections of root into c.cache,

@@ -26,7 +26,8 @@ std::string private_key_advice(const Config& config, const fs::path& missing, co
            "\" (or move the key beside the configuration, mode 0600)";
   }
   return why + "; also looked for priv.pem in the working directory " + cwd.string() +
-         " (where upstream reads it): not there either. Create a key pair with 'cybexp-archive keygen', or "
+         " (where upstream reads it): not there either. Create a key pair with 'cybexp-archive "
+         "keygen', or "
          "set cache.private_key to the key whose public half the API module encrypts with";
 }
 

@@ -22,7 +22,8 @@ std::optional<int> read_offset(std::string_view rest) {
   if (rest[0] != '+' && rest[0] != '-') return std::nullopt;
   int h = 0, m = 0;
   const bool colon = rest.size() == 6 && rest[3] == ':';
-  if (!(colon || rest.size() == 5) || !read_int(rest, 1, 2, h) || !read_int(rest, colon ? 4 : 3, 2, m)) {
+  if (!(colon || rest.size() == 5) || !read_int(rest, 1, 2, h) ||
+      !read_int(rest, colon ? 4 : 3, 2, m)) {
     return std::nullopt;
   }
   return (rest[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
@@ -44,9 +45,10 @@ std::string iso_utc(double seconds) {
 
 std::optional<double> iso_datetime_seconds(std::string_view s) {
   std::tm tm{};
-  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
-      s[16] != ':' || !read_int(s, 0, 4, tm.tm_year) || !read_int(s, 5, 2, tm.tm_mon) ||
-      !read_int(s, 8, 2, tm.tm_mday) || !read_int(s, 11, 2, tm.tm_hour) || !read_int(s, 14, 2, tm.tm_min) ||
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+      s[13] != ':' || s[16] != ':' || !read_int(s, 0, 4, tm.tm_year) ||
+      !read_int(s, 5, 2, tm.tm_mon) || !read_int(s, 8, 2, tm.tm_mday) ||
+      !read_int(s, 11, 2, tm.tm_hour) || !read_int(s, 14, 2, tm.tm_min) ||
       !read_int(s, 17, 2, tm.tm_sec)) {
     return std::nullopt;
   }

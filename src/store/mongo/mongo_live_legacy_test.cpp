@@ -24,7 +24,8 @@ TEST_F(MongoLegacyLive, OldEntriesAreReadFilteredAndClaimed) {
   insert(cache_.db, cache_.coll,
          R"({"_id": {"$oid": "5ea7816a2b3c4d5e6f700001"}, "typtag": "unr-honeypot", "orgid": "o",
              "datetime": "2019-11-02T10:00:00.500000", "processed": false,
-             "fid": {"$oid": ")" + oid_hex(blob) + R"("}})");
+             "fid": {"$oid": ")" +
+             oid_hex(blob) + R"("}})");
   insert(cache_.db, cache_.coll,
          R"({"_id": {"$oid": "5ea7816a2b3c4d5e6f700002"}, "name": "new.json", "typetag": "cowrie",
              "orgid": "o", "timezone": "UTC", "timestamp": {"$numberDouble": "1712345679.5"},
@@ -54,7 +55,8 @@ TEST_F(MongoLegacyLive, OldEntriesAreReadFilteredAndClaimed) {
   auto never = store->fetch_blob(claimed[1], 100);
   ASSERT_FALSE(never);
   EXPECT_EQ(never.error().kind, ErrorKind::kBadData);
-  EXPECT_EQ(never.error().message, "entry has no blob: it has no fid (the API module never wrote the blob)");
+  EXPECT_EQ(never.error().message,
+            "entry has no blob: it has no fid (the API module never wrote the blob)");
 }
 
 }  // namespace
