@@ -132,6 +132,7 @@ int run_upstream_alias(const GlobalOptions& g, int argc, char** argv) {
   words.insert(words.end(), g.upstream_flags.begin(), g.upstream_flags.end());
   for (int i = optind + 1; i < argc; ++i) append_upstream_arg(argv[i], words);
   std::vector<char*> args;
+  args.reserve(words.size());
   for (std::string& w : words) args.push_back(w.data());
   log(LogLevel::kDebug, "upstream command line: running 'run' with this configuration",
       {{"config", conf}});

@@ -17,7 +17,7 @@ namespace cybexp::mongo {
 // "2020-04-28T03:29:23.177000", with ' ' for 'T', optional fraction, and an
 // optional "Z" or "+HH:MM"/"-HH:MM"; without an offset the time is UTC (as
 // upstream stored utcnow()). nullopt for anything else.
-std::optional<double> iso_datetime_seconds(std::string_view text);
+std::optional<double> iso_datetime_seconds(std::string_view s);
 
 // The entry's upload time: timestamp, else datetime; 0 when neither is there.
 double entry_upload_seconds(const bson_t* entry);
