@@ -124,8 +124,8 @@ int run_upstream_alias(const GlobalOptions& g, int argc, char** argv) {
   }
   if (!fs::is_regular_file(conf)) {
     cli::fail(cli::kExitUsage,
-              "configuration " + conf +
-                  " does not exist: upstream's command line is cybexp-archive CONF_PATH "
+              "configuration " + conf + (fs::exists(conf) ? " is not a file" : " does not exist") +
+                  ": upstream's command line is cybexp-archive CONF_PATH "
                   "[-f|--force-process] [-o|--run-once], with CONF_PATH an existing file");
   }
   std::vector<std::string> words = {"run"};

@@ -104,6 +104,11 @@ TEST_F(UpstreamCli, WhatIsACommandAndWhatIsAConfPath) {
             "cybexp-archive: configuration missing.json does not exist: upstream's command line is "
             "cybexp-archive "
             "CONF_PATH [-f|--force-process] [-o|--run-once], with CONF_PATH an existing file\n");
+  fs::create_directories(dir_ / "conf.d");
+  auto dir = run("conf.d/", "-o");
+  EXPECT_EQ(dir.code, 2);
+  EXPECT_TRUE(dir.err.starts_with("cybexp-archive: configuration conf.d/ is not a file: "))
+      << dir.err;
   auto twice = run("-c", "conf.json", "conf.json", "-o");
   EXPECT_EQ(twice.code, 2);
   EXPECT_EQ(twice.err,
