@@ -87,7 +87,7 @@ TEST(MongoValidate, UnstorableDocumentMakesOnlyItsEntryAnError) {
   EXPECT_EQ(infos[2].reason,
             "the data has a key with a NUL character (\\u0000), which MongoDB (BSON) cannot store");
   EXPECT_EQ(infos[3].state, "processed");
-  auto counts = stores->archive->counts();
+  auto counts = stores->archive->document_counts();
   ASSERT_TRUE(counts);
   EXPECT_EQ(counts->documents, 2u);
 }

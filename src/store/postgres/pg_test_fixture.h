@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/postgres/postgres_store.h"
 #include "support/postgres_server.h"
 

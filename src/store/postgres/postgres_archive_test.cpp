@@ -58,7 +58,7 @@ TEST_F(Archive, PutDocumentsDeduplicatesByHash) {
   EXPECT_EQ(counts.documents, 3u);
   EXPECT_EQ(counts.data_bytes, 8u + 2u + 3u);
   ArchiveStore& as_archive = *store;
-  EXPECT_EQ(ok(as_archive.counts()).documents, 3u);
+  EXPECT_EQ(ok(as_archive.document_counts()).documents, 3u);
   EXPECT_EQ(hashes_of(documents_of(*store)), (std::vector<std::string>{"a", "b", "c"}));
 }
 
@@ -176,7 +176,7 @@ TEST_F(Archive, OpenPostgresRoles) {
             static_cast<void*>(dynamic_cast<PostgresStore*>(split.archive.get())));
   EXPECT_FALSE(split.cache->shares_database_with(*split.archive));
   ok(split.archive->put_documents(std::vector{doc("x", "{}")}));
-  EXPECT_EQ(ok(both.archive->counts()).documents, 0u);  // went to the other database
+  EXPECT_EQ(ok(both.archive->document_counts()).documents, 0u);  // went to the other database
 
   EXPECT_EQ(open_postgres(nullptr, nullptr).error().kind, ErrorKind::kInvalidArgument);
   StoreConfig sqlite{"sqlite:/tmp/x.db", "", ""};

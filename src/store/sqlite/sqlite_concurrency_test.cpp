@@ -129,7 +129,7 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
   EXPECT_EQ(finished_total, static_cast<std::uint64_t>(kEntries));
 
   auto cache = ok(open_sqlite_cache(path));
-  auto counts = ok(cache->counts());
+  auto counts = ok(cache->entry_counts());
   EXPECT_EQ(counts.processed, static_cast<std::uint64_t>(kEntries));
   EXPECT_EQ(counts.pending, 0u);
   EXPECT_TRUE(counts.in_flight.empty());
