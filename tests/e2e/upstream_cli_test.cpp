@@ -142,6 +142,15 @@ TEST_F(UpstreamCli, AKeyInTheWorkingDirectoryGetsAOneLineFix) {
           fs::canonical(dir_.path()).string() +
           ", where upstream reads it: set cache.private_key to \"" + real("priv.pem") +
           "\" (or move the key beside the configuration, mode 0600)\n");
+  // check says the same, after the targets, and counts it as a configuration problem.
+  auto check = run("-c", "etc/config.json", "check");
+  EXPECT_EQ(check.code, 2);
+  EXPECT_TRUE(check.err.starts_with(r.err)) << check.err;
+  EXPECT_TRUE(check.out.starts_with(
+      "configuration " + real("etc/config.json") +
+      " (upstream a18b070's shape)\ncache         sqlite:" + real("cache.db") +
+      "\narchive       sqlite:" + real("archive.db") + "\n"))
+      << check.out;
   testing::write_file(
       dir_ / "etc/config.json",
       R"({"archive": {"mongo_url": "sqlite:../archive.db", "tahoe_db": "tahoe_db", "tahoe_coll": "instance"},
