@@ -70,8 +70,9 @@ std::vector<PrivateKey> check_private_keys(const Config& config, Report& report)
   for (const auto& path : config.private_keys) {
     auto key = PrivateKey::load_file(path);
     if (!key) {
-      report.problem(kExitUsage, key.error().kind == ErrorKind::kIo ? private_key_problem(config, path, key.error())
-                                                                    : key.error().message);
+      report.problem(kExitUsage, key.error().kind == ErrorKind::kIo
+                                     ? private_key_problem(config, path, key.error())
+                                     : key.error().message);
       continue;
     }
     report.line("private key", path.string() + ": RSA-" + std::to_string(key->modulus_bytes() * 8) +
@@ -137,11 +138,10 @@ void check_stores(const Config& config, Report& report) {
 
   const bool one = s.cache->shares_database_with(*s.archive);
   report.line("cache store", cache_schema);
-  report.line("archive store", "schema version " +
-                             std::to_string(*version) + ", " +
-                             plural(docs->documents, "document", "documents") + " (" +
-                             std::to_string(docs->data_bytes) + " bytes of data)" +
-                             (one ? "; one database with the cache" : ""));
+  report.line("archive store", "schema version " + std::to_string(*version) + ", " +
+                                   plural(docs->documents, "document", "documents") + " (" +
+                                   std::to_string(docs->data_bytes) + " bytes of data)" +
+                                   (one ? "; one database with the cache" : ""));
   std::uint64_t skipped = 0;
   std::string by_state;
   for (const auto& [state, n] : counts->skipped) {
@@ -186,11 +186,14 @@ stderr that says what to do. A missing public key is only a warning: only
   if (!rest.empty()) usage_error("check takes no arguments", "check");
   const Config& config = ctx.config();  // exits 2 with the reason if it is invalid
   Report report;
-  const bool upstream = config.shape == ConfigShape::kA18b070 || config.shape == ConfigShape::kHead;
+  const bool upstream =
+      config.shape == ConfigShape::kA18b070 || config.shape == ConfigShape::kHead;
+  const std::string shape =
+      upstream ? std::string(" (") + config_shape_name(config.shape) + ")" : "";
   report.line("configuration",
               config.shape == ConfigShape::kHome
                   ? "none given: the defaults under " + config.origin.string() + " ($CYBEXP_HOME)"
-                  : config.origin.string() + (upstream ? std::string(" (") + config_shape_name(config.shape) + ")" : ""));
+                  : config.origin.string() + shape);
   report.line("cache", describe_target(config.cache));
   report.line("archive", describe_target(config.archive));
   std::vector<PrivateKey> keys = check_private_keys(config, report);

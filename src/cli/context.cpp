@@ -34,7 +34,9 @@ const Config& Context::config() {
       const char* home = std::getenv("CYBEXP_HOME");
       config_ = default_config(home && *home ? home : "cybexp-data");
     }
-    for (const std::string& w : config_->warnings) log(LogLevel::kWarning, w, {{"config", config_->origin.string()}});
+    for (const std::string& w : config_->warnings) {
+      log(LogLevel::kWarning, w, {{"config", config_->origin.string()}});
+    }
   }
   return *config_;
 }
@@ -49,7 +51,9 @@ std::vector<PrivateKey> Context::private_keys() {
   for (const auto& path : config().private_keys) {
     auto key = PrivateKey::load_file(path);
     if (!key) {
-      if (key.error().kind == ErrorKind::kIo) fail(kExitUsage, private_key_problem(config(), path, key.error()));
+      if (key.error().kind == ErrorKind::kIo) {
+        fail(kExitUsage, private_key_problem(config(), path, key.error()));
+      }
       fail(key.error());
     }
     keys.push_back(std::move(*key));
@@ -66,10 +70,12 @@ PublicKey Context::public_key() {
   return std::move(*key);
 }
 
-std::string private_key_problem(const Config& config, const std::filesystem::path& path, const Error& error) {
+std::string private_key_problem(const Config& config, const std::filesystem::path& path,
+                                const Error& error) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    return error.message + ": " + private_key_advice(config, path, std::filesystem::current_path(ec));
+    return error.message + ": " +
+           private_key_advice(config, path, std::filesystem::current_path(ec));
   }
   return error.message + ": fix its permissions or cache.private_key in the configuration";
 }

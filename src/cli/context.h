@@ -58,7 +58,8 @@ class Context {
 
 // The message for a private key that could not be read (an I/O error): when
 // it does not exist, where else it looked and the one-line fix.
-std::string private_key_problem(const Config& config, const std::filesystem::path& path, const Error& error);
+std::string private_key_problem(const Config& config, const std::filesystem::path& path,
+                                const Error& error);
 
 // Writes all of s to stdout; a closed pipe ends the command quietly.
 void print(std::string_view s);
