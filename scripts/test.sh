@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build test
-cmake --preset release -DCYBEXP_BUILD_TESTS=ON -DCYBEXP_BUILD_BENCH=ON >/dev/null  # quickstart.sh may have left them off
+# CI sets CYBEXP_WARNINGS_AS_ERRORS=1: there, any compiler warning fails the build.
+# Tests and benchmarks on: quickstart.sh may have left them off.
+cmake --preset release -DCYBEXP_BUILD_TESTS=ON -DCYBEXP_BUILD_BENCH=ON \
+  -DCMAKE_COMPILE_WARNING_AS_ERROR="$([ -n "${CYBEXP_WARNINGS_AS_ERRORS:-}" ] && echo ON || echo OFF)" \
+  >/dev/null
 cmake --build --preset release -j"$(nproc)"
 ctest --preset release

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "cybexp/archiver.h"
+#include "store/backends.h"
 #include "store/mongo/mongo_raw.h"
 #include "support/temp_dir.h"
 
@@ -35,7 +36,7 @@ class MongoRules final : public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override {
     return inner_->for_each_document(s, fn);
   }
-  Result<ArchiveCounts> counts() override { return inner_->counts(); }
+  Result<ArchiveCounts> document_counts() override { return inner_->document_counts(); }
   Result<int> schema_version() override { return inner_->schema_version(); }
 
  private:

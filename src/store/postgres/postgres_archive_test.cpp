@@ -54,7 +54,7 @@ TEST_F(Archive, PutDocumentsDeduplicatesByHash) {
   EXPECT_EQ(ok(store->put_documents(second)), 1u);
   EXPECT_EQ(ok(store->put_documents(second)), 0u);
   EXPECT_EQ(ok(store->put_documents(std::vector<RawDocument>{})), 0u);
-  ArchiveCounts counts = ok(store->archive_counts());
+  ArchiveCounts counts = ok(store->document_counts());
   EXPECT_EQ(counts.documents, 3u);
   EXPECT_EQ(counts.data_bytes, 8u + 2u + 3u);
   ArchiveStore& as_archive = *store;
@@ -124,7 +124,7 @@ TEST_F(Archive, FailedPutStoresNothing) {
   auto r = store->put_documents(docs);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::kDatabase);
-  EXPECT_EQ(ok(store->archive_counts()).documents, 0u);
+  EXPECT_EQ(ok(store->document_counts()).documents, 0u);
   EXPECT_EQ(ok(store->put_documents(std::vector{doc("ok1", "{}")})), 1u);  // usable afterwards
 }
 
@@ -142,14 +142,14 @@ TEST_F(Archive, FinishWithDocumentsIsAtomic) {
   auto failed = store->finish_with_documents(bad, results, "w");
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().kind, ErrorKind::kDatabase);
-  EXPECT_EQ(ok(store->archive_counts()).documents, 0u);
-  EXPECT_EQ(ok(store->cache_counts()).processed, 0u);
-  EXPECT_EQ(ok(store->cache_counts()).in_flight.at(0).entries, 2u);
+  EXPECT_EQ(ok(store->document_counts()).documents, 0u);
+  EXPECT_EQ(ok(store->entry_counts()).processed, 0u);
+  EXPECT_EQ(ok(store->entry_counts()).in_flight.at(0).entries, 2u);
 
   std::vector<RawDocument> good = {doc("h1", "{}"), doc("h2", "[]"), doc("h1", "{}")};
   EXPECT_EQ(ok(store->finish_with_documents(good, results, "w")), 2u);
-  EXPECT_EQ(ok(store->archive_counts()).documents, 2u);
-  CacheCounts counts = ok(store->cache_counts());
+  EXPECT_EQ(ok(store->document_counts()).documents, 2u);
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 2u);
   EXPECT_TRUE(counts.in_flight.empty());
 }
