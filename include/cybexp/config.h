@@ -1,4 +1,4 @@
-// The configuration file (-c): JSON in the upstream shape (UPSTREAM.md
+// The configuration file (-c): JSON in the upstream shape (docs/UPSTREAM-FORMATS.md
 // section 6), extended:
 //
 //   {"cache":   {"url": "sqlite:cybexp-data/cache.db", "private_key": "priv.pem"},

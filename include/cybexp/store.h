@@ -224,7 +224,7 @@ struct Stores {
   std::shared_ptr<ArchiveStore> archive;
 };
 
-// The default registry contents (UPSTREAM.md section 4).
+// The default registry contents (docs/UPSTREAM-FORMATS.md section 4).
 const std::map<std::string, std::string>& default_subtypes();
 
 }  // namespace cybexp

@@ -2,7 +2,7 @@
 // command parses its own options. Upstream's own command line,
 // `cybexp-archive CONF_PATH [-f|--force-process] [-o|--run-once]`, is an
 // alias of `run`, so an upstream unit only needs its ExecStart= program
-// changed (UPSTREAM.md section 6).
+// changed (docs/UPSTREAM-FORMATS.md section 6).
 #include "cli/cli.h"
 
 #include <getopt.h>

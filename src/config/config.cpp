@@ -1,4 +1,4 @@
-// Loads the configuration file: upstream's shape (UPSTREAM.md section 6) plus
+// Loads the configuration file: upstream's shape (docs/UPSTREAM-FORMATS.md section 6) plus
 // our extensions. Every mistake is reported with the file, the key and what
 // would be accepted, because operators edit this file by hand.
 #include "cybexp/config.h"

@@ -1,5 +1,5 @@
 // The store sections of the configuration in every shape they come in
-// (UPSTREAM.md section 6): ours (`url`), upstream a18b070 (`cache_db`,
+// (docs/UPSTREAM-FORMATS.md section 6): ours (`url`), upstream a18b070 (`cache_db`,
 // `tahoe_db`, `archive_db`, ...) and upstream HEAD (`db`/`coll`, documents
 // through the `tahoe` section). Each key that names the archive database or
 // collection is collected with its name; if two of them disagree the file is

@@ -1,4 +1,4 @@
-// Both upstream configuration shapes (UPSTREAM.md section 6), loaded from
+// Both upstream configuration shapes (docs/UPSTREAM-FORMATS.md section 6), loaded from
 // the files upstream ships (tests/data/upstream, verbatim), and what they
 // resolve to; conflicting archive targets; the private key's advice.
 #include <gtest/gtest.h>

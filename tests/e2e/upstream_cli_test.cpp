@@ -1,4 +1,4 @@
-// Upstream's command line as an alias of `run` (UPSTREAM.md section 6):
+// Upstream's command line as an alias of `run` (docs/UPSTREAM-FORMATS.md section 6):
 // `cybexp-archive CONF_PATH [-f|--force-process] [-o|--run-once]`, on the
 // real binary over SQLite; upstream-shaped files through `check`; the
 // private key an upstream layout keeps in the working directory.

@@ -44,7 +44,7 @@ Result<void> add_filter(const EntryFilter& f, Doc& q, Doc& ands, bool& any_and) 
     q.sub("_id", Doc().sub("$in", oid_array(ids)));
   }
   if (f.typetag) {
-    // Old entries carry the typetag as `typtag` (UPSTREAM.md section 2).
+    // Old entries carry the typetag as `typtag` (docs/UPSTREAM-FORMATS.md section 2).
     Doc either = Doc::array();
     either.sub("", Doc().str("typetag", *f.typetag));
     either.sub("", Doc().sub("typetag", Doc().boolean("$exists", false))

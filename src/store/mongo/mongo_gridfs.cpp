@@ -192,7 +192,7 @@ Result<std::vector<std::uint8_t>> MongoCache::fetch_blob(const CacheEntry& entry
     }));
   }
   // The API module inserts the entry and writes the blob in two steps, not
-  // atomically (UPSTREAM.md section 7): after its crash an entry can name no
+  // atomically (docs/UPSTREAM-FORMATS.md section 7): after its crash an entry can name no
   // blob or one never written. Nothing will ever come; upstream retried it
   // forever, we skip it as bad data saying so.
   if (!fid) {

@@ -1,4 +1,4 @@
-// Cache entries of every age (UPSTREAM.md section 7): the current API module
+// Cache entries of every age (docs/UPSTREAM-FORMATS.md section 7): the current API module
 // writes `timestamp` (float seconds); legacy entries have `datetime` instead,
 // an ISO 8601 string (or, written by pymongo from a datetime, a BSON date),
 // and no `name`, and `typtag` for `typetag` (read in mongo_entries.cpp).

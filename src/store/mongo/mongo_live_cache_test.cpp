@@ -183,10 +183,10 @@ TEST_F(MongoCacheLive, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
 
   // w1 lost its lease: its results are ignored; w2's count, once.
   std::vector<EntryResult> results = {done(a, {"h1"}), done(b, {"h2"})};
-  EXPECT_EQ(ok(store->finish(results, "w1")), 0u);
+  EXPECT_EQ(ok(store->finish(results, "w1")).marked, 0u);
   EXPECT_EQ(ok(store->entry_counts()).processed, 0u);
-  EXPECT_EQ(ok(store->finish(results, "w2")), 2u);
-  EXPECT_EQ(ok(store->finish(results, "w2")), 0u);
+  EXPECT_EQ(ok(store->finish(results, "w2")).marked, 2u);
+  EXPECT_EQ(ok(store->finish(results, "w2")).marked, 0u);
   EXPECT_EQ(ok(store->entry_counts()).processed, 2u);
 }
 
@@ -205,7 +205,7 @@ TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
       skipped(b, kStateBadData, "the blob fails authentication"),
       skipped(c, kStateNotSupported, "typetag 'nope' is not in the registry"),
   };
-  EXPECT_EQ(ok(store->finish(results, "w")), 3u);
+  EXPECT_EQ(ok(store->finish(results, "w")).marked, 3u);
 
   auto docs = find(cache_.db, cache_.coll);
   ASSERT_EQ(docs.size(), 3u);
@@ -248,7 +248,7 @@ TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
   auto retaken = ok(store->claim(force));
   EXPECT_EQ(ids_of(retaken), (std::vector<std::string>{b, c}));
   EXPECT_EQ(retaken[0].attempts, 2);
-  EXPECT_EQ(ok(store->finish(std::vector{done(b, {"h3"})}, "w")), 1u);
+  EXPECT_EQ(ok(store->finish(std::vector{done(b, {"h3"})}, "w")).marked, 1u);
   docs = find(cache_.db, cache_.coll);
   EXPECT_TRUE(get_true(docs[1].get(), "processed"));
   EXPECT_FALSE(find_field(docs[1].get(), "skip", &it));
