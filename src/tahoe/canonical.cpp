@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "cybexp/document.h"
 #include "cybexp/python_json.h"
 #include "tahoe/canonical_internal.h"
 #include "tahoe/escape_writer.h"
@@ -93,6 +94,102 @@ void write_quote(std::uint64_t unit, Out& out) {
   out.put('"');
 }
 
+// An array item's canonical string, with 8 of its bytes (past the prefix
+// all items share) as a big-endian key: most comparisons end there.
+struct SortItem {
+  std::uint64_t key;
+  std::string_view text;
+};
+
+// Per-nesting-depth scratch, reused across siblings.
+struct Scratch {
+  std::string arena;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  std::vector<SortItem> items;
+  std::vector<SortItem> sort_tmp;
+  std::vector<const Value*> reps;
+  std::vector<const Object::value_type*> members;
+  std::vector<std::pair<std::string_view, std::size_t>> doc_members;  // key, value node
+};
+
+// Code-point order of object keys is the byte order of their UTF-8; usually
+// decided by the first byte.
+bool key_less(std::string_view x, std::string_view y) {
+  if (!x.empty() && !y.empty() && x[0] != y[0])
+    return static_cast<unsigned char>(x[0]) < static_cast<unsigned char>(y[0]);
+  return x < y;
+}
+
+bool item_less(const SortItem& a, const SortItem& b) {
+  return a.key != b.key ? a.key < b.key : a.text < b.text;
+}
+
+// Large arrays: LSD radix sort on the keys (no comparisons, no bad
+// pivots), then items with equal keys by their text.
+void sort_items(std::vector<SortItem>& v, std::vector<SortItem>& tmp) {
+  if (v.size() < 64) {
+    std::sort(v.begin(), v.end(), item_less);
+    return;
+  }
+  tmp.resize(v.size());
+  // All eight byte histograms in one pass; passes where every key has
+  // the same byte are skipped.
+  std::array<std::array<std::size_t, 256>, 8> counts{};
+  for (const SortItem& it : v)
+    for (int b = 0; b < 8; ++b) ++counts[b][(it.key >> (8 * b)) & 0xFF];
+  for (int b = 0; b < 8; ++b) {
+    std::array<std::size_t, 256>& c = counts[b];
+    if (std::find(c.begin(), c.end(), v.size()) != c.end()) continue;
+    std::size_t sum = 0;
+    for (std::size_t& n : c) sum += std::exchange(n, sum);
+    for (const SortItem& it : v) tmp[c[(it.key >> (8 * b)) & 0xFF]++] = it;
+    v.swap(tmp);
+  }
+  for (std::size_t i = 0; i < v.size();) {
+    std::size_t j = i + 1;
+    while (j < v.size() && v[j].key == v[i].key) ++j;
+    if (j - i > 1)
+      std::sort(v.begin() + static_cast<std::ptrdiff_t>(i),
+                v.begin() + static_cast<std::ptrdiff_t>(j), item_less);
+    i = j;
+  }
+}
+
+// Sorts the built items by code point (byte order: they are ASCII) and
+// drops duplicates.
+void sort_unique(Scratch& s) {
+  s.items.clear();
+  if (s.spans.empty()) return;
+  const std::string_view first(s.arena.data() + s.spans[0].first, s.spans[0].second);
+  std::size_t lcp = first.size();
+  for (const auto& [start, len] : s.spans) {
+    const std::string_view t(s.arena.data() + start, len);
+    const std::size_t n = std::min(lcp, t.size());
+    std::size_t i = 0;
+    while (i < n && t[i] == first[i]) ++i;
+    lcp = i;
+  }
+  for (const auto& [start, len] : s.spans) {
+    const std::string_view t(s.arena.data() + start, len);
+    // Canonical strings hold no NUL, so zero padding keeps the order.
+    std::uint64_t key = 0;
+    if (t.size() >= lcp + 8) {
+      key = std::byteswap(tahoe_detail::load8(t.data() + lcp));  // first byte most significant
+    } else {
+      for (std::size_t i = 0; i < 8; ++i)
+        key = (key << 8) | (lcp + i < t.size() ? static_cast<unsigned char>(t[lcp + i]) : 0u);
+    }
+    s.items.push_back({key, t});
+  }
+  sort_items(s.items, s.sort_tmp);
+  s.items.erase(std::unique(s.items.begin(), s.items.end(),
+                            [](const SortItem& a, const SortItem& b) {
+                              return a.key == b.key && a.text == b.text;
+                            }),
+                s.items.end());
+}
+
+
 // Writes canonical(v) escaped for nesting level log2(unit). With a
 // Classifier (used when duplicates may matter for the size), each array
 // builds one item per equality class only.
@@ -119,23 +216,6 @@ class Writer {
   }
 
  private:
-  // An array item's canonical string, with 8 of its bytes (past the prefix
-  // all items share) as a big-endian key: most comparisons end there.
-  struct SortItem {
-    std::uint64_t key;
-    std::string_view text;
-  };
-
-  // Per-nesting-depth scratch, reused across siblings.
-  struct Scratch {
-    std::string arena;
-    std::vector<std::pair<std::size_t, std::size_t>> spans;
-    std::vector<SortItem> items;
-    std::vector<SortItem> sort_tmp;
-    std::vector<const Value*> reps;
-    std::vector<const Object::value_type*> members;
-  };
-
   Scratch& enter() {
     if (depth_ == scratch_.size()) scratch_.emplace_back();
     return scratch_[depth_++];
@@ -211,79 +291,207 @@ class Writer {
     --depth_;
   }
 
-  static bool item_less(const SortItem& a, const SortItem& b) {
-    return a.key != b.key ? a.key < b.key : a.text < b.text;
-  }
-
-  // Large arrays: LSD radix sort on the keys (no comparisons, no bad
-  // pivots), then items with equal keys by their text.
-  static void sort_items(std::vector<SortItem>& v, std::vector<SortItem>& tmp) {
-    if (v.size() < 64) {
-      std::sort(v.begin(), v.end(), item_less);
-      return;
-    }
-    tmp.resize(v.size());
-    // All eight byte histograms in one pass; passes where every key has
-    // the same byte are skipped.
-    std::array<std::array<std::size_t, 256>, 8> counts{};
-    for (const SortItem& it : v)
-      for (int b = 0; b < 8; ++b) ++counts[b][(it.key >> (8 * b)) & 0xFF];
-    for (int b = 0; b < 8; ++b) {
-      std::array<std::size_t, 256>& c = counts[b];
-      if (std::find(c.begin(), c.end(), v.size()) != c.end()) continue;
-      std::size_t sum = 0;
-      for (std::size_t& n : c) sum += std::exchange(n, sum);
-      for (const SortItem& it : v) tmp[c[(it.key >> (8 * b)) & 0xFF]++] = it;
-      v.swap(tmp);
-    }
-    for (std::size_t i = 0; i < v.size();) {
-      std::size_t j = i + 1;
-      while (j < v.size() && v[j].key == v[i].key) ++j;
-      if (j - i > 1)
-        std::sort(v.begin() + static_cast<std::ptrdiff_t>(i),
-                  v.begin() + static_cast<std::ptrdiff_t>(j), item_less);
-      i = j;
-    }
-  }
-
-  // Sorts the built items by code point (byte order: they are ASCII) and
-  // drops duplicates.
-  static void sort_unique(Scratch& s) {
-    s.items.clear();
-    if (s.spans.empty()) return;
-    const std::string_view first(s.arena.data() + s.spans[0].first, s.spans[0].second);
-    std::size_t lcp = first.size();
-    for (const auto& [start, len] : s.spans) {
-      const std::string_view t(s.arena.data() + start, len);
-      const std::size_t n = std::min(lcp, t.size());
-      std::size_t i = 0;
-      while (i < n && t[i] == first[i]) ++i;
-      lcp = i;
-    }
-    for (const auto& [start, len] : s.spans) {
-      const std::string_view t(s.arena.data() + start, len);
-      // Canonical strings hold no NUL, so zero padding keeps the order.
-      std::uint64_t key = 0;
-      if (t.size() >= lcp + 8) {
-        key = std::byteswap(tahoe_detail::load8(t.data() + lcp));  // first byte most significant
-      } else {
-        for (std::size_t i = 0; i < 8; ++i)
-          key = (key << 8) | (lcp + i < t.size() ? static_cast<unsigned char>(t[lcp + i]) : 0u);
-      }
-      s.items.push_back({key, t});
-    }
-    sort_items(s.items, s.sort_tmp);
-    s.items.erase(std::unique(s.items.begin(), s.items.end(),
-                              [](const SortItem& a, const SortItem& b) {
-                                return a.key == b.key && a.text == b.text;
-                              }),
-                  s.items.end());
-  }
-
   const Classifier* classes_;
   std::deque<Scratch> scratch_;  // deque: references stay valid as it grows
   std::size_t depth_ = 0;
 };
+
+
+// Writer over a Document's tape: the same output as Writer without a
+// Classifier (documents whose size needs one take the Value path).
+class DocWriter {
+ public:
+  explicit DocWriter(const Document& doc) : doc_(doc), nodes_(doc.nodes()) {}
+
+  template <class Out>
+  void emit(std::size_t i, std::uint64_t unit, Out& out) {
+    const Document::Node& n = nodes_[i];
+    switch (n.kind()) {
+      case Document::kNull:
+        out.append("null", 4);
+        break;
+      case Document::kFalse:
+        out.append("false", 5);
+        break;
+      case Document::kTrue:
+        out.append("true", 4);
+        break;
+      case Document::kInteger: {
+        const std::string_view t = doc_.text(n);
+        out.append(t.data(), t.size());
+        break;
+      }
+      case Document::kFloat: {
+        char buf[32];
+        out.append(buf, tahoe_detail::format_python_float(doc_.float_value(n), buf));
+        break;
+      }
+      case Document::kString:
+        tahoe_detail::write_json_string(python_strip(doc_.text(n)), unit, out);
+        break;
+      case Document::kArray:
+        emit_array(i, unit, out);
+        break;
+      case Document::kObject:
+        emit_object(i, unit, out);
+        break;
+    }
+  }
+
+ private:
+  Scratch& enter() {
+    if (depth_ == scratch_.size()) scratch_.emplace_back();
+    return scratch_[depth_++];
+  }
+
+  template <class Out>
+  void emit_object(std::size_t i, std::uint64_t unit, Out& out) {
+    Scratch& s = enter();
+    auto& m = s.doc_members;
+    m.clear();
+    const std::uint32_t count = nodes_[i].count();
+    std::size_t j = i + 1;
+    for (std::uint32_t k = 0; k < count; ++k) {
+      m.emplace_back(doc_.text(nodes_[j]), j + 1);
+      j = doc_.next(j + 1);
+    }
+    auto less = [](const auto& a, const auto& b) { return key_less(a.first, b.first); };
+    if (m.size() <= 16) {
+      for (std::size_t a = 1; a < m.size(); ++a) {
+        const auto cur = m[a];
+        std::size_t b = a;
+        for (; b > 0 && less(cur, m[b - 1]); --b) m[b] = m[b - 1];
+        m[b] = cur;
+      }
+    } else {
+      std::sort(m.begin(), m.end(), less);
+    }
+    out.put('{');
+    for (std::size_t k = 0; k < m.size(); ++k) {
+      if (k > 0) out.append(", ", 2);
+      tahoe_detail::write_json_string(m[k].first, unit, out);
+      out.append(": ", 2);
+      write_quote(unit, out);
+      emit(m[k].second, unit * 2, out);
+      write_quote(unit, out);
+    }
+    out.put('}');
+    --depth_;
+  }
+
+  template <class Out>
+  void emit_array(std::size_t i, std::uint64_t unit, Out& out) {
+    Scratch& s = enter();
+    s.arena.clear();
+    s.spans.clear();
+    {
+      StringOut o(s.arena);
+      const std::uint32_t count = nodes_[i].count();
+      std::size_t j = i + 1;
+      for (std::uint32_t k = 0; k < count; ++k) {
+        const std::size_t start = o.size();
+        emit(j, 1, o);
+        s.spans.emplace_back(start, o.size() - start);
+        j = doc_.next(j);
+      }
+    }
+    sort_unique(s);
+    out.put('[');
+    for (std::size_t k = 0; k < s.items.size(); ++k) {
+      if (k > 0) out.append(", ", 2);
+      write_quote(unit, out);
+      tahoe_detail::write_reescaped(s.items[k].text, unit * 2, out);
+      write_quote(unit, out);
+    }
+    out.put(']');
+    --depth_;
+  }
+
+  const Document& doc_;
+  const std::vector<Document::Node>& nodes_;
+  std::deque<Scratch> scratch_;
+  std::size_t depth_ = 0;
+};
+
+// Sizes over the tape, as measure_coarse and measure_upper_bound do for a
+// Value (canonical_internal.h).
+using tahoe_detail::Measure;
+
+struct DocAccumulator {
+  Measure m{2, 0};
+  std::uint64_t count = 0;
+  void item(const Measure& child, const tahoe_detail::StrCost* key = nullptr) {
+    using tahoe_detail::sat_add;
+    using tahoe_detail::sat_mul;
+    if (count++ > 0) m.len = sat_add(m.len, 2);
+    if (key != nullptr) {
+      m.len = sat_add(m.len, key->len + 2);
+      m.quotes = sat_add(m.quotes, key->quotes);
+    }
+    m.len = sat_add(m.len, sat_add(child.len, sat_add(child.quotes, 2)));
+    m.quotes = sat_add(m.quotes, sat_add(sat_mul(child.quotes, 2), 2));
+  }
+};
+
+// exact: string costs from their contents (else 6 bytes and 2 quotes a
+// byte); may_dedup set when some array has two or more items.
+Measure measure_doc(const Document& doc, std::size_t& i, bool exact, bool& may_dedup) {
+  using tahoe_detail::sat_add;
+  using tahoe_detail::sat_mul;
+  const Document::Node& n = doc.nodes()[i++];
+  switch (n.kind()) {
+    case Document::kNull:
+    case Document::kTrue:
+      return {4, 0};
+    case Document::kFalse:
+      return {5, 0};
+    case Document::kInteger:
+      return {n.count(), 0};
+    case Document::kFloat: {
+      if (!exact) return {24, 0};
+      char buf[32];
+      return {tahoe_detail::format_python_float(doc.float_value(n), buf), 0};
+    }
+    case Document::kString: {
+      if (!exact) return {sat_add(sat_mul(n.count(), 6), 2), sat_add(sat_mul(n.count(), 2), 2)};
+      const tahoe_detail::StrCost c = tahoe_detail::json_string_cost(python_strip(doc.text(n)));
+      return {c.len, c.quotes};
+    }
+    case Document::kArray: {
+      if (n.count() > 1) may_dedup = true;
+      DocAccumulator acc;
+      for (std::uint32_t k = 0; k < n.count(); ++k) acc.item(measure_doc(doc, i, exact, may_dedup));
+      return acc.m;
+    }
+    case Document::kObject: {
+      DocAccumulator acc;
+      for (std::uint32_t k = 0; k < n.count(); ++k) {
+        const Document::Node& key = doc.nodes()[i++];
+        const tahoe_detail::StrCost kc =
+            exact ? tahoe_detail::json_string_cost(doc.text(key))
+                  : tahoe_detail::StrCost{sat_add(sat_mul(key.count(), 6), 2),
+                                          sat_add(sat_mul(key.count(), 2), 2)};
+        acc.item(measure_doc(doc, i, exact, may_dedup), &kc);
+      }
+      return acc.m;
+    }
+  }
+  return {};
+}
+
+// True when the tape writer can write canonical(doc) within max_bytes
+// without a Classifier; false when only the Value path can decide.
+bool doc_fits(const Document& doc, std::uint64_t max_bytes) {
+  if (doc.nodes().empty()) return false;
+  bool may_dedup = false;
+  std::size_t i = 0;
+  const std::uint64_t coarse = measure_doc(doc, i, false, may_dedup).len;
+  if (coarse <= max_bytes && coarse != UINT64_MAX) return true;
+  i = 0;
+  may_dedup = false;
+  const std::uint64_t bound = measure_doc(doc, i, true, may_dedup).len;
+  return bound <= max_bytes && bound != UINT64_MAX;
+}
 
 // The size check shared by canonical() and raw_hash(): a coarse bound,
 // then the exact size as if without duplicates, and only when that is over
@@ -348,9 +556,11 @@ Result<std::string> canonical(const Value& v, std::uint64_t max_bytes) {
   return out;
 }
 
-Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
-                             std::uint64_t max_bytes) {
-  const SizePlan plan = CYBEXP_TRY(plan_size(data, max_bytes));
+namespace {
+
+// SHA-256 of "raw" + sub_type + whatever write(out) writes, as hex.
+template <class Write>
+Result<std::string> hash_hex(std::string_view sub_type, Write write) {
   const EVP_MD* md = sha256();
   if (md == nullptr) return make_error(ErrorKind::kCrypto, "SHA-256 is not available from OpenSSL");
   const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
@@ -361,8 +571,7 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
     auto out = std::make_unique<HashOut>(ctx.get());
     out->append("raw", 3);
     out->append(sub_type.data(), sub_type.size());
-    Writer w(plan.classes.get());
-    w.emit(data, 1, *out);
+    write(*out);
     out->flush();
     if (!out->ok()) return make_error(ErrorKind::kCrypto, "SHA-256 update failed");
   }
@@ -371,6 +580,44 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
   if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1)
     return make_error(ErrorKind::kCrypto, "SHA-256 finalisation failed");
   return to_hex(std::span<const std::uint8_t>(digest.data(), len));
+}
+
+}  // namespace
+
+Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
+                             std::uint64_t max_bytes) {
+  const SizePlan plan = CYBEXP_TRY(plan_size(data, max_bytes));
+  return hash_hex(sub_type, [&](HashOut& out) {
+    Writer w(plan.classes.get());
+    w.emit(data, 1, out);
+  });
+}
+
+Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
+  if (!doc_fits(doc, max_bytes)) return canonical(doc.to_value(), max_bytes);
+  std::string out;
+  {
+    DocWriter w(doc);
+    StringOut o(out);
+    w.emit(0, 1, o);
+  }
+  return out;
+}
+
+Result<std::string> raw_hash(std::string_view sub_type, const Document& doc,
+                             std::uint64_t max_bytes) {
+  // Over the limit as if no array held duplicates: only the Value path's
+  // Classifier can tell the exact size (and the few documents it takes
+  // are small or refused).
+  if (!doc_fits(doc, max_bytes)) return raw_hash(sub_type, doc.to_value(), max_bytes);
+  return hash_hex(sub_type, [&](HashOut& out) {
+    DocWriter w(doc);
+    w.emit(0, 1, out);
+  });
+}
+
+std::uint64_t working_memory_bound(std::uint64_t payload_bytes) {
+  return tahoe_detail::sat_add(tahoe_detail::sat_mul(payload_bytes, 40), 32u << 20);
 }
 
 }  // namespace cybexp

@@ -2,6 +2,8 @@
 // repr), str.strip() and strict UTF-8 validation, on UTF-8 bytes.
 #include "cybexp/python_json.h"
 
+#include "cybexp/document.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -137,6 +139,81 @@ void append_python_json(const Value& v, std::string& out) {
   // the tree.
   StringOut o(out);
   append_value(v, o);
+}
+
+namespace {
+
+// json.dumps from the tape: containers are written in document order, so
+// one loop with a stack of open containers' remaining counts does it.
+void append_document(const Document& doc, StringOut& out) {
+  const std::vector<Document::Node>& nodes = doc.nodes();
+  struct Open {
+    std::uint32_t left;
+    bool object;
+    bool first;
+  };
+  std::vector<Open> open;
+  std::size_t i = 0;
+  while (i < nodes.size()) {
+    // Separator and key for the value at i, from its container.
+    if (!open.empty()) {
+      Open& o = open.back();
+      if (o.left == 0) {
+        out.put(o.object ? '}' : ']');
+        open.pop_back();
+        continue;
+      }
+      --o.left;
+      if (!o.first) out.append(", ", 2);
+      o.first = false;
+      if (o.object) {
+        tahoe_detail::write_json_string(doc.text(nodes[i]), 1, out);
+        out.append(": ", 2);
+        ++i;
+      }
+    }
+    const Document::Node& n = nodes[i++];
+    switch (n.kind()) {
+      case Document::kNull:
+        out.append("null", 4);
+        break;
+      case Document::kFalse:
+        out.append("false", 5);
+        break;
+      case Document::kTrue:
+        out.append("true", 4);
+        break;
+      case Document::kInteger: {
+        const std::string_view t = doc.text(n);
+        out.append(t.data(), t.size());
+        break;
+      }
+      case Document::kFloat: {
+        char buf[32];
+        out.append(buf, tahoe_detail::format_python_float(doc.float_value(n), buf));
+        break;
+      }
+      case Document::kString:
+        tahoe_detail::write_json_string(doc.text(n), 1, out);
+        break;
+      case Document::kArray:
+      case Document::kObject:
+        out.put(n.kind() == Document::kArray ? '[' : '{');
+        open.push_back({n.count(), n.kind() == Document::kObject, true});
+        break;
+    }
+  }
+  while (!open.empty()) {
+    out.put(open.back().object ? '}' : ']');
+    open.pop_back();
+  }
+}
+
+}  // namespace
+
+void append_python_json(const Document& doc, std::string& out) {
+  StringOut o(out);
+  append_document(doc, o);
 }
 
 std::string python_json(const Value& v) {
