@@ -7,10 +7,13 @@
 // insertion order with the last duplicate key's value at the first key's
 // place.
 //
-// Node layout: `head` = count_or_length << 3 | kind; `ref` = byte offset of
-// a string or number in its base text, or, for an array or object, the
-// number of nodes of its whole subtree (itself included). An object's
-// members are a key (a string node) followed by the value's subtree.
+// Node layout: `head` = count_or_length << 4 | flag << 3 | kind; `ref` =
+// byte offset of a string or number in its base text, or, for an array or
+// object, the number of nodes of its whole subtree (itself included). An
+// object's members are a key (a string node) followed by the value's
+// subtree. The flag on a string: plain, json.dumps writes it as it is
+// between quotes (printable ASCII, no '"' or '\\'); on a float: its text is
+// repr(float) kept in a side buffer (else the token is already the repr).
 //
 // Thread safety: a Document is a plain value; parsing is reentrant.
 #pragma once
@@ -38,15 +41,19 @@ class Document {
     std::uint32_t head = 0;
     std::uint32_t ref = 0;
     Kind kind() const { return static_cast<Kind>(head & 7); }
-    std::uint32_t count() const { return head >> 3; }  // length, or items / members
+    bool flag() const { return (head & 8) != 0; }
+    std::uint32_t count() const { return head >> 4; }  // length, or items / members
   };
   // Strings, numbers and containers up to this many bytes or items.
-  static constexpr std::uint32_t kMaxCount = (1u << 29) - 1;
+  static constexpr std::uint32_t kMaxCount = (1u << 28) - 1;
 
   const std::vector<Node>& nodes() const { return nodes_; }
-  // The text of a string (decoded) or a number (its token, "-0" as "0").
+  // The text of a string (decoded), an integer (its token, "-0" as "0")
+  // or a float (as repr() writes it).
   std::string_view text(const Node& n) const {
-    const char* base = n.kind() == kString ? strings_.data() : numbers_;
+    const char* base = n.kind() == kString ? strings_.data()
+                       : n.kind() == kFloat && n.flag() ? floats_.data()
+                                                        : numbers_;
     return {base + n.ref, n.count()};
   }
   // Index of the node after the subtree at i.
@@ -60,7 +67,7 @@ class Document {
   Value to_value() const;
   // Bytes held (for memory accounting).
   std::size_t memory_bytes() const {
-    return nodes_.capacity() * sizeof(Node) + strings_.capacity();
+    return nodes_.capacity() * sizeof(Node) + strings_.capacity() + floats_.capacity();
   }
 
  private:
@@ -68,6 +75,7 @@ class Document {
   Value to_value_at(std::size_t& i) const;
   std::vector<Node> nodes_;
   std::string strings_;             // the parser's in-situ copy of the text
+  std::string floats_;              // repr() of floats whose token differs from it
   const char* numbers_ = nullptr;   // strings_.data(), or the caller's text
 };
 

@@ -22,6 +22,7 @@
 #include "tahoe/escape_writer.h"
 #include "tahoe/scalar_writer.h"
 #include "util/encoding.h"
+#include "util/keyed_hash.h"
 
 namespace cybexp {
 
@@ -110,11 +111,16 @@ struct Scratch {
   std::vector<const Value*> reps;
   std::vector<const Object::value_type*> members;
   std::vector<std::pair<std::string_view, std::size_t>> doc_members;  // key, value node
+  std::vector<std::pair<std::string_view, std::size_t>> sorted_members;
+  std::vector<std::string_view> prev_keys;  // the last object's keys here, in document order
+  std::vector<std::uint32_t> prev_order;    // and their sorted order
+  std::vector<std::size_t> table;  // item id + 1, 0 = empty (de-duplication)
+  std::size_t table_used = 0;
 };
 
 // Code-point order of object keys is the byte order of their UTF-8; usually
 // decided by the first byte.
-bool key_less(std::string_view x, std::string_view y) {
+inline bool key_less(std::string_view x, std::string_view y) {
   if (!x.empty() && !y.empty() && x[0] != y[0])
     return static_cast<unsigned char>(x[0]) < static_cast<unsigned char>(y[0]);
   return x < y;
@@ -322,12 +328,16 @@ class DocWriter {
         break;
       }
       case Document::kFloat: {
-        char buf[32];
-        out.append(buf, tahoe_detail::format_python_float(doc_.float_value(n), buf));
+        const std::string_view t = doc_.text(n);
+        out.append(t.data(), t.size());
         break;
       }
       case Document::kString:
-        tahoe_detail::write_json_string(python_strip(doc_.text(n)), unit, out);
+        if (n.flag()) {
+          tahoe_detail::write_plain_string(python_strip(doc_.text(n)), unit, out);
+        } else {
+          tahoe_detail::write_json_string(python_strip(doc_.text(n)), unit, out);
+        }
         break;
       case Document::kArray:
         emit_array(i, unit, out);
@@ -355,21 +365,39 @@ class DocWriter {
       m.emplace_back(doc_.text(nodes_[j]), j + 1);
       j = doc_.next(j + 1);
     }
-    auto less = [](const auto& a, const auto& b) { return key_less(a.first, b.first); };
-    if (m.size() <= 16) {
-      for (std::size_t a = 1; a < m.size(); ++a) {
-        const auto cur = m[a];
-        std::size_t b = a;
-        for (; b > 0 && less(cur, m[b - 1]); --b) m[b] = m[b - 1];
-        m[b] = cur;
+    // Objects in a batch mostly have the same keys in the same order: the
+    // previous object's order at this depth is reused when they match.
+    bool same = m.size() == s.prev_keys.size();
+    for (std::size_t k = 0; same && k < m.size(); ++k) same = m[k].first == s.prev_keys[k];
+    if (!same) {
+      auto& order = s.prev_order;
+      order.resize(m.size());
+      for (std::size_t k = 0; k < m.size(); ++k) order[k] = static_cast<std::uint32_t>(k);
+      auto less = [&m](std::uint32_t a, std::uint32_t b) { return key_less(m[a].first, m[b].first); };
+      if (m.size() <= 16) {
+        for (std::size_t a = 1; a < order.size(); ++a) {
+          const std::uint32_t cur = order[a];
+          std::size_t b = a;
+          for (; b > 0 && less(cur, order[b - 1]); --b) order[b] = order[b - 1];
+          order[b] = cur;
+        }
+      } else {
+        std::sort(order.begin(), order.end(), less);
       }
-    } else {
-      std::sort(m.begin(), m.end(), less);
+      s.prev_keys.resize(m.size());
+      for (std::size_t k = 0; k < m.size(); ++k) s.prev_keys[k] = m[k].first;
     }
+    s.sorted_members.clear();
+    for (const std::uint32_t k : s.prev_order) s.sorted_members.push_back(m[k]);
+    m.swap(s.sorted_members);
     out.put('{');
     for (std::size_t k = 0; k < m.size(); ++k) {
       if (k > 0) out.append(", ", 2);
-      tahoe_detail::write_json_string(m[k].first, unit, out);
+      if (nodes_[m[k].second - 1].flag()) {
+        tahoe_detail::write_plain_string(m[k].first, unit, out);
+      } else {
+        tahoe_detail::write_json_string(m[k].first, unit, out);
+      }
       out.append(": ", 2);
       write_quote(unit, out);
       emit(m[k].second, unit * 2, out);
@@ -383,19 +411,61 @@ class DocWriter {
   void emit_array(std::size_t i, std::uint64_t unit, Out& out) {
     Scratch& s = enter();
     s.arena.clear();
-    s.spans.clear();
+    s.items.clear();
     {
+      // Each item's canonical string into the arena; its start offset is
+      // kept in the key until the arena stops moving.
       StringOut o(s.arena);
       const std::uint32_t count = nodes_[i].count();
       std::size_t j = i + 1;
-      for (std::uint32_t k = 0; k < count; ++k) {
-        const std::size_t start = o.size();
-        emit(j, 1, o);
-        s.spans.emplace_back(start, o.size() - start);
-        j = doc_.next(j);
+      if (count < kDedupFrom) {
+        s.items.reserve(count);
+        for (std::uint32_t k = 0; k < count; ++k) {
+          s.items.push_back({o.size(), {}});
+          emit(j, 1, o);
+          j = doc_.next(j);
+        }
+      } else {
+        // Large arrays drop duplicates as they are built (a table keyed by
+        // the process's secret hash: the items are the sender's), so memory
+        // follows the distinct items and the sort sees each once.
+        s.table.assign(1024, 0);
+        s.table_used = 0;
+        for (std::uint32_t k = 0; k < count; ++k) {
+          const std::size_t start = o.size();
+          emit(j, 1, o);
+          j = doc_.next(j);
+          const std::string_view t(o.data() + start, o.size() - start);
+          if (t.size() > kDedupUpTo) {
+            // Long items cost more than their 24 bytes of sort entry
+            // anyway; the sort drops their duplicates.
+            s.items.push_back({start, {}});
+            continue;
+          }
+          if (s.table_used * 2 >= s.table.size()) grow_table(s, o.data(), start);
+          const std::size_t mask = s.table.size() - 1;
+          std::size_t slot = keyed_hash(t) & mask;
+          bool dup = false;
+          for (; s.table[slot] != 0; slot = (slot + 1) & mask) {
+            const std::size_t id = s.table[slot] - 1;
+            if (item_text(s, o.data(), id, start) == t) {
+              dup = true;
+              break;
+            }
+          }
+          if (dup) {
+            o.truncate(start);
+          } else {
+            s.items.push_back({start, {}});
+            s.table[slot] = s.items.size();
+            ++s.table_used;
+          }
+        }
+        s.table.clear();
+        s.table.shrink_to_fit();
       }
     }
-    sort_unique(s);
+    sort_unique_in_place(s);
     out.put('[');
     for (std::size_t k = 0; k < s.items.size(); ++k) {
       if (k > 0) out.append(", ", 2);
@@ -405,6 +475,78 @@ class DocWriter {
     }
     out.put(']');
     --depth_;
+  }
+
+  static constexpr std::uint32_t kDedupFrom = 64;
+  static constexpr std::size_t kDedupUpTo = 32;
+
+  // Item id's text while the arena is being written (end: where the item
+  // after the last one starts).
+  static std::string_view item_text(const Scratch& s, const char* base, std::size_t id,
+                                    std::size_t end) {
+    const std::size_t from = static_cast<std::size_t>(s.items[id].key);
+    const std::size_t to = id + 1 < s.items.size() ? static_cast<std::size_t>(s.items[id + 1].key) : end;
+    return {base + from, to - from};
+  }
+
+  static void grow_table(Scratch& s, const char* base, std::size_t end) {
+    s.table.assign(s.table.size() * 2, 0);
+    const std::size_t mask = s.table.size() - 1;
+    for (std::size_t id = 0; id < s.items.size(); ++id) {
+      const std::string_view t = item_text(s, base, id, end);
+      if (t.size() > kDedupUpTo) continue;
+      std::size_t slot = keyed_hash(t) & mask;
+      while (s.table[slot] != 0) slot = (slot + 1) & mask;
+      s.table[slot] = id + 1;
+    }
+  }
+
+  // As sort_unique, for items whose keys hold their arena offsets: 24 bytes
+  // an item and no second buffer (a comparison sort, keys first).
+  static void sort_unique_in_place(Scratch& s) {
+    std::vector<SortItem>& v = s.items;
+    if (v.empty()) return;
+    const char* base = s.arena.data();
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const std::size_t start = static_cast<std::size_t>(v[k].key);
+      const std::size_t end = k + 1 < v.size() ? static_cast<std::size_t>(v[k + 1].key) : s.arena.size();
+      v[k].text = std::string_view(base + start, end - start);
+    }
+    const std::string_view first = v[0].text;
+    std::size_t lcp = first.size();
+    for (const SortItem& it : v) {
+      const std::size_t n = std::min(lcp, it.text.size());
+      std::size_t k = 0;
+      while (k < n && it.text[k] == first[k]) ++k;
+      lcp = k;
+    }
+    for (SortItem& it : v) {
+      const std::string_view t = it.text;
+      std::uint64_t key = 0;
+      if (t.size() >= lcp + 8) {
+        key = std::byteswap(tahoe_detail::load8(t.data() + lcp));
+      } else {
+        for (std::size_t k = 0; k < 8; ++k)
+          key = (key << 8) | (lcp + k < t.size() ? static_cast<unsigned char>(t[lcp + k]) : 0u);
+      }
+      it.key = key;
+    }
+    // Equal keys of texts that end within them are equal texts (canonical
+    // strings hold no NUL): no byte comparison for those.
+    const std::size_t short_len = lcp + 8;
+    auto less = [short_len](const SortItem& a, const SortItem& b) {
+      if (a.key != b.key) return a.key < b.key;
+      if (a.text.size() <= short_len && b.text.size() <= short_len) return false;
+      return a.text < b.text;
+    };
+    std::sort(v.begin(), v.end(), less);
+    v.erase(std::unique(v.begin(), v.end(),
+                        [short_len](const SortItem& a, const SortItem& b) {
+                          if (a.key != b.key) return false;
+                          if (a.text.size() <= short_len && b.text.size() <= short_len) return true;
+                          return a.text == b.text;
+                        }),
+            v.end());
   }
 
   const Document& doc_;
@@ -447,13 +589,11 @@ Measure measure_doc(const Document& doc, std::size_t& i, bool exact, bool& may_d
       return {5, 0};
     case Document::kInteger:
       return {n.count(), 0};
-    case Document::kFloat: {
-      if (!exact) return {24, 0};
-      char buf[32];
-      return {tahoe_detail::format_python_float(doc.float_value(n), buf), 0};
-    }
+    case Document::kFloat:
+      return {exact ? n.count() : 24u, 0};
     case Document::kString: {
       if (!exact) return {sat_add(sat_mul(n.count(), 6), 2), sat_add(sat_mul(n.count(), 2), 2)};
+      if (n.flag()) return {python_strip(doc.text(n)).size() + 2u, 2};
       const tahoe_detail::StrCost c = tahoe_detail::json_string_cost(python_strip(doc.text(n)));
       return {c.len, c.quotes};
     }

@@ -27,6 +27,7 @@
 #include "cybexp/document.h"
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
+#include "tahoe/escape.h"
 #include "tahoe/json_rewrite.h"
 #include "util/keyed_hash.h"
 
@@ -263,7 +264,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     std::string_view t(s, n);
     if (!is_numeric_token(t)) {
       if (opt_.allow_nan && (t == "NaN" || t == "Infinity" || t == "-Infinity"))
-        return number(Document::kFloat, t, buffer_);
+        return number(Document::kFloat, t, buffer_, false);
       return stop(Stop::kBadLiteral, "'" + std::string(t) + "' is not a JSON value");
     }
     const char* base = buffer_;
@@ -275,21 +276,33 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     }
     if (t.find_first_of(".eE") == std::string_view::npos) {
       if (t == "-0") t.remove_prefix(1);  // Python int: -0 is 0
-      return number(Document::kInteger, t, base);
+      return number(Document::kInteger, t, base, false);
     }
-    return number(Document::kFloat, t, base);
+    // repr() once here, not in each writer; kept aside only when the
+    // token is not already written that way.
+    char buf[32];
+    const std::size_t len = tahoe_detail::format_python_float(token_to_double(t), buf);
+    const std::string_view repr(buf, len);
+    if (repr == t) return number(Document::kFloat, t, base, false);
+    if (floats_.size() > UINT32_MAX)
+      return stop(Stop::kTooLarge, "too many floats for the compact document model");
+    const std::size_t at = floats_.size();
+    floats_.append(repr);
+    nodes_.push_back({static_cast<std::uint32_t>(len << 4 | 8 | Document::kFloat),
+                      static_cast<std::uint32_t>(at)});
+    return true;
   }
 
   bool String(const char* s, SizeType n, bool /*copy*/) {
     if (opt_.check_low_surrogates && !lone_surrogate_) lone_surrogate_ = holds_low_surrogate(s, n);
-    return text_node(Document::kString, s, n);
+    return text_node(s, n);
   }
 
   bool Key(const char* s, SizeType n, bool /*copy*/) {
     if (opt_.check_low_surrogates && !lone_surrogate_) lone_surrogate_ = holds_low_surrogate(s, n);
     keys_.emplace_back(s, n);
     key_nodes_.push_back(nodes_.size());
-    return text_node(Document::kString, s, n);
+    return text_node(s, n);
   }
 
   bool StartObject() { return open(); }
@@ -299,9 +312,20 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
 
   bool EndObject(SizeType n) {
     const std::size_t kbase = keys_.size() - n;
-    const std::size_t unique =
-        assign_key_slots(std::span<const std::string_view>(keys_.data() + kbase, n), slots_);
-    if (unique != n) dedup(kbase, n);
+    const std::span<const std::string_view> keys(keys_.data() + kbase, n);
+    // The keys of the last object without duplicates: objects in a batch
+    // mostly repeat them, and n comparisons settle it.
+    if (unique_keys_.size() < depth_) unique_keys_.resize(depth_);
+    std::vector<std::string_view>& cached = unique_keys_[depth_ - 1];  // this object's depth
+    std::size_t unique = n;
+    if (!std::equal(keys.begin(), keys.end(), cached.begin(), cached.end())) {
+      unique = assign_key_slots(keys, slots_);
+      if (unique != n) {
+        dedup(kbase, n);
+      } else {
+        cached.assign(keys.begin(), keys.end());
+      }
+    }
     keys_.resize(kbase);
     key_nodes_.resize(kbase);
     return close(Document::kObject, unique);
@@ -311,6 +335,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   const std::string& stop_detail() const { return stop_detail_; }
   bool saw_lone_surrogate() const { return lone_surrogate_; }
   std::vector<Node> take_nodes() { return std::move(nodes_); }
+  std::string take_floats() { return std::move(floats_); }
   bool numbers_from_original() const { return opt_.numbers != nullptr; }
 
  private:
@@ -319,18 +344,30 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     return true;
   }
 
-  bool text_node(Document::Kind k, const char* s, std::size_t n) {
-    return ref_node(k, static_cast<std::size_t>(s - buffer_), n);
+  bool text_node(const char* s, std::size_t n) {
+    return ref_node(Document::kString, static_cast<std::size_t>(s - buffer_), n,
+                    is_plain({s, n}));
   }
 
-  bool number(Document::Kind k, std::string_view t, const char* base) {
-    return ref_node(k, static_cast<std::size_t>(t.data() - base), t.size());
+  // json.dumps writes s as it is: no byte to escape (one pass, 8 at a time).
+  static bool is_plain(std::string_view s) {
+    const char* p = s.data();
+    const char* end = p + s.size();
+    std::uint64_t m = 0;
+    for (; end - p >= 8; p += 8) m |= tahoe_detail::escape_mask(tahoe_detail::load8(p));
+    for (; p < end; ++p) m |= tahoe_detail::kByteCost.len[static_cast<unsigned char>(*p)] != 1;
+    return m == 0;
   }
 
-  bool ref_node(Document::Kind k, std::size_t offset, std::size_t n) {
+  bool number(Document::Kind k, std::string_view t, const char* base, bool flag) {
+    return ref_node(k, static_cast<std::size_t>(t.data() - base), t.size(), flag);
+  }
+
+  bool ref_node(Document::Kind k, std::size_t offset, std::size_t n, bool flag) {
     if (n > Document::kMaxCount || offset > UINT32_MAX)
       return stop(Stop::kTooLarge, "a value too large for the compact document model");
-    nodes_.push_back({static_cast<std::uint32_t>(n << 3 | k), static_cast<std::uint32_t>(offset)});
+    nodes_.push_back({static_cast<std::uint32_t>(n << 4 | (flag ? 8u : 0u) | k),
+                      static_cast<std::uint32_t>(offset)});
     return true;
   }
 
@@ -351,7 +388,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     const std::size_t size = nodes_.size() - start;
     if (count > Document::kMaxCount || size > UINT32_MAX)
       return stop(Stop::kTooLarge, "a container too large for the compact document model");
-    nodes_[start] = {static_cast<std::uint32_t>(count << 3 | k), static_cast<std::uint32_t>(size)};
+    nodes_[start] = {static_cast<std::uint32_t>(count << 4 | k), static_cast<std::uint32_t>(size)};
     return true;
   }
 
@@ -390,8 +427,10 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   std::string_view original_;
   const char* buffer_ = nullptr;
   std::vector<Node> nodes_;
+  std::string floats_;
   std::vector<std::size_t> open_;  // head nodes of the open containers
   std::vector<std::string_view> keys_;
+  std::vector<std::vector<std::string_view>> unique_keys_;  // per depth
   std::vector<std::size_t> key_nodes_;
   std::vector<std::size_t> slots_;
   std::size_t depth_ = 0;
@@ -511,6 +550,7 @@ struct DocumentAccess {
   static std::vector<Document::Node>& nodes(Document& d) { return d.nodes_; }
   static std::string& strings(Document& d) { return d.strings_; }
   static const char*& numbers(Document& d) { return d.numbers_; }
+  static std::string& floats(Document& d) { return d.floats_; }
 };
 
 double Document::float_value(const Node& n) const { return token_to_double(text(n)); }
@@ -577,6 +617,7 @@ DocumentParseResult parse_document(std::string_view text, const JsonLimits& limi
       [&](TapeBuilder& b, const Outcome& out) {
         if (out.code == rapidjson::kParseErrorNone) {
           DocumentAccess::nodes(res.document) = b.take_nodes();
+          DocumentAccess::floats(res.document) = b.take_floats();
           numbers_from_text = b.numbers_from_original();
         }
       });

@@ -167,7 +167,11 @@ void append_document(const Document& doc, StringOut& out) {
       if (!o.first) out.append(", ", 2);
       o.first = false;
       if (o.object) {
-        tahoe_detail::write_json_string(doc.text(nodes[i]), 1, out);
+        if (nodes[i].flag()) {
+          tahoe_detail::write_plain_string(doc.text(nodes[i]), 1, out);
+        } else {
+          tahoe_detail::write_json_string(doc.text(nodes[i]), 1, out);
+        }
         out.append(": ", 2);
         ++i;
       }
@@ -189,12 +193,16 @@ void append_document(const Document& doc, StringOut& out) {
         break;
       }
       case Document::kFloat: {
-        char buf[32];
-        out.append(buf, tahoe_detail::format_python_float(doc.float_value(n), buf));
+        const std::string_view t = doc.text(n);
+        out.append(t.data(), t.size());
         break;
       }
       case Document::kString:
-        tahoe_detail::write_json_string(doc.text(n), 1, out);
+        if (n.flag()) {
+          tahoe_detail::write_plain_string(doc.text(n), 1, out);
+        } else {
+          tahoe_detail::write_json_string(doc.text(n), 1, out);
+        }
         break;
       case Document::kArray:
       case Document::kObject:
