@@ -4,7 +4,8 @@
 //
 //   valgrind --tool=callgrind build/release/bench/cybexp-bench-parse honeypot 1048576 3
 //
-// SHAPE is honeypot (bench/honeypot_payload.h) or zeros (a flat array);
+// SHAPE is honeypot (bench/honeypot_payload.h), zeros (a flat array) or
+// file (SIZE is then a path to read the payload from);
 // prints the payload size, the _hash and the size of the data written.
 #include <cstdio>
 #include <map>
@@ -15,11 +16,11 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: cybexp-bench-parse honeypot|zeros SIZE [ITERATIONS]\n");
+    std::fprintf(stderr, "usage: cybexp-bench-parse honeypot|zeros|file SIZE|PATH [ITERATIONS]\n");
     return 2;
   }
   const std::string shape = argv[1];
-  const std::size_t size = std::stoull(argv[2]);
+  const std::size_t size = shape == "file" ? 0 : std::stoull(argv[2]);
   const int iterations = argc > 3 ? std::stoi(argv[3]) : 1;
   std::string p;
   if (shape == "honeypot") {
@@ -28,6 +29,12 @@ int main(int argc, char** argv) {
     p = "[0";
     while (p.size() + 3 < size) p += ",0";
     p += "]";
+  } else if (shape == "file") {
+    std::FILE* f = std::fopen(argv[2], "rb");
+    if (f == nullptr) return 1;
+    char buf[1 << 16];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) p.append(buf, n);
+    std::fclose(f);
   } else {
     std::fprintf(stderr, "unknown shape %s\n", shape.c_str());
     return 2;

@@ -93,13 +93,17 @@ struct DocumentParseResult {
 // views into it).
 DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits = {});
 
-// json.dumps(data) appended to out, as append_python_json does for a Value.
+// json.dumps(data) appended to out, as append_python_json does for a Value
+// (sized exactly first, so out is allocated once).
 void append_python_json(const Document& doc, std::string& out);
+// Bytes json.dumps(data) writes.
+std::size_t python_json_size(const Document& doc);
 
 // Working memory of parsemain beyond the payload itself, at most, for a
-// payload of this many bytes: the parser's copy, the tape, the canonical
-// form's sort buffers and the json.dumps text (for the pipeline's memory
-// budget).
+// payload of this many bytes (20 times it plus 32 MiB, saturating): the
+// parser's copy, the tape, the canonical form's sort buffers and the
+// json.dumps text. For the pipeline's memory budget; typical documents use
+// 2 to 5 times the payload.
 std::uint64_t working_memory_bound(std::uint64_t payload_bytes);
 
 }  // namespace cybexp

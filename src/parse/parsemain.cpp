@@ -105,7 +105,6 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
       auto hash = raw_hash(sub_type, parsed.document, limit);
       if (!hash) return refuse_size(hash.error());
       out.document.hash = std::move(*hash);
-      out.document.data_json.reserve(text.size() + text.size() / 8 + 16);
       append_python_json(parsed.document, out.document.data_json);
       return out;
     }

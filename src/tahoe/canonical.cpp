@@ -13,6 +13,7 @@
 #include <bit>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
@@ -114,7 +115,7 @@ struct Scratch {
   std::vector<std::pair<std::string_view, std::size_t>> sorted_members;
   std::vector<std::string_view> prev_keys;  // the last object's keys here, in document order
   std::vector<std::uint32_t> prev_order;    // and their sorted order
-  std::vector<std::size_t> table;  // item id + 1, 0 = empty (de-duplication)
+  std::vector<std::uint32_t> table;  // item id + 1, 0 = empty (de-duplication)
   std::size_t table_used = 0;
 };
 
@@ -365,31 +366,32 @@ class DocWriter {
       m.emplace_back(doc_.text(nodes_[j]), j + 1);
       j = doc_.next(j + 1);
     }
-    // Objects in a batch mostly have the same keys in the same order: the
-    // previous object's order at this depth is reused when they match.
-    bool same = m.size() == s.prev_keys.size();
-    for (std::size_t k = 0; same && k < m.size(); ++k) same = m[k].first == s.prev_keys[k];
-    if (!same) {
-      auto& order = s.prev_order;
-      order.resize(m.size());
-      for (std::size_t k = 0; k < m.size(); ++k) order[k] = static_cast<std::uint32_t>(k);
-      auto less = [&m](std::uint32_t a, std::uint32_t b) { return key_less(m[a].first, m[b].first); };
-      if (m.size() <= 16) {
+    if (m.size() > kCachedKeys) {
+      // Large objects: sorted in place, nothing kept.
+      std::sort(m.begin(), m.end(), [](const auto& a, const auto& b) { return key_less(a.first, b.first); });
+    } else {
+      // Objects in a batch mostly have the same keys in the same order: the
+      // previous object's order at this depth is reused when they match.
+      bool same = m.size() == s.prev_keys.size();
+      for (std::size_t k = 0; same && k < m.size(); ++k) same = m[k].first == s.prev_keys[k];
+      if (!same) {
+        auto& order = s.prev_order;
+        order.resize(m.size());
+        for (std::size_t k = 0; k < m.size(); ++k) order[k] = static_cast<std::uint32_t>(k);
+        auto less = [&m](std::uint32_t a, std::uint32_t b) { return key_less(m[a].first, m[b].first); };
         for (std::size_t a = 1; a < order.size(); ++a) {
           const std::uint32_t cur = order[a];
           std::size_t b = a;
           for (; b > 0 && less(cur, order[b - 1]); --b) order[b] = order[b - 1];
           order[b] = cur;
         }
-      } else {
-        std::sort(order.begin(), order.end(), less);
+        s.prev_keys.resize(m.size());
+        for (std::size_t k = 0; k < m.size(); ++k) s.prev_keys[k] = m[k].first;
       }
-      s.prev_keys.resize(m.size());
-      for (std::size_t k = 0; k < m.size(); ++k) s.prev_keys[k] = m[k].first;
+      s.sorted_members.clear();
+      for (const std::uint32_t k : s.prev_order) s.sorted_members.push_back(m[k]);
+      m.swap(s.sorted_members);
     }
-    s.sorted_members.clear();
-    for (const std::uint32_t k : s.prev_order) s.sorted_members.push_back(m[k]);
-    m.swap(s.sorted_members);
     out.put('{');
     for (std::size_t k = 0; k < m.size(); ++k) {
       if (k > 0) out.append(", ", 2);
@@ -429,6 +431,9 @@ class DocWriter {
         // Large arrays drop duplicates as they are built (a table keyed by
         // the process's secret hash: the items are the sender's), so memory
         // follows the distinct items and the sort sees each once.
+        // Room for every item (pages never written are never resident), so
+        // the vector is not copied as it grows.
+        s.items.reserve(count);
         s.table.assign(1024, 0);
         s.table_used = 0;
         for (std::uint32_t k = 0; k < count; ++k) {
@@ -457,7 +462,7 @@ class DocWriter {
             o.truncate(start);
           } else {
             s.items.push_back({start, {}});
-            s.table[slot] = s.items.size();
+            s.table[slot] = static_cast<std::uint32_t>(s.items.size());
             ++s.table_used;
           }
         }
@@ -478,6 +483,7 @@ class DocWriter {
   }
 
   static constexpr std::uint32_t kDedupFrom = 64;
+  static constexpr std::size_t kCachedKeys = 64;
   static constexpr std::size_t kDedupUpTo = 32;
 
   // Item id's text while the arena is being written (end: where the item
@@ -497,7 +503,7 @@ class DocWriter {
       if (t.size() > kDedupUpTo) continue;
       std::size_t slot = keyed_hash(t) & mask;
       while (s.table[slot] != 0) slot = (slot + 1) & mask;
-      s.table[slot] = id + 1;
+      s.table[slot] = static_cast<std::uint32_t>(id + 1);
     }
   }
 
@@ -575,9 +581,15 @@ struct DocAccumulator {
   }
 };
 
-// exact: string costs from their contents (else 6 bytes and 2 quotes a
-// byte); may_dedup set when some array has two or more items.
-Measure measure_doc(const Document& doc, std::size_t& i, bool exact, bool& may_dedup) {
+// kCoarse: string costs taken as 6 bytes and 2 quotes a byte (an upper
+// bound); kExact: from their contents, as if no array held duplicates (an
+// upper bound, exact when may_dedup stays false); kLower: exact strings,
+// each array counted by its largest item only (a lower bound whatever the
+// duplicates). may_dedup is set when some array has two or more items.
+enum class Bound { kCoarse, kExact, kLower };
+
+Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_dedup) {
+  const bool exact = mode != Bound::kCoarse;
   using tahoe_detail::sat_add;
   using tahoe_detail::sat_mul;
   const Document::Node& n = doc.nodes()[i++];
@@ -600,7 +612,16 @@ Measure measure_doc(const Document& doc, std::size_t& i, bool exact, bool& may_d
     case Document::kArray: {
       if (n.count() > 1) may_dedup = true;
       DocAccumulator acc;
-      for (std::uint32_t k = 0; k < n.count(); ++k) acc.item(measure_doc(doc, i, exact, may_dedup));
+      if (mode == Bound::kLower) {
+        Measure largest;
+        for (std::uint32_t k = 0; k < n.count(); ++k) {
+          const Measure m = measure_doc(doc, i, mode, may_dedup);
+          if (k == 0 || sat_add(m.len, m.quotes) > sat_add(largest.len, largest.quotes)) largest = m;
+        }
+        if (n.count() > 0) acc.item(largest);
+        return acc.m;
+      }
+      for (std::uint32_t k = 0; k < n.count(); ++k) acc.item(measure_doc(doc, i, mode, may_dedup));
       return acc.m;
     }
     case Document::kObject: {
@@ -611,7 +632,7 @@ Measure measure_doc(const Document& doc, std::size_t& i, bool exact, bool& may_d
             exact ? tahoe_detail::json_string_cost(doc.text(key))
                   : tahoe_detail::StrCost{sat_add(sat_mul(key.count(), 6), 2),
                                           sat_add(sat_mul(key.count(), 2), 2)};
-        acc.item(measure_doc(doc, i, exact, may_dedup), &kc);
+        acc.item(measure_doc(doc, i, mode, may_dedup), &kc);
       }
       return acc.m;
     }
@@ -625,12 +646,25 @@ bool doc_fits(const Document& doc, std::uint64_t max_bytes) {
   if (doc.nodes().empty()) return false;
   bool may_dedup = false;
   std::size_t i = 0;
-  const std::uint64_t coarse = measure_doc(doc, i, false, may_dedup).len;
+  const std::uint64_t coarse = measure_doc(doc, i, Bound::kCoarse, may_dedup).len;
   if (coarse <= max_bytes && coarse != UINT64_MAX) return true;
   i = 0;
   may_dedup = false;
-  const std::uint64_t bound = measure_doc(doc, i, true, may_dedup).len;
+  const std::uint64_t bound = measure_doc(doc, i, Bound::kExact, may_dedup).len;
   return bound <= max_bytes && bound != UINT64_MAX;
+}
+
+// The refusal when even a lower bound of canonical(doc) is over max_bytes
+// (so the Value path's exact count is not needed), else nothing.
+std::optional<Error> doc_surely_over(const Document& doc, std::uint64_t max_bytes) {
+  bool may_dedup = false;
+  std::size_t i = 0;
+  const std::uint64_t lower = measure_doc(doc, i, Bound::kLower, may_dedup).len;
+  if (lower <= max_bytes) return std::nullopt;
+  return make_error(ErrorKind::kLimit, "canonical form would be at least " + std::to_string(lower) +
+                                           " bytes, over the " + std::to_string(max_bytes) +
+                                           "-byte limit")
+      .error();
 }
 
 // The size check shared by canonical() and raw_hash(): a coarse bound,
@@ -734,7 +768,10 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
 }
 
 Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
-  if (!doc_fits(doc, max_bytes)) return canonical(doc.to_value(), max_bytes);
+  if (!doc_fits(doc, max_bytes)) {
+    if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
+    return canonical(doc.to_value(), max_bytes);
+  }
   std::string out;
   {
     DocWriter w(doc);
@@ -749,15 +786,25 @@ Result<std::string> raw_hash(std::string_view sub_type, const Document& doc,
   // Over the limit as if no array held duplicates: only the Value path's
   // Classifier can tell the exact size (and the few documents it takes
   // are small or refused).
-  if (!doc_fits(doc, max_bytes)) return raw_hash(sub_type, doc.to_value(), max_bytes);
+  if (!doc_fits(doc, max_bytes)) {
+    if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
+    return raw_hash(sub_type, doc.to_value(), max_bytes);
+  }
   return hash_hex(sub_type, [&](HashOut& out) {
     DocWriter w(doc);
     w.emit(0, 1, out);
   });
 }
 
+// Worst cases per payload byte (docs/PERFORMANCE-DOCUMENT-MODEL.md): the
+// in-situ copy 1, the tape 4 (8 bytes a node, a node per 2 bytes at
+// densest), then the larger of the canonical form's sort entries and
+// de-duplication table (about 11 for arrays of distinct short items, whose
+// density is at most one per 3 bytes past the first few hundred) or an
+// object's member lists (about 12) and json.dumps (3, non-BMP text as
+// surrogate pairs); measured shapes use 2 to 5.
 std::uint64_t working_memory_bound(std::uint64_t payload_bytes) {
-  return tahoe_detail::sat_add(tahoe_detail::sat_mul(payload_bytes, 40), 32u << 20);
+  return tahoe_detail::sat_add(tahoe_detail::sat_mul(payload_bytes, 20), 32u << 20);
 }
 
 }  // namespace cybexp

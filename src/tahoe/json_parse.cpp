@@ -78,13 +78,26 @@ std::size_t assign_key_slots(std::span<const std::string_view> keys, std::vector
     }
     return unique;
   }
-  // Keyed: the keys are the sender's (util/keyed_hash.h).
-  std::unordered_map<std::string_view, std::size_t, KeyedStringHash> index;
-  index.reserve(n);
+  // Open addressing on the keyed hash (the keys are the sender's:
+  // util/keyed_hash.h), 8 bytes a key at most.
+  std::size_t size = 64;
+  while (size < 2 * n) size *= 2;
+  std::vector<std::uint32_t> table(size, 0);  // key index + 1, 0 = empty
+  const std::size_t mask = size - 1;
   for (std::size_t i = 0; i < n; ++i) {
-    const auto [it, inserted] = index.try_emplace(keys[i], unique);
-    slots[i] = it->second;
-    if (inserted) ++unique;
+    std::size_t slot = keyed_hash(keys[i]) & mask;
+    for (;; slot = (slot + 1) & mask) {
+      if (table[slot] == 0) {
+        table[slot] = static_cast<std::uint32_t>(i + 1);
+        slots[i] = unique++;
+        break;
+      }
+      const std::size_t j = table[slot] - 1;
+      if (keys[j] == keys[i]) {
+        slots[i] = slots[j];
+        break;
+      }
+    }
   }
   return unique;
 }
@@ -322,7 +335,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       unique = assign_key_slots(keys, slots_);
       if (unique != n) {
         dedup(kbase, n);
-      } else {
+      } else if (n <= kCachedKeys) {
         cached.assign(keys.begin(), keys.end());
       }
     }
@@ -391,6 +404,8 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     nodes_[start] = {static_cast<std::uint32_t>(count << 4 | k), static_cast<std::uint32_t>(size)};
     return true;
   }
+
+  static constexpr std::size_t kCachedKeys = 64;  // larger objects are rarely repeated
 
   // Python dict semantics for the object just closed, whose n members start
   // at key_nodes_[kbase]: each key once, at its first place, with its last

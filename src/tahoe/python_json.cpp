@@ -219,7 +219,42 @@ void append_document(const Document& doc, StringOut& out) {
 
 }  // namespace
 
+std::size_t python_json_size(const Document& doc) {
+  std::size_t size = 0;
+  for (const Document::Node& n : doc.nodes()) {
+    switch (n.kind()) {
+      case Document::kNull:
+      case Document::kTrue:
+        size += 4;
+        break;
+      case Document::kFalse:
+        size += 5;
+        break;
+      case Document::kInteger:
+      case Document::kFloat:
+        size += n.count();
+        break;
+      case Document::kString:  // keys too: ": " is counted with their object
+        size += n.flag() ? n.count() + 2u
+                         : static_cast<std::size_t>(tahoe_detail::json_string_cost(doc.text(n)).len);
+        break;
+      case Document::kArray:
+      case Document::kObject: {
+        const std::size_t items = n.count();
+        // Brackets, ", " between items, ": " after each key.
+        size += 2 + (items > 0 ? 2 * (items - 1) : 0) + (n.kind() == Document::kObject ? 2 * items : 0);
+        break;
+      }
+    }
+  }
+  return size;
+}
+
 void append_python_json(const Document& doc, std::string& out) {
+  // Sized first: growing by doubling would hold the old and the new buffer
+  // at once. The slack is the most room a writer asks for ahead of what it
+  // writes (escape_writer.h: kRawMax).
+  out.reserve(out.size() + python_json_size(doc) + 2 * tahoe_detail::kRawMax);
   StringOut o(out);
   append_document(doc, o);
 }
