@@ -93,6 +93,10 @@ struct DocumentParseResult {
 // views into it).
 DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits = {});
 
+// Gives a finished document's buffers back to this thread's next
+// parse_document (buffers up to 8 MiB are kept, one of each per thread).
+void recycle_document(Document&& doc);
+
 // json.dumps(data) appended to out, as append_python_json does for a Value
 // (sized exactly first, so out is allocated once).
 void append_python_json(const Document& doc, std::string& out);

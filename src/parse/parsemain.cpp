@@ -106,6 +106,7 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
       if (!hash) return refuse_size(hash.error());
       out.document.hash = std::move(*hash);
       append_python_json(parsed.document, out.document.data_json);
+      recycle_document(std::move(parsed.document));
       return out;
     }
     case DocumentParseResult::kNotJson:

@@ -308,7 +308,29 @@ class Writer {
 // Classifier (documents whose size needs one take the Value path).
 class DocWriter {
  public:
-  explicit DocWriter(const Document& doc) : doc_(doc), nodes_(doc.nodes()) {}
+  explicit DocWriter(const Document& doc)
+      : doc_(doc), nodes_(doc.nodes()), shared_(!t_in_use), scratch_(shared_ ? t_scratch : own_) {
+    t_in_use = true;
+  }
+  // The per-depth buffers stay with the thread for the next document, up
+  // to a few MiB each (fresh large blocks cost a page fault per 4 KiB).
+  ~DocWriter() {
+    if (!shared_) return;
+    t_in_use = false;
+    constexpr std::size_t kKeep = 4u << 20;
+    for (Scratch& s : scratch_) {
+      if (s.arena.capacity() > kKeep) std::string().swap(s.arena);
+      if (s.items.capacity() * sizeof(SortItem) > kKeep) std::vector<SortItem>().swap(s.items);
+      if (s.doc_members.capacity() * sizeof(s.doc_members[0]) > kKeep) {
+        decltype(s.doc_members)().swap(s.doc_members);
+        decltype(s.sorted_members)().swap(s.sorted_members);
+      }
+      s.prev_keys.clear();  // views into this document
+      s.prev_order.clear();
+    }
+  }
+  DocWriter(const DocWriter&) = delete;
+  DocWriter& operator=(const DocWriter&) = delete;
 
   template <class Out>
   void emit(std::size_t i, std::uint64_t unit, Out& out) {
@@ -555,11 +577,19 @@ class DocWriter {
             v.end());
   }
 
+  static thread_local std::deque<Scratch> t_scratch;
+  static thread_local bool t_in_use;
+
   const Document& doc_;
   const std::vector<Document::Node>& nodes_;
-  std::deque<Scratch> scratch_;
+  bool shared_;
+  std::deque<Scratch> own_;  // when another DocWriter on this thread has t_scratch
+  std::deque<Scratch>& scratch_;
   std::size_t depth_ = 0;
 };
+
+thread_local std::deque<Scratch> DocWriter::t_scratch;
+thread_local bool DocWriter::t_in_use = false;
 
 // Sizes over the tape, as measure_coarse and measure_upper_bound do for a
 // Value (canonical_internal.h).

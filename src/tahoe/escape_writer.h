@@ -371,8 +371,8 @@ void write_json_string(std::string_view s, std::uint64_t unit, Out& out) {
 // without '"' or '\\'): the quotes around it.
 template <class Out>
 void write_plain_string(std::string_view s, std::uint64_t unit, Out& out) {
-  if (unit <= 16) {
-    const std::size_t q = static_cast<std::size_t>(unit - 1);
+  if (unit >= 1 && unit <= 16) {
+    const std::size_t q = static_cast<std::size_t>(unit - 1);  // at most 15
     if (char* d = out.raw(s.size() + 2 * q + 2); d != nullptr) {
       d = copy_small(d, kSixteenBackslashes, q);
       *d++ = '"';

@@ -265,8 +265,10 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
 class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeBuilder> {
  public:
   using Node = Document::Node;
-  TapeBuilder(const ParseOptions& opt, std::string_view original)
-      : opt_(opt), original_(original) {}
+  TapeBuilder(const ParseOptions& opt, std::string_view original, std::vector<Node> nodes)
+      : opt_(opt), original_(original), nodes_(std::move(nodes)) {
+    nodes_.clear();
+  }
 
   void set_buffer(const char* base) { buffer_ = base; }
 
@@ -609,8 +611,31 @@ Value Document::to_value() const {
   return nodes_.empty() ? Value() : to_value_at(i);
 }
 
+namespace {
+
+// Each thread keeps the last document's buffers (up to kKeepBytes each) for
+// the next: allocating them afresh costs a page fault per 4 KiB every
+// time, as the allocator hands large freed blocks back to the kernel.
+constexpr std::size_t kKeepBytes = 8u << 20;
+thread_local std::string t_buffer;
+thread_local std::vector<Document::Node> t_nodes;
+
+}  // namespace
+
+void recycle_document(Document&& doc) {
+  std::string& strings = DocumentAccess::strings(doc);
+  std::vector<Document::Node>& nodes = DocumentAccess::nodes(doc);
+  if (strings.capacity() <= kKeepBytes && strings.capacity() > t_buffer.capacity())
+    t_buffer = std::move(strings);
+  if (nodes.capacity() * sizeof(Document::Node) <= kKeepBytes && nodes.capacity() > t_nodes.capacity())
+    t_nodes = std::move(nodes);
+  doc = Document();
+}
+
 DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits) {
   DocumentParseResult res;
+  DocumentAccess::strings(res.document) = std::move(t_buffer);
+  t_buffer = std::string();
   if (!is_valid_utf8(text)) {
     res.detail = std::string(kNotUtf8);
     return res;
@@ -628,7 +653,11 @@ DocumentParseResult parse_document(std::string_view text, const JsonLimits& limi
   std::string& buffer = DocumentAccess::strings(res.document);
   const Outcome o = parse_with_fallbacks<kPythonFlags, TapeBuilder>(
       text, opt, replaced, buffer,
-      [text](const ParseOptions& po) { return TapeBuilder(po, text); },
+      [text](const ParseOptions& po) {
+        std::vector<Document::Node> nodes = std::move(t_nodes);
+        t_nodes = {};
+        return TapeBuilder(po, text, std::move(nodes));
+      },
       [&](TapeBuilder& b, const Outcome& out) {
         if (out.code == rapidjson::kParseErrorNone) {
           DocumentAccess::nodes(res.document) = b.take_nodes();
