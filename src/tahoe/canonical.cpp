@@ -318,6 +318,8 @@ class DocWriter {
     if (!shared_) return;
     t_in_use = false;
     constexpr std::size_t kKeep = 4u << 20;
+    // The first few depths only: at most about 16 MiB stay with the thread.
+    if (scratch_.size() > 4) scratch_.resize(4);
     for (Scratch& s : scratch_) {
       if (s.arena.capacity() > kKeep) std::string().swap(s.arena);
       if (s.items.capacity() * sizeof(SortItem) > kKeep) std::vector<SortItem>().swap(s.items);
