@@ -18,7 +18,7 @@
 #include <string>
 
 #include "cybexp/envelope.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "hardening/hardening_support.h"
 
 namespace cybexp::testing {
