@@ -118,7 +118,7 @@ TEST(HardeningMemory, ManyShortStrings) {
     p += std::to_string(i % 100000) + "\", ";
   }
   p += "\"\"]";
-  expect_processed(run_once("short-strings", p, 10));
+  expect_processed(run_once("short-strings", p, 11));
 }
 
 // A few long strings with escapes and non-ASCII text.
