@@ -122,7 +122,8 @@ struct Finished {
   std::vector<std::string> lost;
 };
 
-inline CacheCounts entry_counts(CacheStore& cache) { return ok(cache.counts()); }
+inline Result<CacheCounts> try_entry_counts(CacheStore& cache) { return cache.counts(); }
+inline CacheCounts entry_counts(CacheStore& cache) { return ok(try_entry_counts(cache)); }
 inline ArchiveCounts document_counts(ArchiveStore& archive) { return ok(archive.counts()); }
 
 // The ids among results whose lease `worker` holds now (none when the store
@@ -149,23 +150,24 @@ inline std::vector<std::string> not_in(std::span<const EntryResult> results,
   return out;
 }
 
-inline Result<Finished> try_finish(CacheStore& cache, std::span<const EntryResult> results,
-                                   const std::string& worker) {
-  Finished f;
-  f.lost = not_in(results, leases_held(cache, results, worker));
-  auto marked = cache.finish(results, worker);
-  if (!marked) return std::unexpected(marked.error());
-  f.marked = *marked;
-  return f;
+// How many finish() marked, nothing else asked of the store (fit for
+// failure tests and throughput figures).
+inline Result<std::uint64_t> try_finish_marked(CacheStore& cache,
+                                               std::span<const EntryResult> results,
+                                               const std::string& worker) {
+  return cache.finish(results, worker);
 }
-inline Finished finish(CacheStore& cache, std::span<const EntryResult> results,
-                       const std::string& worker) {
-  return ok(try_finish(cache, results, worker));
-}
-// How many finish() marked (no lease look-up: fit for throughput figures).
 inline std::uint64_t finish_marked(CacheStore& cache, std::span<const EntryResult> results,
                                    const std::string& worker) {
-  return ok(cache.finish(results, worker));
+  return ok(try_finish_marked(cache, results, worker));
+}
+// The whole report; lost is read off the store's leases first.
+inline Finished finish(CacheStore& cache, std::span<const EntryResult> results,
+                       const std::string& worker) {
+  Finished f;
+  f.lost = not_in(results, leases_held(cache, results, worker));
+  f.marked = finish_marked(cache, results, worker);
+  return f;
 }
 
 // Today's finish_with_documents returns only what it inserted: what it marked

@@ -50,13 +50,13 @@ int drain_as_child(const std::string& path, const std::string& out, int ready_fd
     // A little "work" between claim and finish, as a real worker has, so
     // the two processes' transactions interleave.
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    auto marked = try_finish(cache, results, worker);
+    auto marked = try_finish_marked(cache, results, worker);
     if (!marked) {
       std::fprintf(f, "error %s\n", marked.error().message.c_str());
       std::fclose(f);
       return 14;
     }
-    finished += marked->marked;
+    finished += *marked;
   }
   std::fprintf(f, "finished %llu\n", static_cast<unsigned long long>(finished));
   std::fclose(f);

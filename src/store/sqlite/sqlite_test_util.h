@@ -31,7 +31,7 @@ using cybexp::testing::ok;
 using cybexp::testing::processed;
 using cybexp::testing::skipped;
 using cybexp::testing::TempDir;
-using cybexp::testing::try_finish;
+using cybexp::testing::try_finish_marked;
 using cybexp::testing::try_finish_with_documents;
 
 // A separate raw connection: runs `sql`, returning the first column of the
