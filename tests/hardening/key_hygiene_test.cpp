@@ -95,7 +95,7 @@ TEST(HardeningKeys, NoSecretOrPayloadByteReachesOutputOrReasons) {
                                          "max_canonical_bytes": 4096, "canonical_payload_factor": 1)");
   // A second key pair, made by the binary: entries the archive cannot open.
   RunResult keygen =
-      run_binary(other_home.path(), {"keygen"}, "CYBEXP_HOME=" + (other_home / "keys").string());
+      run_binary(other_home.path(), {"keygen"}, {{{"CYBEXP_HOME", (other_home / "keys").string()}}});
   ASSERT_EQ(keygen.code, 0) << keygen.err;
   namespace fs = std::filesystem;
   EXPECT_EQ(fs::status(other_home / "keys/priv.pem").permissions() & fs::perms::all,
