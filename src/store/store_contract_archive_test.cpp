@@ -2,17 +2,10 @@
 // (idempotent by _hash, insertion order, sub-type filter), validate, schema
 // version, and the one-transaction finish when cache and archive share a
 // database, on every backend and configuration.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "store/store_contract_fixture.h"
 
 namespace cybexp::testing {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using Strings = std::vector<std::string>;
 
 TEST_P(StoreContract, SubtypeRegistryIsSeededOnceAndKept) {
   EXPECT_EQ(ok(archive_->subtypes()), default_subtypes());

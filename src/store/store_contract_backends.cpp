@@ -70,7 +70,8 @@ class MongoBackend final : public StoreBackend {
     mongo::Client client = dbs_.pool->acquire();
     mongo::Collection coll = client.collection(dbs_.cache.db, dbs_.cache.coll);
     mongo::BsonPtr sel = mongo::Doc().oid("_id", *mongo::parse_oid(id)).take();
-    mongo::BsonPtr unset = mongo::Doc().sub("$unset", std::move(mongo::Doc().str("fid", ""))).take();
+    mongo::BsonPtr unset =
+        mongo::Doc().sub("$unset", std::move(mongo::Doc().str("fid", ""))).take();
     bson_error_t err;
     if (!mongoc_collection_update_one(coll.get(), sel.get(), unset.get(), nullptr, nullptr, &err)) {
       throw std::runtime_error(std::string("drop_blob: ") + err.message);
@@ -85,8 +86,8 @@ class MongoBackend final : public StoreBackend {
 }  // namespace
 
 std::vector<std::string> contract_configs() {
-  return {"SqliteOneFile",    "SqliteTwoFiles",    "PostgresOneDatabase", "PostgresTwoDatabases",
-          "MongoOneDatabase", "MongoTwoDatabases"};
+  return {"SqliteOneFile",        "SqliteTwoFiles",   "PostgresOneDatabase",
+          "PostgresTwoDatabases", "MongoOneDatabase", "MongoTwoDatabases"};
 }
 
 std::vector<std::string> one_database_configs() { return {"SqliteOneFile", "PostgresOneDatabase"}; }

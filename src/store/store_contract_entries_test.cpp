@@ -1,16 +1,10 @@
 // The store contract, cache side continued: counts, listing entries with
 // filters, and requeue, on six entries in every state, on every backend.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "store/store_contract_fixture.h"
 
 namespace cybexp::testing {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using Strings = std::vector<std::string>;
 using Counts = std::map<std::string, std::uint64_t>;
 
 // Six entries in every state:
@@ -23,7 +17,8 @@ class StoreContractEntries : public StoreContract {
     StoreContract::SetUp();
     if (IsSkipped()) return;
     const char* typetags[] = {"cowrie", "cowrie", "email", "odd", "email", "cowrie"};
-    for (int i = 0; i < 6; ++i) id_.push_back(add("e" + std::to_string(i), "x", typetags[i], 100.0 * (i + 1)));
+    for (int i = 0; i < 6; ++i)
+      id_.push_back(add("e" + std::to_string(i), "x", typetags[i], 100.0 * (i + 1)));
     ASSERT_EQ(ok(cache_->claim(claim_request("w1", 4))).size(), 4u);
     std::vector<EntryResult> results = {processed(id_[0], {"h1"}),
                                         skipped(id_[1], kStateBadData, "truncated blob"),

@@ -13,6 +13,7 @@
 // there is a change in one place.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -24,6 +25,10 @@
 #include "support/store_testing.h"
 
 namespace cybexp::testing {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using Strings = std::vector<std::string>;
 
 // One configuration's databases, fresh for each test and dropped after it.
 class StoreBackend {

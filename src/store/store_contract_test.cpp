@@ -1,19 +1,12 @@
 // The store contract, cache side: what CacheStore promises (store.h) about
 // adding, claiming, leases, blobs, finishing and releasing, checked the same
 // way on every backend and configuration (store_contract_fixture.h).
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <thread>
 
 #include "store/store_contract_fixture.h"
 
 namespace cybexp::testing {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using Strings = std::vector<std::string>;
 
 TEST_P(StoreContract, ClaimReturnsEveryFieldAndTheBlobInline) {
   NewEntry e{"feed.json", "cowrie", "org-\xc3\xa9", "US/Pacific", 1712345678.123456};
@@ -151,8 +144,8 @@ TEST_P(StoreContract, FinishRecordsProcessedAndSkipped) {
   CacheCounts counts = entry_counts(*cache_);
   EXPECT_EQ(counts.pending, 0u);
   EXPECT_EQ(counts.processed, 1u);
-  EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{
-                                {"bad_data", 1}, {"typetag_not_supported", 1}}));
+  EXPECT_EQ(counts.skipped,
+            (std::map<std::string, std::uint64_t>{{"bad_data", 1}, {"typetag_not_supported", 1}}));
   EXPECT_THAT(counts.in_flight, IsEmpty());
   EXPECT_EQ(finish_marked(*cache_, std::vector<EntryResult>{}, "w1"), 0u);
 }
@@ -205,8 +198,8 @@ TEST_P(StoreContract, ReleaseEndsOnlyOwnLease) {
 TEST_P(StoreContract, ForceRetakesSkippedAndFinishOverwritesTheSkip) {
   std::string a = add("a"), b = add("b"), c = add("c");
   ok(cache_->claim(claim_request("w1")));
-  std::vector<EntryResult> results = {skipped(a, kStateBadData, "truncated"),
-                                      processed(b, {"hb"}), skipped(c, kStateError, "again")};
+  std::vector<EntryResult> results = {skipped(a, kStateBadData, "truncated"), processed(b, {"hb"}),
+                                      skipped(c, kStateError, "again")};
   EXPECT_EQ(finish_marked(*cache_, results, "w1"), 3u);
   EXPECT_THAT(ok(cache_->claim(claim_request("w1"))), IsEmpty());
   EXPECT_EQ(ok(cache_->count_claimable(false)), 0u);

@@ -17,7 +17,15 @@
 
 namespace cybexp::testing {
 
-enum class Step { kClaim, kFetch, kPutDocuments, kFinish, kRelease, kFinishWithDocuments, kSubtypes };
+enum class Step {
+  kClaim,
+  kFetch,
+  kPutDocuments,
+  kFinish,
+  kRelease,
+  kFinishWithDocuments,
+  kSubtypes
+};
 enum class Phase { kBefore, kAfter };
 
 inline const char* step_name(Step s) {

@@ -90,7 +90,8 @@ class Process {
         exited_ = true;
         code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         max_rss_kib_ = usage.ru_maxrss;
-        seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        seconds_ =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
         break;
       }
       if (std::chrono::steady_clock::now() >= deadline) return false;

@@ -110,8 +110,7 @@ inline std::vector<std::string> hashes_of(const std::vector<RawDocument>& docs) 
 // finish_with_documents() or release() themselves.
 
 inline double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // What a finish committed; FinishReport's fields (lost: ids whose lease the

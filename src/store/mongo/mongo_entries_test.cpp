@@ -6,20 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include "store/mongo/mongo_bson_testing.h"
+
 namespace cybexp::mongo {
 namespace {
-
-// Fixtures in canonical extended JSON, so their BSON types are exact.
-BsonPtr ext(std::string_view json) {
-  bson_error_t err;
-  bson_t* b = bson_new_from_json(reinterpret_cast<const std::uint8_t*>(json.data()),
-                                 static_cast<ssize_t>(json.size()), &err);
-  EXPECT_NE(b, nullptr) << err.message;
-  return BsonPtr(b);
-}
-
-// Compares as libbson prints them, so both sides are spelled alike.
-std::string norm(std::string_view json) { return canonical_json(ext(json).get()); }
 
 constexpr const char* kId = "5ea7816a2b3c4d5e6f708192";
 constexpr const char* kFid = "5ea7816a2b3c4d5e6f708193";

@@ -3,7 +3,6 @@
 // duplicate hashes upstream left, the schema guard, and the archive loop end
 // to end on MongoDB. What every backend promises is in the store contract
 // suite (src/store/store_contract_*_test.cpp).
-#include <fstream>
 
 #include "cybexp/archiver.h"
 #include "cybexp/canonical.h"
@@ -16,14 +15,7 @@ namespace {
 
 using MongoArchiveLive = MongoLive;
 
-std::vector<std::string> upstream_lines() {
-  std::ifstream in(std::string(CYBEXP_TEST_DATA_DIR) + "/cowrie_raw.txt");
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
+std::vector<std::string> upstream_lines() { return testing::data_lines("cowrie_raw.txt"); }
 
 std::string without_id(const bson_t* doc) {
   bson_t copy;
