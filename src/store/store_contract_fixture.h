@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "cybexp/store.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "support/store_testing.h"
 
 namespace cybexp::testing {

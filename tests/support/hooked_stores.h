@@ -12,7 +12,6 @@
 #include <optional>
 
 #include "cybexp/store.h"
-#include "cybexp/store_factory.h"
 #include "support/store_wrappers.h"
 
 namespace cybexp::testing {
@@ -88,15 +87,17 @@ class HookedCache final : public CacheStoreWrapper {
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& e, std::uint64_t m) override {
     return hooked_step(hook_, Step::kFetch, [&] { return CacheStoreWrapper::fetch_blob(e, m); });
   }
-  Result<std::uint64_t> finish(std::span<const EntryResult> r, const std::string& w) override {
+  Result<FinishReport> finish(std::span<const EntryResult> r, const std::string& w) override {
     return hooked_step(hook_, Step::kFinish, [&] { return CacheStoreWrapper::finish(r, w); });
   }
-  Result<void> release(std::span<const std::string> ids, const std::string& w) override {
-    return hooked_step(hook_, Step::kRelease, [&] { return CacheStoreWrapper::release(ids, w); });
+  Result<void> release(std::span<const std::string> ids, const std::string& w,
+                       ReleaseKind kind) override {
+    return hooked_step(hook_, Step::kRelease,
+                       [&] { return CacheStoreWrapper::release(ids, w, kind); });
   }
-  Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> docs,
-                                              std::span<const EntryResult> results,
-                                              const std::string& worker) override {
+  Result<FinishReport> finish_with_documents(std::span<const RawDocument> docs,
+                                             std::span<const EntryResult> results,
+                                             const std::string& worker) override {
     return hooked_step(hook_, Step::kFinishWithDocuments, [&] {
       return CacheStoreWrapper::finish_with_documents(docs, results, worker);
     });

@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <optional>
-#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -51,10 +50,12 @@ inline RawDocument doc(std::string hash, std::string data = R"({"a": "1"})",
 }
 
 inline EntryResult processed(const std::string& id, std::vector<std::string> refs) {
-  return EntryResult{id, true, std::move(refs), "", ""};
+  return EntryResult{id, EntryFate::kProcessed, std::move(refs), ""};
 }
-inline EntryResult skipped(const std::string& id, std::string state, std::string reason) {
-  return EntryResult{id, false, {}, std::move(state), std::move(reason)};
+// A skip in `state` (a skip state's name, e.g. kStateBadData).
+inline EntryResult skipped(const std::string& id, std::string_view state, std::string reason) {
+  return EntryResult{id, fate_from_state(state).value_or(EntryFate::kError), {},
+                     std::move(reason)};
 }
 
 inline ClaimRequest claim_request(std::string worker, std::size_t max_entries = 64,
@@ -105,85 +106,49 @@ inline std::vector<std::string> hashes_of(const std::vector<RawDocument>& docs) 
   return out;
 }
 
-// ---- interface: the calls issue 11 changes, each in one place -------------
-// Tests call these, never the store's counts(), finish(),
-// finish_with_documents() or release() themselves.
+// ---- the calls of the store interface issue 11 changed, each in one place --
+// Tests call these for counts, finish, finish_with_documents, release and
+// forced claims, so that the next change of those signatures is made here.
 
 inline double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-// What a finish committed; FinishReport's fields (lost: ids whose lease the
-// worker no longer held).
-struct Finished {
-  std::uint64_t inserted = 0;
-  std::uint64_t marked = 0;
-  std::vector<std::string> lost;
-};
+using Finished = FinishReport;
 
-inline Result<CacheCounts> try_entry_counts(CacheStore& cache) { return cache.counts(); }
+inline Result<CacheCounts> try_entry_counts(CacheStore& cache) { return cache.entry_counts(); }
 inline CacheCounts entry_counts(CacheStore& cache) { return ok(try_entry_counts(cache)); }
-inline ArchiveCounts document_counts(ArchiveStore& archive) { return ok(archive.counts()); }
-
-// The ids among results whose lease `worker` holds now (none when the store
-// cannot list them, e.g. for an id it cannot parse).
-inline std::set<std::string> leases_held(CacheStore& cache, std::span<const EntryResult> results,
-                                         const std::string& worker) {
-  EntryFilter filter;
-  for (const auto& r : results) filter.ids.push_back(r.id);
-  std::set<std::string> held;
-  const double now = now_seconds();
-  auto listed = cache.for_each_entry(filter, [&](const EntryInfo& info) {
-    if (info.lease_owner == worker && info.lease_until > now) held.insert(info.entry.id);
-    return true;
-  });
-  if (!listed) held.clear();
-  return held;
-}
-inline std::vector<std::string> not_in(std::span<const EntryResult> results,
-                                       const std::set<std::string>& held) {
-  std::vector<std::string> out;
-  for (const auto& r : results) {
-    if (!held.contains(r.id)) out.push_back(r.id);
-  }
-  return out;
+inline ArchiveCounts document_counts(ArchiveStore& archive) {
+  return ok(archive.document_counts());
 }
 
-// How many finish() marked, nothing else asked of the store (fit for
-// failure tests and throughput figures).
+inline Result<Finished> try_finish(CacheStore& cache, std::span<const EntryResult> results,
+                                   const std::string& worker) {
+  return cache.finish(results, worker);
+}
+inline Finished finish(CacheStore& cache, std::span<const EntryResult> results,
+                       const std::string& worker) {
+  return ok(try_finish(cache, results, worker));
+}
+// How many finish() marked.
 inline Result<std::uint64_t> try_finish_marked(CacheStore& cache,
                                                std::span<const EntryResult> results,
                                                const std::string& worker) {
-  return cache.finish(results, worker);
+  auto report = try_finish(cache, results, worker);
+  if (!report) return std::unexpected(report.error());
+  return report->marked;
 }
 inline std::uint64_t finish_marked(CacheStore& cache, std::span<const EntryResult> results,
                                    const std::string& worker) {
-  return ok(try_finish_marked(cache, results, worker));
-}
-// The whole report; lost is read off the store's leases first.
-inline Finished finish(CacheStore& cache, std::span<const EntryResult> results,
-                       const std::string& worker) {
-  Finished f;
-  f.lost = not_in(results, leases_held(cache, results, worker));
-  f.marked = finish_marked(cache, results, worker);
-  return f;
+  return finish(cache, results, worker).marked;
 }
 
-// Today's finish_with_documents returns only what it inserted: what it marked
-// is read off the store (a marked entry's lease has ended).
 inline Result<Finished> try_finish_with_documents(CacheStore& cache,
                                                   std::span<const RawDocument> docs,
                                                   std::span<const EntryResult> results,
                                                   const std::string& worker) {
-  const std::set<std::string> before = leases_held(cache, results, worker);
-  auto inserted = cache.finish_with_documents(docs, results, worker);
-  if (!inserted) return std::unexpected(inserted.error());
-  Finished f;
-  f.inserted = *inserted;
-  f.lost = not_in(results, before);
-  const std::set<std::string> after = leases_held(cache, results, worker);
-  for (const auto& id : before) f.marked += after.contains(id) ? 0 : 1;
-  return f;
+  return cache.finish_with_documents(docs, results, worker);
 }
 inline Finished finish_with_documents(CacheStore& cache, std::span<const RawDocument> docs,
                                       std::span<const EntryResult> results,
@@ -195,17 +160,17 @@ inline Finished finish_with_documents(CacheStore& cache, std::span<const RawDocu
 // is given back).
 inline void release_tried(CacheStore& cache, std::span<const std::string> ids,
                           const std::string& worker) {
-  ok(cache.release(ids, worker));
+  ok(cache.release(ids, worker, ReleaseKind::kTried));
 }
 inline void release_untried(CacheStore& cache, std::span<const std::string> ids,
                             const std::string& worker) {
-  ok(cache.release(ids, worker));
+  ok(cache.release(ids, worker, ReleaseKind::kUntried));
 }
 
 // A forced claim that retakes only entries skipped before `finished_before`.
 inline ClaimRequest forced_claim(std::string worker, double finished_before) {
   ClaimRequest r = claim_request(std::move(worker), 64, true);
-  (void)finished_before;
+  r.finished_before = finished_before;
   return r;
 }
 

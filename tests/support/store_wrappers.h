@@ -49,7 +49,7 @@ class ArchiveStoreWrapper : public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override {
     return target_->for_each_document(sub_type, fn);
   }
-  Result<ArchiveCounts> counts() override { return target_->counts(); }
+  Result<ArchiveCounts> document_counts() override { return target_->document_counts(); }
   Result<int> schema_version() override { return target_->schema_version(); }
 
  private:
@@ -72,25 +72,26 @@ class CacheStoreWrapper : public CacheStore {
                                                std::uint64_t max_bytes) override {
     return target_->fetch_blob(entry, max_bytes);
   }
-  Result<std::uint64_t> finish(std::span<const EntryResult> results,
-                               const std::string& worker) override {
+  Result<FinishReport> finish(std::span<const EntryResult> results,
+                              const std::string& worker) override {
     return target_->finish(results, worker);
   }
-  Result<void> release(std::span<const std::string> ids, const std::string& worker) override {
-    return target_->release(ids, worker);
+  Result<void> release(std::span<const std::string> ids, const std::string& worker,
+                       ReleaseKind kind) override {
+    return target_->release(ids, worker, kind);
   }
   bool shares_database_with(const ArchiveStore& archive) const override {
     return target_->shares_database_with(ArchiveStoreWrapper::innermost(archive));
   }
-  Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> docs,
-                                              std::span<const EntryResult> results,
-                                              const std::string& worker) override {
+  Result<FinishReport> finish_with_documents(std::span<const RawDocument> docs,
+                                             std::span<const EntryResult> results,
+                                             const std::string& worker) override {
     return target_->finish_with_documents(docs, results, worker);
   }
   Result<std::uint64_t> count_claimable(bool force) override {
     return target_->count_claimable(force);
   }
-  Result<CacheCounts> counts() override { return target_->counts(); }
+  Result<CacheCounts> entry_counts() override { return target_->entry_counts(); }
   Result<void> for_each_entry(const EntryFilter& filter,
                               const std::function<bool(const EntryInfo&)>& fn) override {
     return target_->for_each_entry(filter, fn);

@@ -109,7 +109,10 @@ TEST_F(MongoCacheLive, MissingOrDamagedBlobIsBadData) {
     auto blob = store->fetch_blob(claimed[i], 1000);
     ASSERT_FALSE(blob);
     EXPECT_EQ(blob.error().kind, ErrorKind::kBadData);
-    EXPECT_EQ(blob.error().message, "entry has no blob");
+    EXPECT_EQ(blob.error().message,
+              i == 0 ? "entry has no blob: it has no fid (the API module never wrote the blob)"
+                     : "entry has no blob: fs.files has no file " + oid_hex(gone) +
+                           " (the API module never wrote it, or it was deleted)");
   }
   EXPECT_EQ(claimed[2].blob_size, 300000u);
   auto blob = store->fetch_blob(claimed[2], 1u << 20);

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "cybexp/archiver.h"
+#include "store/backends.h"
 #include "store/mongo/mongo_raw.h"
+#include "support/store_testing.h"
 #include "support/store_wrappers.h"
 #include "support/temp_dir.h"
 
@@ -56,7 +58,7 @@ TEST(MongoValidate, UnstorableDocumentMakesOnlyItsEntryAnError) {
   auto summary = archiver.run(stop.get_token());
   ASSERT_TRUE(summary) << summary.error().message;
   EXPECT_EQ(summary->processed, 2u);
-  EXPECT_EQ(summary->skipped, (std::map<std::string, std::uint64_t>{{"error", 2}}));
+  EXPECT_EQ(summary->skipped, (std::map<EntryFate, std::uint64_t>{{EntryFate::kError, 2}}));
   EXPECT_EQ(summary->failed_passes, 0u);
 
   std::vector<EntryInfo> infos;
@@ -74,9 +76,7 @@ TEST(MongoValidate, UnstorableDocumentMakesOnlyItsEntryAnError) {
   EXPECT_EQ(infos[2].reason,
             "the data has a key with a NUL character (\\u0000), which MongoDB (BSON) cannot store");
   EXPECT_EQ(infos[3].state, "processed");
-  auto counts = stores->archive->counts();
-  ASSERT_TRUE(counts);
-  EXPECT_EQ(counts->documents, 2u);
+  EXPECT_EQ(testing::document_counts(*stores->archive).documents, 2u);
 }
 
 }  // namespace

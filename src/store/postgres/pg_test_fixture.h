@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/postgres/postgres_store.h"
 #include "support/postgres_server.h"
 #include "support/store_testing.h"

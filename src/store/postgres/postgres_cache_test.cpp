@@ -1,5 +1,5 @@
 // PostgresStore as the cache, against a real server, what only it does: the
-// schema guard, blobs read in slices, its rules for bad input, paging.
+// schema guard, blobs read in slices, paging.
 // What every backend promises is in the store contract suite
 // (src/store/store_contract_*_test.cpp).
 #include "store/postgres/pg_test_fixture.h"
@@ -34,19 +34,6 @@ TEST_F(Cache, LargeBlobComesBackInSlices) {
   EXPECT_FALSE(claimed[0].blob.has_value());
   EXPECT_TRUE(ok(store->fetch_blob(claimed[0], big.size())) == big);
   EXPECT_EQ(store->fetch_blob(claimed[0], big.size() - 1).error().kind, ErrorKind::kLimit);
-}
-
-// An id that is no bigint, or a skip without a state, is refused.
-TEST_F(Cache, UnparsableIdsAndStatelessSkipsAreRefused) {
-  auto store = open_store();
-  EXPECT_EQ(try_finish_marked(*store, std::vector{processed("abc", {})}, "w").error().kind,
-            ErrorKind::kInvalidArgument);
-  EXPECT_EQ(try_finish_marked(*store, std::vector{skipped("1", "", "")}, "w").error().kind,
-            ErrorKind::kInvalidArgument);
-  EntryFilter f;
-  f.ids = {"bogus"};
-  EXPECT_EQ(store->for_each_entry(f, [](const EntryInfo&) { return true; }).error().kind,
-            ErrorKind::kInvalidArgument);
 }
 
 TEST_F(Cache, ForEachEntryPagesThroughManyEntries) {

@@ -105,21 +105,12 @@ TEST_F(SqliteStoreTest, IdsAreRowidsAndRefsAJsonArrayNullWhenRequeued) {
   EXPECT_EQ(raw_sql(path_, "SELECT refs IS NULL FROM entries WHERE id = 1"), "1");
 }
 
-// An id that is no rowid is no entry: listing matches nothing, fetch_blob
-// says kBadData for a rowid without an entry, kInvalidArgument for text.
-TEST_F(SqliteStoreTest, UnknownAndUnparsableIds) {
+// fetch_blob of a rowid without an entry: no blob (kBadData).
+TEST_F(SqliteStoreTest, FetchBlobOfAnUnknownRowidIsBadData) {
   add("a");
-  add("b");
-  EntryFilter ids;
-  ids.ids = {"2", "junk", "99"};
-  EXPECT_THAT(ids_of(entries_of(*cache_, ids)), ElementsAre("2"));
-  ids.ids = {"junk"};
-  EXPECT_THAT(entries_of(*cache_, ids), IsEmpty());
   CacheEntry unknown;
   unknown.id = "999";
   EXPECT_EQ(cache_->fetch_blob(unknown, 10).error().kind, ErrorKind::kBadData);
-  unknown.id = "abc";
-  EXPECT_EQ(cache_->fetch_blob(unknown, 10).error().kind, ErrorKind::kInvalidArgument);
 }
 
 // Any store on the same file shares its database (PostgreSQL: only the one

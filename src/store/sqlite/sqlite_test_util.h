@@ -10,7 +10,7 @@
 #include <string>
 
 #include "cybexp/store.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "support/store_testing.h"
 #include "support/temp_dir.h"
 
