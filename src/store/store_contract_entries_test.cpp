@@ -114,7 +114,7 @@ TEST_P(StoreContractEntries, RequeueBySkipState) {
   EXPECT_EQ(info.state, "pending");
   EXPECT_EQ(info.reason, "");
   EXPECT_EQ(info.finished_at, 0);
-  EXPECT_EQ(info.entry.attempts, 1);  // history kept
+  EXPECT_EQ(info.entry.attempts, 0);  // a requeued entry starts its tries afresh
   EXPECT_EQ(ids_of(ok(cache_->claim(claim_request("w9")))), ids({1, 5}));
 }
 
