@@ -16,7 +16,8 @@ inline constexpr int kSchemaVersion = 1;
 // reporting "database is locked".
 inline constexpr int kBusyTimeoutMs = 30'000;
 
-// The main (read-write) connection: WAL, synchronous=NORMAL, foreign keys.
+// The main (read-write) connection: WAL, synchronous=NORMAL (durable commits
+// raise it per transaction, see Sync in sqlite_db.h), foreign keys.
 Result<void> configure_main(Connection& conn);
 // A fetch_blob reader: foreign keys do not matter, writes are refused.
 Result<void> configure_reader(Connection& conn);
