@@ -29,13 +29,23 @@ struct Stores {
   std::shared_ptr<ArchiveStore> archive;
 };
 
-Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive);
+// kReadOnly, for commands that only read (status, entries, export, inspect,
+// subtypes list, check): SQLite files are opened SQLITE_OPEN_READONLY, and
+// nothing is created, neither a file nor a directory; a missing or empty
+// file, or one without the schema, is an error that says so. The server
+// backends ignore it.
+enum class OpenMode { kReadWrite, kReadOnly };
+
+Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive,
+                           OpenMode mode = OpenMode::kReadWrite);
 
 // Backends, one per folder under src/store/.
-Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path);
-Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path);
+Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path,
+                                                      OpenMode mode = OpenMode::kReadWrite);
+Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path,
+                                                          OpenMode mode = OpenMode::kReadWrite);
 // One object serving both roles on one SQLite file.
-Result<Stores> open_sqlite_combined(const std::string& path);
+Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode = OpenMode::kReadWrite);
 
 Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archive);
 

@@ -31,17 +31,17 @@ std::unexpected<Error> unsupported(const std::string& role, const std::string& u
 
 }  // namespace
 
-Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive) {
+Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive, OpenMode mode) {
   const Scheme cs = scheme_of(cache.url), as = scheme_of(archive.url);
   const bool same = cache.url == archive.url;
   Stores out;
   if (cs == Scheme::kSqlite) {
     const std::string path = cache.url.substr(7);
-    if (same) return open_sqlite_combined(path);
-    out.cache = CYBEXP_TRY(open_sqlite_cache(path));
+    if (same) return open_sqlite_combined(path, mode);
+    out.cache = CYBEXP_TRY(open_sqlite_cache(path, mode));
   }
   if (as == Scheme::kSqlite && !same) {
-    out.archive = CYBEXP_TRY(open_sqlite_archive(archive.url.substr(7)));
+    out.archive = CYBEXP_TRY(open_sqlite_archive(archive.url.substr(7), mode));
   }
 #ifdef CYBEXP_WITH_POSTGRES
   if (cs == Scheme::kPostgres || as == Scheme::kPostgres) {

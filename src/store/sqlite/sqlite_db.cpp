@@ -127,7 +127,7 @@ std::vector<std::uint8_t> Statement::column_blob(int column) const {
 // ---- Connection ----
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create,
-                                                     int busy_timeout_ms) {
+                                                     int busy_timeout_ms, bool read_only) {
   // NOMUTEX: each connection is used by one thread at a time (the store's
   // own mutex, or a reader checked out of the pool), so SQLite's per-call
   // mutex would only cost time. That still needs a thread-safe library build.
@@ -135,8 +135,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
     return make_error(ErrorKind::kDatabase,
                       "sqlite " + path + ": open: the SQLite library was built without threads");
   }
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (create) flags |= SQLITE_OPEN_CREATE;
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+  if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {

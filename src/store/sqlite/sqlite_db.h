@@ -85,8 +85,9 @@ class Connection {
   // Opens (creating if `create`) the database file with SQLITE_OPEN_NOMUTEX
   // and sets busy_timeout so that other processes' write locks are waited
   // for, not reported.
+  // read_only: SQLITE_OPEN_READONLY (create is then ignored).
   static Result<std::unique_ptr<Connection>> open(const std::string& path, bool create,
-                                                  int busy_timeout_ms);
+                                                  int busy_timeout_ms, bool read_only = false);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();

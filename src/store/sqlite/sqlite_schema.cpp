@@ -136,6 +136,14 @@ Result<void> configure_reader(Connection& conn) {
   return conn.exec("PRAGMA query_only = ON", "query_only");
 }
 
+Result<void> check_schema(Connection& conn) {
+  int version = CYBEXP_TRY(read_user_version(conn, "open"));
+  if (version == 0) {
+    return std::unexpected(conn.error("open", "no cybexp schema in this file: not a cybexp store"));
+  }
+  return check_version(conn, version);
+}
+
 Result<void> ensure_schema(Connection& conn) {
   // Usual case first, without the write lock: the schema is there.
   int version = CYBEXP_TRY(read_user_version(conn, "open"));

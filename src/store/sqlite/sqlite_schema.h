@@ -28,4 +28,8 @@ Result<void> ensure_schema(Connection& conn);
 
 Result<int> read_user_version(Connection& conn, const char* op);
 
+// For a read-only connection: the schema must be there, in a version we
+// understand (a file without it is not a cybexp store).
+Result<void> check_schema(Connection& conn);
+
 }  // namespace cybexp::sqlite
