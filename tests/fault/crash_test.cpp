@@ -18,8 +18,8 @@
 // kCheckpointPages pages, which puts the same events (one file checkpointed
 // and synced while the other's log is not) into a short run.
 //
-// Cut points per test: CYBEXP_CRASH_POINTS, else 150 (40 under
-// AddressSanitizer). Each cut point is a fresh directory.
+// Cut points per test: CYBEXP_CRASH_POINTS, else 150 (40 under AddressSanitizer
+// or ThreadSanitizer). Each cut point is a fresh directory.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -40,10 +40,10 @@
 #include "support/temp_dir.h"
 #include "util/log.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CYBEXP_CRASH_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define CYBEXP_CRASH_SANITIZED 1
 #endif
 #endif
