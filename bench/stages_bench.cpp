@@ -118,7 +118,7 @@ void BM_SqliteClaimFinish(benchmark::State& state) {
     std::vector<RawDocument> docs;
     for (const auto& e : claimed) {
       std::string h = std::to_string(std::hash<std::string>{}(e.id)) + e.id;
-      results.push_back({e.id, true, {h}, "", ""});
+      results.push_back({e.id, EntryFate::kProcessed, {h}, ""});
       docs.push_back({h, "unr_honeypot", "o", "UTC", "{\"a\": 1}"});
     }
     (void)stores.archive->put_documents(docs);

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake --preset release >/dev/null
+# CI sets CYBEXP_WARNINGS_AS_ERRORS=1: there, any compiler warning fails the build.
+cmake --preset release \
+  -DCMAKE_COMPILE_WARNING_AS_ERROR="$([ -n "${CYBEXP_WARNINGS_AS_ERRORS:-}" ] && echo ON || echo OFF)" \
+  >/dev/null
 cmake --build --preset release -j"$(nproc)"
 ctest --preset release

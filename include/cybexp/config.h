@@ -20,22 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "cybexp/limits.h"
 #include "cybexp/result.h"
 #include "cybexp/store_factory.h"
 
 namespace cybexp {
-
-struct Limits {
-  std::uint64_t max_blob_bytes = 256ull << 20;
-  std::uint64_t max_canonical_bytes = 64ull << 20;  // or factor x payload, whichever is larger
-  std::uint64_t canonical_payload_factor = 8;
-  std::size_t max_depth = 256;
-  // Wall-clock budget for one entry in archive_one (fetch, decrypt, parse and
-  // hash), checked between those stages: an entry over it is skipped as
-  // `error`. The size and depth limits above bound each stage; this catches
-  // what they cannot (a stalled store read, a pathologically slow payload).
-  std::uint64_t entry_seconds = 60;
-};
 
 struct Config {
   std::filesystem::path origin;  // the file it came from, or the home directory

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "cybexp/config.h"
+#include "cybexp/limits.h"
 #include "cybexp/raw_document.h"
 
 namespace cybexp {

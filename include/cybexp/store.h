@@ -4,10 +4,17 @@
 //   CacheStore   - the cache data lake: entries and their encrypted blobs.
 //   ArchiveStore - the archive database: Raw documents and the sub-type registry.
 //
-// Claiming: claim() leases entries to one worker until lease_seconds pass;
-// an expired lease (its worker died) can be claimed by anyone. finish() marks
-// entries done or skipped and ends the lease, but only for entries whose lease
-// the worker still holds, so an entry is never finished twice.
+// Claiming: claim() leases entries to one worker until lease_seconds pass
+// and counts the attempt; an expired lease (its worker died) can be claimed
+// by anyone. finish() marks entries done or skipped and ends the lease, but
+// only for entries whose lease the worker still holds, so an entry is never
+// finished twice; it reports the others as lost.
+//
+// Entry ids: each backend's own ids as text (SQLite rowid, PostgreSQL bigint,
+// MongoDB ObjectId hex). The one rule for an id a backend cannot parse: it
+// names no entry of this store, so lookups find nothing (for_each_entry,
+// requeue), finish() reports it lost, release() ignores it; none of them
+// fails the call for it.
 //
 // Thread safety: one store object is used by one thread at a time, except
 // fetch_blob() and ArchiveStore::validate(), which may be called concurrently
@@ -17,22 +24,17 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "cybexp/entry_state.h"
 #include "cybexp/raw_document.h"
 #include "cybexp/result.h"
 
 namespace cybexp {
-
-// The states an entry can be in. Skip states are those of UPSTREAM.md section 2.
-inline constexpr const char* kStatePending = "pending";
-inline constexpr const char* kStateProcessed = "processed";
-inline constexpr const char* kStateNotSupported = "typetag_not_supported";
-inline constexpr const char* kStateError = "error";
-inline constexpr const char* kStateBadData = "bad_data";
 
 struct NewEntry {
   std::string name;
@@ -50,7 +52,7 @@ struct CacheEntry {
   std::string timezone;
   double timestamp = 0;
   std::uint64_t blob_size = 0;
-  std::int64_t attempts = 0;  // claims so far, this one included
+  std::int64_t attempts = 0;  // tries so far, this claim included
   // Filled by claim() when the blob is at most ClaimRequest::inline_blob_max.
   std::optional<std::vector<std::uint8_t>> blob;
 };
@@ -59,6 +61,10 @@ struct ClaimRequest {
   std::string worker;            // lease holder, e.g. "host:pid:nonce"
   std::size_t max_entries = 64;  // batch size
   bool force = false;            // also retake skipped entries (upstream force_process)
+  // With force: only skipped entries finished before this time (seconds
+  // since the epoch), so that a forced pass tries each skipped entry once,
+  // as upstream reads its list once per pass; nullopt: any skipped entry.
+  std::optional<double> finished_before;
   int lease_seconds = 300;
   std::uint64_t inline_blob_max = std::uint64_t{64} * 1024;
 };
@@ -66,11 +72,23 @@ struct ClaimRequest {
 // What archive_one decided for an entry.
 struct EntryResult {
   std::string id;
-  bool processed = false;         // true: processed with refs; false: skipped
+  EntryFate fate = EntryFate::kProcessed;
   std::vector<std::string> refs;  // _ref: the _hash values (processed)
-  std::string state;              // skip state (skipped)
   std::string reason;             // a sentence a person can act on (skipped)
+  bool processed() const { return fate == EntryFate::kProcessed; }
 };
+
+// What a finish call committed.
+struct FinishReport {
+  std::uint64_t inserted = 0;     // documents new to the archive (finish_with_documents)
+  std::uint64_t marked = 0;       // entries marked processed or skipped
+  std::vector<std::string> lost;  // ids left alone: `worker` no longer held their lease
+};
+
+// Whether release() gives back an entry that was tried: an untried one (given
+// back before any work, e.g. to wait for memory) also gets its claim's
+// attempt back, so `attempts` counts real tries.
+enum class ReleaseKind { kTried, kUntried };
 
 struct EntryInfo {
   CacheEntry entry;
@@ -110,9 +128,18 @@ struct ArchiveCounts {
 
 class ArchiveStore;
 
-class CacheStore {
+// Where archive_one reads a blob that claim() did not deliver inline.
+class BlobSource {
  public:
-  virtual ~CacheStore() = default;
+  virtual ~BlobSource() = default;
+  // The entry's blob. kBadData if it is missing, kLimit if larger than
+  // max_bytes (checked before reading it). Safe to call concurrently.
+  virtual Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
+                                                       std::uint64_t max_bytes) = 0;
+};
+
+class CacheStore : public BlobSource {
+ public:
 
   // Adds an unprocessed entry; returns its id.
   virtual Result<std::string> add_entry(const NewEntry& entry,
@@ -122,33 +149,29 @@ class CacheStore {
   // force; not under another worker's live lease), oldest first.
   virtual Result<std::vector<CacheEntry>> claim(const ClaimRequest& request) = 0;
 
-  // The entry's blob. kBadData if it is missing, kLimit if larger than
-  // max_bytes (checked before reading it). Safe to call concurrently.
-  virtual Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
-                                                       std::uint64_t max_bytes) = 0;
-
   // Marks entries processed or skipped and ends their lease. Entries whose
-  // lease `worker` no longer holds are left alone; returns how many were marked.
-  virtual Result<std::uint64_t> finish(std::span<const EntryResult> results,
-                                       const std::string& worker) = 0;
+  // lease `worker` no longer holds are left alone and listed in `lost`.
+  virtual Result<FinishReport> finish(std::span<const EntryResult> results,
+                                      const std::string& worker) = 0;
 
   // Ends `worker`'s lease on these entries without changing their state.
-  virtual Result<void> release(std::span<const std::string> ids, const std::string& worker) = 0;
+  virtual Result<void> release(std::span<const std::string> ids, const std::string& worker,
+                               ReleaseKind kind) = 0;
 
   // True if this store and `archive` are one database, so that
   // finish_with_documents() can commit both in one transaction.
   virtual bool shares_database_with(const ArchiveStore& /*archive*/) const { return false; }
   // Inserts documents (ignoring existing _hash) and finishes results in one
-  // transaction. Only when shares_database_with(); returns documents inserted.
-  virtual Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> /*docs*/,
-                                                      std::span<const EntryResult> /*results*/,
-                                                      const std::string& /*worker*/) {
+  // transaction. Only when shares_database_with().
+  virtual Result<FinishReport> finish_with_documents(std::span<const RawDocument> /*docs*/,
+                                                     std::span<const EntryResult> /*results*/,
+                                                     const std::string& /*worker*/) {
     return make_error(ErrorKind::kInternal, "finish_with_documents on separate databases");
   }
 
   // Entries that claim() could return now (force: skipped ones too).
   virtual Result<std::uint64_t> count_claimable(bool force) = 0;
-  virtual Result<CacheCounts> counts() = 0;
+  virtual Result<CacheCounts> entry_counts() = 0;
   // Calls fn for each matching entry, oldest first, until it returns false.
   virtual Result<void> for_each_entry(const EntryFilter& filter,
                                       const std::function<bool(const EntryInfo&)>& fn) = 0;
@@ -187,9 +210,16 @@ class ArchiveStore {
   // order until it returns false.
   virtual Result<void> for_each_document(const std::optional<std::string>& sub_type,
                                          const std::function<bool(const RawDocument&)>& fn) = 0;
-  virtual Result<ArchiveCounts> counts() = 0;
+  virtual Result<ArchiveCounts> document_counts() = 0;
   // Schema version of the backing database.
   virtual Result<int> schema_version() = 0;
+};
+
+// The two stores a configuration names. One object may serve both roles
+// (cache and archive in one database): then both pointers share it.
+struct Stores {
+  std::shared_ptr<CacheStore> cache;
+  std::shared_ptr<ArchiveStore> archive;
 };
 
 // The default registry contents (UPSTREAM.md section 4).

@@ -1,15 +1,16 @@
-// archive_one: one entry from blob to decision (UPSTREAM.md sections 1-4).
-// Bad data is skipped at once with a reason; a store failure is reported as
-// transient so the entry is retried, never skipped for the store's fault.
-// Every stage is bounded by a limit (blob size before reading, nesting depth
-// while parsing, canonical size before building), and the whole entry by
-// limits.entry_seconds, checked between the stages.
+// archive_one (archive_one.h): one entry from blob to decision
+// (docs/UPSTREAM-FORMATS.md sections 1-4). Every stage is bounded by a limit
+// (blob size before reading, nesting depth while parsing, canonical size
+// before building), and the whole entry by limits.entry_seconds, checked
+// between the stages.
+#include "cybexp/archive_one.h"
+
 #include <algorithm>
 #include <cstdio>
+#include <new>
 #include <optional>
 #include <utility>
 
-#include "cybexp/archiver.h"
 #include "cybexp/parsemain.h"
 #include "cybexp/python_json.h"
 
@@ -19,11 +20,10 @@ namespace {
 constexpr const char* kRaiseBlobLimit =
     ": raise limits.max_blob_bytes if the file is genuine, then 'requeue --state bad_data'";
 
-EntryOutcome skip(const CacheEntry& entry, const char* state, std::string reason) {
+EntryOutcome skip(const CacheEntry& entry, EntryFate fate, std::string reason) {
   EntryOutcome out;
   out.result.id = entry.id;
-  out.result.processed = false;
-  out.result.state = state;
+  out.result.fate = fate;
   out.result.reason = std::move(reason);
   return out;
 }
@@ -92,23 +92,39 @@ class TimeBudget {
   std::uint64_t seconds_;
 };
 
-}  // namespace
 
-EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) {
+// A document the archive cannot hold (MongoDB: an integer beyond 64 bits,
+// ...) is this entry's error, not a failed group commit to retry.
+EntryOutcome accept(EntryOutcome out, RawDocument document, const ArchiveOneContext& ctx) {
+  if (ctx.archive != nullptr) {
+    if (auto why = ctx.archive->validate(document)) {
+      out.result.fate = EntryFate::kError;
+      out.result.reason = std::move(*why);
+      return out;
+    }
+  }
+  out.result.fate = EntryFate::kProcessed;
+  out.result.refs = {document.hash};
+  out.document = std::move(document);
+  return out;
+}
+
+// The stages up to a decision, without the exception guard.
+EntryOutcome decide(const CacheEntry& entry, const ArchiveOneContext& ctx) {
   const TimeBudget budget(ctx);
-  if (auto bad = bad_metadata(entry)) return skip(entry, kStateBadData, std::move(*bad));
+  if (auto bad = bad_metadata(entry)) return skip(entry, EntryFate::kBadData, std::move(*bad));
   std::vector<std::uint8_t> fetched;
   std::span<const std::uint8_t> blob;
   if (entry.blob.has_value()) {
     blob = *entry.blob;
   } else {
-    auto got = ctx.cache->fetch_blob(entry, ctx.limits.max_blob_bytes);
+    auto got = ctx.blobs->fetch_blob(entry, ctx.limits.max_blob_bytes);
     if (!got) {
       if (got.error().kind == ErrorKind::kBadData) {
-        return skip(entry, kStateBadData, got.error().message + ": upload the file again");
+        return skip(entry, EntryFate::kBadData, got.error().message + ": upload the file again");
       }
       if (got.error().kind == ErrorKind::kLimit) {
-        return skip(entry, kStateBadData, got.error().message + kRaiseBlobLimit);
+        return skip(entry, EntryFate::kBadData, got.error().message + kRaiseBlobLimit);
       }
       EntryOutcome out;
       out.result.id = entry.id;
@@ -118,13 +134,13 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
     fetched = std::move(*got);
     blob = fetched;
     if (auto over = budget.exceeded("fetching the blob")) {
-      EntryOutcome out = skip(entry, kStateError, std::move(*over));
+      EntryOutcome out = skip(entry, EntryFate::kError, std::move(*over));
       out.blob_bytes = blob.size();
       return out;
     }
   }
   if (blob.size() > ctx.limits.max_blob_bytes) {
-    return skip(entry, kStateBadData,
+    return skip(entry, EntryFate::kBadData,
                 "blob is " + std::to_string(blob.size()) + " bytes, over the " +
                     std::to_string(ctx.limits.max_blob_bytes) + "-byte limit (limits.max_blob_bytes)" +
                     kRaiseBlobLimit);
@@ -135,18 +151,18 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
   fetched.clear();
   fetched.shrink_to_fit();  // the ciphertext is not needed past this point
   if (!plaintext) {
-    EntryOutcome out = skip(entry, kStateBadData, plaintext.error().message);
+    EntryOutcome out = skip(entry, EntryFate::kBadData, plaintext.error().message);
     out.blob_bytes = blob_bytes;
     return out;
   }
   if (auto over = budget.exceeded("decryption")) {
-    EntryOutcome out = skip(entry, kStateError, std::move(*over));
+    EntryOutcome out = skip(entry, EntryFate::kError, std::move(*over));
     out.blob_bytes = blob_bytes;
     return out;
   }
   std::string_view text = as_text(*plaintext);
   if (!is_valid_utf8(text)) {
-    EntryOutcome out = skip(entry, kStateBadData,
+    EntryOutcome out = skip(entry, EntryFate::kBadData,
                             "payload is not valid UTF-8 (first bad byte at offset " +
                                 std::to_string(first_invalid_utf8(text)) +
                                 "): upstream decodes uploads as UTF-8; re-upload it as UTF-8");
@@ -157,7 +173,7 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
   ParseOutcome parsed =
       parsemain(*ctx.registry, entry.typetag, entry.orgid, entry.timezone, text, ctx.limits);
   if (auto over = budget.exceeded("parsing and hashing")) {
-    EntryOutcome out = skip(entry, kStateError, std::move(*over));
+    EntryOutcome out = skip(entry, EntryFate::kError, std::move(*over));
     out.blob_bytes = blob_bytes;
     return out;
   }
@@ -166,19 +182,37 @@ EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) 
   out.result.id = entry.id;
   switch (parsed.state) {
     case ParseState::kSuccess:
-      out.result.processed = true;
-      out.result.refs = {parsed.document.hash};
-      out.document = std::move(parsed.document);
-      return out;
+      return accept(std::move(out), std::move(parsed.document), ctx);
     case ParseState::kNotSupported:
-      out.result.state = kStateNotSupported;
+      out.result.fate = EntryFate::kNotSupported;
       break;
     case ParseState::kError:
-      out.result.state = kStateError;
+      out.result.fate = EntryFate::kError;
       break;
   }
   out.result.reason = std::move(parsed.reason);
   return out;
+}
+
+}  // namespace
+
+EntryOutcome archive_one(const CacheEntry& entry, const ArchiveOneContext& ctx) {
+  // A hostile payload may still exhaust memory within the limits (or hit a
+  // bug): that is this entry's error, never the process's end. The entry is
+  // skipped with a reason and the rest of its batch goes on.
+  try {
+    return decide(entry, ctx);
+  } catch (const std::bad_alloc&) {
+    return skip(entry, EntryFate::kError,
+                "ran out of memory while archiving this entry (payload of " +
+                    std::to_string(entry.blob_size) +
+                    " encrypted bytes): lower limits.max_blob_bytes or give the service more "
+                    "memory, then 'requeue --state error'");
+  } catch (const std::exception& e) {
+    return skip(entry, EntryFate::kError,
+                std::string("internal error while archiving this entry (") + e.what() +
+                    "): report it with 'inspect " + entry.id + "', then 'requeue --state error'");
+  }
 }
 
 }  // namespace cybexp

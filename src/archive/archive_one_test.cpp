@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <new>
+#include <stdexcept>
 
-#include "cybexp/archiver.h"
+#include "cybexp/archive_one.h"
 #include "support/vectors.h"
 
 namespace cybexp {
@@ -28,33 +30,15 @@ class ScriptedClock : public Clock {
   std::deque<double> times_;
 };
 
-// Serves one blob through fetch_blob; everything else is unused here.
-class OneBlobCache final : public CacheStore {
+// Serves one blob: archive_one needs nothing more of the cache.
+class OneBlobCache final : public BlobSource {
  public:
   explicit OneBlobCache(std::vector<std::uint8_t> blob) : blob_(std::move(blob)) {}
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry&, std::uint64_t) override {
     return blob_;
   }
-  Result<std::string> add_entry(const NewEntry&, std::span<const std::uint8_t>) override {
-    return unused();
-  }
-  Result<std::vector<CacheEntry>> claim(const ClaimRequest&) override { return unused(); }
-  Result<std::uint64_t> finish(std::span<const EntryResult>, const std::string&) override {
-    return unused();
-  }
-  Result<void> release(std::span<const std::string>, const std::string&) override {
-    return unused();
-  }
-  Result<std::uint64_t> count_claimable(bool) override { return unused(); }
-  Result<CacheCounts> counts() override { return unused(); }
-  Result<void> for_each_entry(const EntryFilter&,
-                              const std::function<bool(const EntryInfo&)>&) override {
-    return unused();
-  }
-  Result<std::uint64_t> requeue(const EntryFilter&) override { return unused(); }
 
  private:
-  static std::unexpected<Error> unused() { return make_error(ErrorKind::kInternal, "not used"); }
   std::vector<std::uint8_t> blob_;
 };
 
@@ -75,9 +59,9 @@ struct Fixture {
     entry.blob_size = v.blob.size();
   }
 
-  EntryOutcome run(ScriptedClock& clock, CacheStore* cache = nullptr) {
+  EntryOutcome run(ScriptedClock& clock, BlobSource* cache = nullptr) {
     ArchiveOneContext ctx;
-    ctx.cache = cache;
+    ctx.blobs = cache;
     ctx.keys = keys;
     ctx.registry = &registry;
     ctx.limits.entry_seconds = 60;
@@ -89,11 +73,11 @@ struct Fixture {
 
 void expect_over_budget(const EntryOutcome& out, const std::string& stage,
                         const std::string& took) {
-  EXPECT_FALSE(out.result.processed);
+  EXPECT_FALSE(out.result.processed());
   EXPECT_FALSE(out.document.has_value());
   EXPECT_FALSE(out.transient_error.has_value());
   EXPECT_EQ(out.result.id, "7");
-  EXPECT_EQ(out.result.state, kStateError);
+  EXPECT_EQ(out.result.fate, EntryFate::kError);
   EXPECT_EQ(out.result.reason,
             "entry took " + took +
                 " s, over the 60-second budget (limits.entry_seconds), by the end of " + stage +
@@ -105,7 +89,7 @@ TEST(ArchiveOneBudget, WithinBudgetIsProcessed) {
   Fixture f;
   ScriptedClock clock({100, 130, 160});  // exactly 60 s by the end: still within
   EntryOutcome out = f.run(clock);
-  EXPECT_TRUE(out.result.processed) << out.result.reason;
+  EXPECT_TRUE(out.result.processed()) << out.result.reason;
   ASSERT_TRUE(out.document.has_value());
   EXPECT_EQ(out.document->hash, f.v.hash);
   EXPECT_EQ(clock.left(), 0u);
@@ -152,8 +136,8 @@ TEST(ArchiveOneMetadata, DamagedMetadataIsBadDataBeforeAnythingIsRead) {
     OneBlobCache cache(f.v.blob);
     ScriptedClock clock({100});  // refused before the fetch: one reading only
     EntryOutcome out = f.run(clock, &cache);
-    EXPECT_FALSE(out.result.processed);
-    EXPECT_EQ(out.result.state, kStateBadData);
+    EXPECT_FALSE(out.result.processed());
+    EXPECT_EQ(out.result.fate, EntryFate::kBadData);
     EXPECT_EQ(out.blob_bytes, 0u);
     const std::string problem = field == "timezone" ? "holds a NUL byte" : "is not valid UTF-8";
     EXPECT_EQ(out.result.reason, "the entry's " + field + " " + problem +
@@ -170,7 +154,85 @@ TEST(ArchiveOneBudget, NoClockMeansTheSystemClock) {
   ctx.limits.entry_seconds = 1;  // the real entry takes milliseconds
   f.entry.blob = f.v.blob;
   EntryOutcome out = archive_one(f.entry, ctx);
-  EXPECT_TRUE(out.result.processed) << out.result.reason;
+  EXPECT_TRUE(out.result.processed()) << out.result.reason;
+}
+
+// A blob source that throws, as an allocation can on a hostile payload.
+class ThrowingBlobs final : public BlobSource {
+ public:
+  explicit ThrowingBlobs(bool bad_alloc) : bad_alloc_(bad_alloc) {}
+  Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry&, std::uint64_t) override {
+    if (bad_alloc_) throw std::bad_alloc();
+    throw std::runtime_error("boom");
+  }
+
+ private:
+  bool bad_alloc_;
+};
+
+TEST(ArchiveOneFailures, OutOfMemoryIsThisEntrysErrorNotTheProcesss) {
+  Fixture f;
+  ThrowingBlobs blobs(true);
+  ScriptedClock clock({100});
+  EntryOutcome out = f.run(clock, &blobs);
+  EXPECT_EQ(out.result.id, "7");
+  EXPECT_EQ(out.result.fate, EntryFate::kError);
+  EXPECT_FALSE(out.transient_error.has_value());
+  EXPECT_EQ(out.result.reason,
+            "ran out of memory while archiving this entry (payload of " +
+                std::to_string(f.v.blob.size()) +
+                " encrypted bytes): lower limits.max_blob_bytes or give the service more memory, "
+                "then 'requeue --state error'");
+}
+
+TEST(ArchiveOneFailures, AnyExceptionIsThisEntrysError) {
+  Fixture f;
+  ThrowingBlobs blobs(false);
+  ScriptedClock clock({100});
+  EntryOutcome out = f.run(clock, &blobs);
+  EXPECT_EQ(out.result.fate, EntryFate::kError);
+  EXPECT_EQ(out.result.reason,
+            "internal error while archiving this entry (boom): report it with 'inspect 7', then "
+            "'requeue --state error'");
+}
+
+// An archive that refuses every document, as MongoDB refuses what BSON
+// cannot hold. Only validate() is asked for.
+class RefusingArchive final : public ArchiveStore {
+ public:
+  std::optional<std::string> validate(const RawDocument& doc) const override {
+    return "refused " + doc.hash.substr(0, 8);
+  }
+  Result<std::map<std::string, std::string>> subtypes() override { return unused(); }
+  Result<void> add_subtype(const std::string&, const std::string&) override { return unused(); }
+  Result<bool> remove_subtype(const std::string&) override { return unused(); }
+  Result<std::uint64_t> put_documents(std::span<const RawDocument>) override { return unused(); }
+  Result<void> for_each_document(const std::optional<std::string>&,
+                                 const std::function<bool(const RawDocument&)>&) override {
+    return unused();
+  }
+  Result<ArchiveCounts> document_counts() override { return unused(); }
+  Result<int> schema_version() override { return unused(); }
+
+ private:
+  static std::unexpected<Error> unused() { return make_error(ErrorKind::kInternal, "not used"); }
+};
+
+// The loop and `inspect --dry-run` both decide through archive_one, so a
+// document the archive cannot hold is decided there: `error`, no document.
+TEST(ArchiveOneValidate, ADocumentTheArchiveCannotHoldIsError) {
+  Fixture f;
+  RefusingArchive archive;
+  ArchiveOneContext ctx;
+  ctx.archive = &archive;
+  ctx.keys = f.keys;
+  ctx.registry = &f.registry;
+  f.entry.blob = f.v.blob;
+  EntryOutcome out = archive_one(f.entry, ctx);
+  EXPECT_EQ(out.result.fate, EntryFate::kError);
+  EXPECT_EQ(out.result.reason, "refused " + f.v.hash.substr(0, 8));
+  EXPECT_FALSE(out.document.has_value());
+  EXPECT_TRUE(out.result.refs.empty());
 }
 
 }  // namespace

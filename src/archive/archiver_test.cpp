@@ -1,6 +1,7 @@
 // The archive loop end to end on a real SQLite store with the real envelope:
 // vectors, backoff with an injected clock, store failures, stop.
 #include "cybexp/archiver.h"
+#include "store/backends.h"
 
 #include <gtest/gtest.h>
 
@@ -89,9 +90,9 @@ void expect_vectors_archived(std::size_t workers, bool combined) {
   }));
   EXPECT_EQ(stored, hashes);
   EXPECT_EQ(summary->processed, 25u);
-  EXPECT_EQ(summary->skipped.at("bad_data"), 6u);
-  EXPECT_EQ(summary->skipped.at("error"), 2u);
-  EXPECT_EQ(summary->skipped.at("typetag_not_supported"), 1u);
+  EXPECT_EQ(summary->skipped.at(EntryFate::kBadData), 6u);
+  EXPECT_EQ(summary->skipped.at(EntryFate::kError), 2u);
+  EXPECT_EQ(summary->skipped.at(EntryFate::kNotSupported), 1u);
 }
 
 TEST(Archiver, VectorsOneWorker) { expect_vectors_archived(1, false); }
@@ -166,7 +167,7 @@ TEST(Archiver, StoreFailuresBackOffAndLoseNothing) {
     EXPECT_EQ(info.state, "processed") << name;
     EXPECT_TRUE(info.lease_owner.empty()) << name;
   }
-  auto counts = f.stores.archive->counts();
+  auto counts = f.stores.archive->document_counts();
   ASSERT_TRUE(counts.has_value());
   EXPECT_EQ(counts->documents, 3u);
 }
@@ -189,7 +190,7 @@ TEST(Archiver, FailedFinishNeverMarksWithoutDocumentAndRetries) {
   EXPECT_EQ(summary->processed, 1u);
   EXPECT_EQ(summary->duplicates, 1u);  // the retry found its document already there
   EXPECT_EQ(f.entries().at(vectors[0].name).state, "processed");
-  EXPECT_EQ(f.stores.archive->counts()->documents, 1u);
+  EXPECT_EQ(f.stores.archive->document_counts()->documents, 1u);
 }
 
 TEST(Archiver, OnceGivesUpAfterRepeatedStoreFailures) {

@@ -1,4 +1,4 @@
-// Upstream's exponential backoff (UPSTREAM.md section 5) and the real clock
+// Upstream's exponential backoff (docs/UPSTREAM-FORMATS.md section 5) and the real clock
 // and random source it runs on in production.
 #include <algorithm>
 #include <chrono>
@@ -6,7 +6,7 @@
 #include <mutex>
 #include <random>
 
-#include "cybexp/archiver.h"
+#include "cybexp/clock.h"
 
 namespace cybexp {
 

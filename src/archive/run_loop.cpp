@@ -1,11 +1,12 @@
-// Upstream's archive() loop (UPSTREAM.md section 5): pass after pass, with
-// min(3600, 2**n + random) seconds of sleep between them, n counting the
-// consecutive passes without a success (or with a database error).
+// Upstream's archive() loop (docs/UPSTREAM-FORMATS.md section 5): pass after
+// pass (pass.h), with min(3600, 2**n + random) seconds of sleep between them,
+// n counting the consecutive passes without a success (or with a database
+// error).
 #include <unistd.h>
 
 #include <thread>
 
-#include "archive/pass_result.h"
+#include "archive/pass.h"
 #include "cybexp/archiver.h"
 #include "util/encoding.h"
 #include "util/log.h"
@@ -42,7 +43,8 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
   int n_failed = 0;
   int consecutive_db_failures = 0;
   while (!stop.stop_requested()) {
-    PassResult pass = drain(stop, summary);
+    PassResult pass =
+        Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_}, summary).run(stop);
     if (pass.db_error) {
       ++n_failed;
       ++consecutive_db_failures;
@@ -69,6 +71,21 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
   }
   summary.seconds = clock_.now() - started;
   return summary;
+}
+
+std::uint64_t FinishCounts::done() const {
+  std::uint64_t n = processed;
+  for (const auto& [fate, count] : skipped) n += count;
+  return n;
+}
+
+void FinishCounts::add(const FinishCounts& other) {
+  processed += other.processed;
+  new_documents += other.new_documents;
+  duplicates += other.duplicates;
+  for (const auto& [fate, n] : other.skipped) skipped[fate] += n;
+  lost_leases += other.lost_leases;
+  bytes += other.bytes;
 }
 
 }  // namespace cybexp

@@ -127,9 +127,9 @@ void check_stores(const Config& config, Report& report) {
   }
   auto version = s.archive->schema_version();
   if (!version) return report.problem(version.error());
-  auto docs = s.archive->counts();
+  auto docs = s.archive->document_counts();
   if (!docs) return report.problem(docs.error());
-  auto counts = s.cache->counts();
+  auto counts = s.cache->entry_counts();
   if (!counts) return report.problem(counts.error());
   auto registry = s.archive->subtypes();
   if (!registry) return report.problem(registry.error());

@@ -8,7 +8,7 @@
 
 #include "cli/format.h"
 #include "cli/options.h"
-#include "cybexp/archiver.h"
+#include "cybexp/archive_one.h"
 #include "cybexp/python_json.h"
 #include "cybexp/raw_document.h"
 #include "ops/terminal_text.h"
@@ -84,12 +84,12 @@ std::string text_report(const EntryInfo& info, const std::optional<Plaintext>& p
   }
   if (dry) {
     const EntryResult& r = dry->result;
-    if (r.processed) {
+    if (r.processed()) {
       out +=
           field("dry run", "would be processed as _ref " + r.refs.at(0) + " (nothing was written)");
       out += field("document", raw_document_json(*dry->document));
     } else {
-      out += field("dry run", "would be skipped as " + r.state + " (nothing was written)");
+      out += field("dry run", "would be skipped as " + std::string(state_name(r.fate)) + " (nothing was written)");
       out += field("because", r.reason);
     }
   }
@@ -123,9 +123,9 @@ std::string json_report(const EntryInfo& info, const std::optional<Plaintext>& p
   }
   if (dry) {
     const EntryResult& r = dry->result;
-    out += ", \"dry_run\": {\"state\": " + json_str(r.processed ? kStateProcessed : r.state) +
+    out += ", \"dry_run\": {\"state\": " + json_str(state_name(r.fate)) +
            ", \"reason\": " + json_or_null(r.reason) +
-           ", \"document\": " + (r.processed ? raw_document_json(*dry->document) : "null") + "}";
+           ", \"document\": " + (r.processed() ? raw_document_json(*dry->document) : "null") + "}";
   }
   return out + "}\n";
 }
@@ -178,8 +178,10 @@ configuration.
   std::optional<EntryOutcome> dry;
   if (dry_run) {
     const auto registry = must(stores.archive->subtypes());
+    // The loop's own decision, validation against the archive included.
     ArchiveOneContext actx;
-    actx.cache = stores.cache.get();
+    actx.blobs = stores.cache.get();
+    actx.archive = stores.archive.get();
     actx.keys = keys;
     actx.registry = &registry;
     actx.limits = limits;

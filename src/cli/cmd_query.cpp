@@ -21,8 +21,8 @@ processed, skipped (state to count), documents, data_bytes and in_flight.
                             [&](const std::string&, const char*) { json = true; });
   if (!rest.empty()) usage_error("status takes no arguments", "status");
   Stores& stores = ctx.stores(OpenMode::kReadOnly);
-  CacheCounts c = must(stores.cache->counts());
-  ArchiveCounts a = must(stores.archive->counts());
+  CacheCounts c = must(stores.cache->entry_counts());
+  ArchiveCounts a = must(stores.archive->document_counts());
   std::uint64_t skipped = 0;
   for (const auto& [state, n] : c.skipped) skipped += n;
   std::string out;

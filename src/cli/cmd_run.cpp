@@ -61,14 +61,16 @@ std::string summary_line(const RunSummary& s) {
   std::string line = "processed " + std::to_string(s.processed);
   std::uint64_t skipped = 0;
   std::string by_state;
-  for (const auto& [state, n] : s.skipped) {
+  for (const auto& [fate, n] : s.skipped) {
     skipped += n;
-    by_state += (by_state.empty() ? "" : ", ") + state + " " + std::to_string(n);
+    by_state += (by_state.empty() ? "" : ", ") + std::string(state_name(fate)) + " " +
+                std::to_string(n);
   }
   line += ", skipped " + std::to_string(skipped);
   if (!by_state.empty()) line += " (" + by_state + ")";
   line += ", new documents " + std::to_string(s.new_documents) + ", duplicates " +
           std::to_string(s.duplicates);
+  if (s.lost_leases > 0) line += ", lost leases " + std::to_string(s.lost_leases);
   char tail[128];
   const double rate = s.seconds > 0 ? static_cast<double>(s.done()) / s.seconds : 0;
   std::snprintf(tail, sizeof tail, "; %.2f s, %.1f entries/s, %.1f MB/s", s.seconds, rate,

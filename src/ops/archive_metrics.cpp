@@ -1,7 +1,7 @@
 // See archive_metrics.h.
 #include "ops/archive_metrics.h"
 
-#include "cybexp/store.h"
+#include "cybexp/entry_state.h"
 
 namespace cybexp::ops {
 
@@ -11,6 +11,9 @@ ArchiveMetrics::ArchiveMetrics() : registry_("cybexp_archive_") {
   r.declare_counter(
       "entries_skipped_total",
       "Cache entries skipped, by skip state (see 'cybexp-archive entries --state STATE').");
+  r.declare_counter("leases_lost_total",
+                    "Results dropped because another worker had taken the entry (its lease "
+                    "expired first); that worker's result counts instead.");
   r.declare_counter("documents_new_total", "Raw documents inserted into the archive.");
   r.declare_counter("documents_duplicate_total",
                     "Processed entries whose document was already archived.");
@@ -37,7 +40,7 @@ ArchiveMetrics::ArchiveMetrics() : registry_("cybexp_archive_") {
   }
   r.add("errors_total", 0, {{"kind", error_kind_name(ErrorKind::kDatabase)}});
   for (const char* name :
-       {"entries_processed_total", "documents_new_total", "documents_duplicate_total",
+       {"entries_processed_total", "leases_lost_total", "documents_new_total", "documents_duplicate_total",
         "bytes_decrypted_total", "backoff_sleeps_total", "backoff_seconds_total",
         "consecutive_failures", "pending_entries", "workers"}) {
     r.add(name, 0);
@@ -50,9 +53,10 @@ void ArchiveMetrics::record_commit(const CommitReport& report) {
   r.observe("batch_latency_seconds", report.seconds);
   if (report.error) return;  // nothing was committed; the pass error counts it
   r.add("entries_processed_total", static_cast<double>(report.processed));
-  for (const auto& [state, n] : report.skipped) {
-    r.add("entries_skipped_total", static_cast<double>(n), {{"state", state}});
+  for (const auto& [fate, n] : report.skipped) {
+    r.add("entries_skipped_total", static_cast<double>(n), {{"state", state_name(fate)}});
   }
+  r.add("leases_lost_total", static_cast<double>(report.lost_leases));
   r.add("documents_new_total", static_cast<double>(report.new_documents));
   r.add("documents_duplicate_total", static_cast<double>(report.duplicates));
   r.add("bytes_decrypted_total", static_cast<double>(report.bytes));

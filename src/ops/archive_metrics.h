@@ -2,6 +2,7 @@
 // names prefixed cybexp_archive_):
 //
 //   entries_processed_total            entries marked processed
+//   leases_lost_total                  results dropped: another worker had the entry
 //   entries_skipped_total{state}       entries skipped, by skip state
 //   documents_new_total                documents inserted into the archive
 //   documents_duplicate_total          processed entries whose document was already archived

@@ -43,7 +43,7 @@ TEST(ArchiveMetrics, CommitsBackoffsAndErrorsAddUp) {
   a.processed = 10;
   a.new_documents = 7;
   a.duplicates = 3;
-  a.skipped = {{"bad_data", 2}, {"typetag_not_supported", 1}};
+  a.skipped = {{EntryFate::kBadData, 2}, {EntryFate::kNotSupported, 1}};
   a.bytes = 4096;
   a.seconds = 0.015625;  // exact in binary, so the sum prints exactly
   m.record_commit(a);

@@ -75,10 +75,7 @@ void RunMonitor::refresh_pending() {
 
 void RunMonitor::on_commit(const CommitReport& report) {
   metrics_.record_commit(report);
-  if (!report.error) {
-    done_ += report.processed;
-    for (const auto& [state, n] : report.skipped) done_ += n;
-  }
+  if (!report.error) done_ += report.done();
   const auto now = Clock::now();
   if (now - last_pending_ >= kPendingEvery) refresh_pending();
   if (now - last_status_ >= kStatusEvery) {

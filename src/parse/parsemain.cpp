@@ -2,6 +2,7 @@
 // parse with the upstream fallback to {"data": text}, and the size-checked
 // canonical hash. Every refusal carries a reason an operator can act on.
 #include "cybexp/parsemain.h"
+#include "cybexp/entry_state.h"
 
 #include <algorithm>
 

@@ -1,66 +1,85 @@
-// Chooses a backend by URL scheme (store_factory.h). Unknown schemes are a
-// configuration error that lists what is accepted.
-#include "cybexp/store_factory.h"
+// Chooses a backend by URL scheme (store_factory.h) from one table, as
+// ccache picks its storage backends: each backend opens the roles whose URL
+// has its scheme and leaves the other role to another backend. Unknown
+// schemes are a configuration error that lists what this build accepts.
+#include <array>
+#include <string_view>
+
+#include "store/backends.h"
 
 namespace cybexp {
 namespace {
 
-enum class Scheme { kSqlite, kPostgres, kMongo, kUnknown };
+// Opens the roles given (null: not this backend's). When both are given and
+// name one database, the backend returns one object for both. The mode
+// matters to SQLite only (the servers create no files).
+using Opener = Result<Stores> (*)(const StoreConfig* cache, const StoreConfig* archive,
+                                  OpenMode mode);
 
-Scheme scheme_of(const std::string& url) {
-  if (url.starts_with("sqlite:")) return Scheme::kSqlite;
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return Scheme::kPostgres;
-  if (url.starts_with("mongodb://") || url.starts_with("mongodb+srv://")) return Scheme::kMongo;
-  return Scheme::kUnknown;
+Result<Stores> open_sqlite(const StoreConfig* cache, const StoreConfig* archive, OpenMode mode) {
+  constexpr std::size_t kPrefix = std::string_view("sqlite:").size();
+  if (cache != nullptr && archive != nullptr && cache->url == archive->url) {
+    return open_sqlite_combined(cache->url.substr(kPrefix), mode);
+  }
+  Stores out;
+  if (cache != nullptr) out.cache = CYBEXP_TRY(open_sqlite_cache(cache->url.substr(kPrefix), mode));
+  if (archive != nullptr) {
+    out.archive = CYBEXP_TRY(open_sqlite_archive(archive->url.substr(kPrefix), mode));
+  }
+  return out;
+}
+
+struct Backend {
+  std::array<std::string_view, 2> prefixes;  // URL prefixes; empty: unused slot
+  std::string_view hint;                     // how the accepted form reads in a message
+  Opener open;
+};
+
+constexpr Backend kBackends[] = {
+    {{"sqlite:", ""}, "sqlite:PATH", open_sqlite},
+#ifdef CYBEXP_WITH_POSTGRES
+    {{"postgresql://", "postgres://"},
+     "postgresql://HOST/DB",
+     [](const StoreConfig* c, const StoreConfig* a, OpenMode) { return open_postgres(c, a); }},
+#endif
+#ifdef CYBEXP_WITH_MONGO
+    {{"mongodb://", "mongodb+srv://"},
+     "mongodb://HOST",
+     [](const StoreConfig* c, const StoreConfig* a, OpenMode) { return open_mongo(c, a); }},
+#endif
+};
+
+const Backend* backend_for(const std::string& url) {
+  for (const Backend& b : kBackends) {
+    for (std::string_view p : b.prefixes) {
+      if (!p.empty() && url.starts_with(p)) return &b;
+    }
+  }
+  return nullptr;
 }
 
 std::unexpected<Error> unsupported(const std::string& role, const std::string& url) {
   // Never echo a URL that may hold a password; the scheme is enough.
-  std::string scheme = url.substr(0, url.find(':'));
+  std::string accepted;
+  for (const Backend& b : kBackends) {
+    accepted += (accepted.empty() ? "use " : " or ") + std::string(b.hint);
+  }
   return make_error(ErrorKind::kInvalidArgument,
-                    role + ".url has scheme '" + scheme +
-                        "', which this build does not support: use sqlite:PATH"
-#ifdef CYBEXP_WITH_POSTGRES
-                        " or postgresql://HOST/DB"
-#endif
-#ifdef CYBEXP_WITH_MONGO
-                        " or mongodb://HOST"
-#endif
-    );
+                    role + ".url has scheme '" + url.substr(0, url.find(':')) +
+                        "', which this build does not support: " + accepted);
 }
 
 }  // namespace
 
 Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive, OpenMode mode) {
-  const Scheme cs = scheme_of(cache.url), as = scheme_of(archive.url);
-  const bool same = cache.url == archive.url;
+  const Backend* cb = backend_for(cache.url);
+  const Backend* ab = backend_for(archive.url);
+  if (cb == nullptr) return unsupported("cache", cache.url);
+  if (ab == nullptr) return unsupported("archive", archive.url);
+  if (cb == ab) return cb->open(&cache, &archive, mode);
   Stores out;
-  if (cs == Scheme::kSqlite) {
-    const std::string path = cache.url.substr(7);
-    if (same) return open_sqlite_combined(path, mode);
-    out.cache = CYBEXP_TRY(open_sqlite_cache(path, mode));
-  }
-  if (as == Scheme::kSqlite && !same) {
-    out.archive = CYBEXP_TRY(open_sqlite_archive(archive.url.substr(7), mode));
-  }
-#ifdef CYBEXP_WITH_POSTGRES
-  if (cs == Scheme::kPostgres || as == Scheme::kPostgres) {
-    Stores pg = CYBEXP_TRY(open_postgres(cs == Scheme::kPostgres ? &cache : nullptr,
-                                         as == Scheme::kPostgres ? &archive : nullptr));
-    if (pg.cache) out.cache = pg.cache;
-    if (pg.archive) out.archive = pg.archive;
-  }
-#endif
-#ifdef CYBEXP_WITH_MONGO
-  if (cs == Scheme::kMongo || as == Scheme::kMongo) {
-    Stores mg = CYBEXP_TRY(open_mongo(cs == Scheme::kMongo ? &cache : nullptr,
-                                      as == Scheme::kMongo ? &archive : nullptr));
-    if (mg.cache) out.cache = mg.cache;
-    if (mg.archive) out.archive = mg.archive;
-  }
-#endif
-  if (!out.cache) return unsupported("cache", cache.url);
-  if (!out.archive) return unsupported("archive", archive.url);
+  out.cache = CYBEXP_TRY(cb->open(&cache, nullptr, mode)).cache;
+  out.archive = CYBEXP_TRY(ab->open(nullptr, &archive, mode)).archive;
   return out;
 }
 

@@ -175,7 +175,13 @@ TEST_F(Cli, SigtermFinishesTheEntriesInHandAndExitsZero) {
     execl(CYBEXP_BINARY, CYBEXP_BINARY, "run", "--workers", "1", "--batch", "16", static_cast<char*>(nullptr));
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // SIGTERM once the loop is archiving (its handler is installed by then):
+  // a fixed sleep raced the start-up on a loaded machine.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (run("status", "--json").out.find("\"processed\": 0,") != std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cybexp/archiver.h"
+#include "store/backends.h"
 #include "support/fake_clock.h"
 #include "support/temp_dir.h"
 #include "support/vectors.h"

@@ -13,7 +13,7 @@
 #include <optional>
 
 #include "cybexp/store.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 
 namespace cybexp::testing {
 
@@ -64,7 +64,7 @@ class HookedArchive final : public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override {
     return inner_->for_each_document(s, fn);
   }
-  Result<ArchiveCounts> counts() override { return inner_->counts(); }
+  Result<ArchiveCounts> document_counts() override { return inner_->document_counts(); }
   Result<int> schema_version() override { return inner_->schema_version(); }
 
  private:
@@ -86,17 +86,18 @@ class HookedCache final : public CacheStore {
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& e, std::uint64_t m) override {
     return wrap(Step::kFetch, [&] { return inner_->fetch_blob(e, m); });
   }
-  Result<std::uint64_t> finish(std::span<const EntryResult> r, const std::string& w) override {
+  Result<FinishReport> finish(std::span<const EntryResult> r, const std::string& w) override {
     return wrap(Step::kFinish, [&] { return inner_->finish(r, w); });
   }
-  Result<void> release(std::span<const std::string> ids, const std::string& w) override {
-    return wrap(Step::kRelease, [&] { return inner_->release(ids, w); });
+  Result<void> release(std::span<const std::string> ids, const std::string& w,
+                       ReleaseKind kind) override {
+    return wrap(Step::kRelease, [&] { return inner_->release(ids, w, kind); });
   }
   bool shares_database_with(const ArchiveStore& archive) const override {
     const auto* hooked = dynamic_cast<const HookedArchive*>(&archive);
     return hooked != nullptr && inner_->shares_database_with(*hooked->inner_);
   }
-  Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> docs,
+  Result<FinishReport> finish_with_documents(std::span<const RawDocument> docs,
                                               std::span<const EntryResult> results,
                                               const std::string& worker) override {
     return wrap(Step::kFinishWithDocuments,
@@ -105,7 +106,7 @@ class HookedCache final : public CacheStore {
   Result<std::uint64_t> count_claimable(bool force) override {
     return inner_->count_claimable(force);
   }
-  Result<CacheCounts> counts() override { return inner_->counts(); }
+  Result<CacheCounts> entry_counts() override { return inner_->entry_counts(); }
   Result<void> for_each_entry(const EntryFilter& f,
                               const std::function<bool(const EntryInfo&)>& fn) override {
     return inner_->for_each_entry(f, fn);

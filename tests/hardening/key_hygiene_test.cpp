@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "cybexp/envelope.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "hardening/hardening_support.h"
 #include "support/process.h"
 #include "util/encoding.h"

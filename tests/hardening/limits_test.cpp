@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "cybexp/envelope.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "hardening/hardening_support.h"
 
 namespace cybexp::testing {

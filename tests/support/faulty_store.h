@@ -11,7 +11,6 @@
 #include <string>
 
 #include "cybexp/store.h"
-#include "cybexp/store_factory.h"
 
 namespace cybexp::testing {
 
@@ -61,16 +60,17 @@ class FaultyCache final : public CacheStore {
     if (f_->should_fail(Op::kFetch)) return injected_failure("fetch_blob");
     return inner_->fetch_blob(e, m);
   }
-  Result<std::uint64_t> finish(std::span<const EntryResult> r, const std::string& w) override {
+  Result<FinishReport> finish(std::span<const EntryResult> r, const std::string& w) override {
     if (f_->should_fail(Op::kFinish)) return injected_failure("finish");
     return inner_->finish(r, w);
   }
-  Result<void> release(std::span<const std::string> ids, const std::string& w) override {
+  Result<void> release(std::span<const std::string> ids, const std::string& w,
+                       ReleaseKind kind) override {
     if (f_->should_fail(Op::kRelease)) return injected_failure("release");
-    return inner_->release(ids, w);
+    return inner_->release(ids, w, kind);
   }
   Result<std::uint64_t> count_claimable(bool force) override { return inner_->count_claimable(force); }
-  Result<CacheCounts> counts() override { return inner_->counts(); }
+  Result<CacheCounts> entry_counts() override { return inner_->entry_counts(); }
   Result<void> for_each_entry(const EntryFilter& f,
                               const std::function<bool(const EntryInfo&)>& fn) override {
     return inner_->for_each_entry(f, fn);
@@ -102,7 +102,7 @@ class FaultyArchive final : public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override {
     return inner_->for_each_document(s, fn);
   }
-  Result<ArchiveCounts> counts() override { return inner_->counts(); }
+  Result<ArchiveCounts> document_counts() override { return inner_->document_counts(); }
   Result<int> schema_version() override { return inner_->schema_version(); }
 
  private:

@@ -3,7 +3,7 @@
 // mongo_raw.cpp; this file only sends them.
 #include <set>
 
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/mongo/mongo_json.h"
 #include "store/mongo/mongo_raw.h"
 #include "store/mongo/mongo_store.h"
@@ -306,7 +306,7 @@ Result<void> MongoArchive::for_each_document(const std::optional<std::string>& s
   }
 }
 
-Result<ArchiveCounts> MongoArchive::counts() {
+Result<ArchiveCounts> MongoArchive::document_counts() {
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, coll_);
   BsonPtr pipeline = raw_counts_pipeline();

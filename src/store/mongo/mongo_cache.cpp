@@ -3,6 +3,8 @@
 // only sends them.
 #include <algorithm>
 
+#include <set>
+
 #include "store/mongo/mongo_entries.h"
 #include "store/mongo/mongo_store.h"
 #include "util/log.h"
@@ -77,7 +79,11 @@ Result<std::vector<CacheEntry>> MongoCache::claim(const ClaimRequest& request) {
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, coll_);
   const std::int64_t now = now_ms();
-  BsonPtr query = claimable_query(request.force, now);
+  std::optional<std::int64_t> finished_before_ms;
+  if (request.finished_before) {
+    finished_before_ms = static_cast<std::int64_t>(*request.finished_before * 1000.0);
+  }
+  BsonPtr query = claimable_query(request.force, now, finished_before_ms);
   BsonPtr update = claim_update(request.worker, now, request.lease_seconds);
   BsonPtr sort = oldest_first();
   std::unique_ptr<mongoc_find_and_modify_opts_t, FindAndModifyOptsDeleter> opts(
@@ -92,7 +98,7 @@ Result<std::vector<CacheEntry>> MongoCache::claim(const ClaimRequest& request) {
     std::vector<std::string> ids;
     ids.reserve(out.size());
     for (const auto& taken : out) ids.push_back(taken.id);
-    (void)release(ids, request.worker);
+    (void)release(ids, request.worker, ReleaseKind::kUntried);
     return std::unexpected(std::move(e));
   };
   // One entry per findAndModify: each is atomic on its document, so of two
@@ -122,19 +128,22 @@ Result<std::vector<CacheEntry>> MongoCache::claim(const ClaimRequest& request) {
   return out;
 }
 
-Result<std::uint64_t> MongoCache::finish(std::span<const EntryResult> results,
-                                         const std::string& worker) {
-  if (results.empty()) return 0;
+Result<FinishReport> MongoCache::finish(std::span<const EntryResult> results,
+                                        const std::string& worker) {
+  FinishReport report;
   std::vector<std::pair<BsonPtr, BsonPtr>> updates;
+  std::vector<bson_oid_t> ids;
   const std::int64_t now = now_ms();
   for (const auto& r : results) {
     auto id = parse_oid(r.id);
-    if (!id) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "mongodb: finish: not an entry id (24 hex digits): '" + r.id + "'");
+    if (!id) {  // not one of ours, so not leased to `worker` either
+      report.lost.push_back(r.id);
+      continue;
     }
-    updates.emplace_back(leased_by(*id, worker), CYBEXP_TRY(finish_update(r, now)));
+    ids.push_back(*id);
+    updates.emplace_back(leased_by(*id, worker), finish_update(r, now));
   }
+  if (updates.empty()) return report;
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, coll_);
   // One round trip for the batch; each update stands alone (no transaction
@@ -154,16 +163,48 @@ Result<std::uint64_t> MongoCache::finish(std::span<const EntryResult> results,
   bson_destroy(&reply);
   mongoc_bulk_operation_destroy(bulk);
   if (!ok) return std::unexpected(db_error(where(), "finish", err));
-  return reply_count(owned.get(), "nMatched");
+  report.marked = reply_count(owned.get(), "nMatched");
+  if (report.marked < ids.size()) {
+    CYBEXP_TRY_VOID(find_lost(coll, ids, now, report));
+  }
+  return report;
 }
 
-Result<void> MongoCache::release(std::span<const std::string> ids, const std::string& worker) {
-  if (ids.empty()) return {};
-  auto oids = CYBEXP_TRY(parse_entry_ids("release", std::vector<std::string>(ids.begin(), ids.end())));
+// Which entries of a finish the bulk update did not match: those not
+// stamped with this finish's time. (Another worker finishing one of them in
+// the same millisecond would hide it: a miscount, never a lost entry.)
+Result<void> MongoCache::find_lost(Collection& coll, const std::vector<bson_oid_t>& ids,
+                                   std::int64_t finished_ms, FinishReport& report) {
+  BsonPtr query = finished_at_query(ids, finished_ms);
+  BsonPtr opts = Doc().sub("projection", Doc().int32("_id", 1)).take();
+  Cursor cursor(mongoc_collection_find_with_opts(coll.get(), query.get(), opts.get(), nullptr));
+  std::set<std::string> marked;
+  CYBEXP_TRY_VOID(drain_cursor(cursor.get(), where(), "finish", [&](const bson_t* doc) {
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it)) {
+      char hex[25];
+      bson_oid_to_string(bson_iter_oid(&it), hex);
+      marked.insert(hex);
+    }
+    return true;
+  }));
+  for (const bson_oid_t& oid : ids) {
+    char hex[25];
+    bson_oid_to_string(&oid, hex);
+    if (!marked.contains(hex)) report.lost.push_back(hex);
+  }
+  report.marked = marked.size();
+  return {};
+}
+
+Result<void> MongoCache::release(std::span<const std::string> ids, const std::string& worker,
+                                 ReleaseKind kind) {
+  auto oids = parse_entry_ids(ids);
+  if (oids.empty()) return {};
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, coll_);
   BsonPtr query = release_query(oids, worker);
-  BsonPtr update = release_update();
+  BsonPtr update = release_update(kind);
   bson_error_t err;
   if (!mongoc_collection_update_many(coll.get(), query.get(), update.get(), nullptr, nullptr,
                                      &err)) {
@@ -183,7 +224,7 @@ Result<std::uint64_t> MongoCache::count_claimable(bool force) {
   return static_cast<std::uint64_t>(n);
 }
 
-Result<CacheCounts> MongoCache::counts() {
+Result<CacheCounts> MongoCache::entry_counts() {
   CacheCounts counts;
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, coll_);

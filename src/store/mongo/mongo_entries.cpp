@@ -23,10 +23,6 @@ Doc oid_array(const std::vector<bson_oid_t>& ids) {
   return a;
 }
 
-bool skip_state(const std::string& s) {
-  return !s.empty() && s != kStatePending && s != kStateProcessed && s != "skipped";
-}
-
 // Appends the filter's conditions to q; `ands` collects those that need a
 // top-level $or of their own (combined under $and by the caller).
 Result<void> add_filter(const EntryFilter& f, Doc& q, Doc& ands, bool& any_and) {
@@ -42,7 +38,7 @@ Result<void> add_filter(const EntryFilter& f, Doc& q, Doc& ands, bool& any_and) 
     }
   }
   if (!f.ids.empty()) {
-    auto ids = CYBEXP_TRY(parse_entry_ids("filter", f.ids));
+    auto ids = parse_entry_ids(f.ids);
     q.sub("_id", Doc().sub("$in", oid_array(ids)));
   }
   if (f.typetag) {
@@ -111,11 +107,23 @@ Result<StoredEntry> entry_from_bson(const bson_t* doc) {
   return out;
 }
 
-BsonPtr claimable_query(bool force, std::int64_t now_ms) {
+BsonPtr claimable_query(bool force, std::int64_t now_ms,
+                        std::optional<std::int64_t> finished_before_ms) {
   Doc q;
   q.sub("processed", not_true());
   if (!force) q.sub("skip", not_true());
-  q.sub("$or", lease_free(now_ms));
+  if (!force || !finished_before_ms) {
+    q.sub("$or", lease_free(now_ms));
+    return q.take();
+  }
+  // Forced: skipped entries only when finished before the pass began.
+  Doc not_skipped_yet = Doc::array();
+  not_skipped_yet.sub("", Doc().sub("skip", not_true()))
+      .sub("", Doc().sub(kFieldFinished, Doc().boolean("$exists", false)))
+      .sub("", Doc().sub(kFieldFinished, Doc().date("$lt", *finished_before_ms)));
+  Doc ands = Doc::array();
+  ands.sub("", Doc().sub("$or", lease_free(now_ms))).sub("", Doc().sub("$or", not_skipped_yet));
+  q.sub("$and", ands);
   return q.take();
 }
 
@@ -146,10 +154,10 @@ BsonPtr leased_by(const bson_oid_t& id, const std::string& worker) {
   return Doc().oid("_id", id).str(kFieldLeaseOwner, worker).take();
 }
 
-Result<BsonPtr> finish_update(const EntryResult& r, std::int64_t now_ms) {
+BsonPtr finish_update(const EntryResult& r, std::int64_t now_ms) {
   Doc set, unset;
   unset.str(kFieldLease, "");
-  if (r.processed) {
+  if (r.processed()) {
     // As upstream: processed: true and the _hash added to the _ref set. A
     // forced retry of a skipped entry also drops the old skip marks, so the
     // entry does not look skipped and processed at once.
@@ -163,14 +171,13 @@ Result<BsonPtr> finish_update(const EntryResult& r, std::int64_t now_ms) {
         .sub("$unset", unset)
         .take();
   }
-  if (!skip_state(r.state)) {
-    return make_error(ErrorKind::kInvalidArgument,
-                      "mongodb: finish: entry " + r.id + " is skipped with state '" + r.state +
-                          "', which is not a skip state");
-  }
-  set.boolean("skip", true).str("state", r.state).str(kFieldReason, r.reason)
+  set.boolean("skip", true).str("state", state_name(r.fate)).str(kFieldReason, r.reason)
       .date(kFieldFinished, now_ms);
   return Doc().sub("$set", set).sub("$unset", unset).take();
+}
+
+BsonPtr finished_at_query(const std::vector<bson_oid_t>& ids, std::int64_t finished_ms) {
+  return Doc().sub("_id", Doc().sub("$in", oid_array(ids))).date(kFieldFinished, finished_ms).take();
 }
 
 BsonPtr release_query(const std::vector<bson_oid_t>& ids, const std::string& worker) {
@@ -180,22 +187,20 @@ BsonPtr release_query(const std::vector<bson_oid_t>& ids, const std::string& wor
       .take();
 }
 
-BsonPtr release_update() {
-  return Doc().sub("$unset", Doc().str(kFieldLease, "")).take();
+BsonPtr release_update(ReleaseKind kind) {
+  Doc update;
+  update.sub("$unset", Doc().str(kFieldLease, ""));
+  // An untried entry gets its claim's attempt back (the query matched our
+  // lease, so the claim's increment is there to undo).
+  if (kind == ReleaseKind::kUntried) update.sub("$inc", Doc().int32(kFieldAttempts, -1));
+  return update.take();
 }
 
-Result<std::vector<bson_oid_t>> parse_entry_ids(std::string_view what,
-                                                const std::vector<std::string>& ids) {
+std::vector<bson_oid_t> parse_entry_ids(std::span<const std::string> ids) {
   std::vector<bson_oid_t> out;
   out.reserve(ids.size());
   for (const auto& id : ids) {
-    auto oid = parse_oid(id);
-    if (!oid) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "mongodb: " + std::string(what) + ": not an entry id (24 hex digits): '" +
-                            id + "'");
-    }
-    out.push_back(*oid);
+    if (auto oid = parse_oid(id)) out.push_back(*oid);
   }
   return out;
 }

@@ -59,7 +59,10 @@ Result<StoredEntry> entry_from_bson(const bson_t* doc);
 
 // Claiming (one findAndModify per entry, oldest _id first): entries not
 // processed, not skipped unless force, and not under a live lease.
-BsonPtr claimable_query(bool force, std::int64_t now_ms);
+// With force and finished_before_ms: skipped entries only when finished
+// before that time (a forced pass tries each once).
+BsonPtr claimable_query(bool force, std::int64_t now_ms,
+                        std::optional<std::int64_t> finished_before_ms = std::nullopt);
 BsonPtr claim_update(const std::string& worker, std::int64_t now_ms, int lease_seconds);
 BsonPtr oldest_first();  // {_id: 1}
 // createIndexes for the claim index on the cache collection.
@@ -70,15 +73,18 @@ BsonPtr leased_by(const bson_oid_t& id, const std::string& worker);
 // processed: {$set: {processed: true, ...}, $addToSet: {_ref: {$each: refs}}}
 // skipped:   {$set: {skip: true, state, reason, ...}}
 // kInvalidArgument when a skipped result has no skip state.
-Result<BsonPtr> finish_update(const EntryResult& r, std::int64_t now_ms);
+BsonPtr finish_update(const EntryResult& r, std::int64_t now_ms);
+
+// finish(): which of these entries were stamped finished at finished_ms.
+BsonPtr finished_at_query(const std::vector<bson_oid_t>& ids, std::int64_t finished_ms);
 
 // release(): these entries' leases, when `worker` holds them.
 BsonPtr release_query(const std::vector<bson_oid_t>& ids, const std::string& worker);
-BsonPtr release_update();
+BsonPtr release_update(ReleaseKind kind);
 
 // ObjectIds from entry ids; kInvalidArgument naming the first bad one.
-Result<std::vector<bson_oid_t>> parse_entry_ids(std::string_view what,
-                                                const std::vector<std::string>& ids);
+// An id that is not 24 hex digits names no entry here (store.h): left out.
+std::vector<bson_oid_t> parse_entry_ids(std::span<const std::string> ids);
 
 // for_each_entry(): the filter, from _id > after (if given) on.
 Result<BsonPtr> filter_query(const EntryFilter& f, const bson_oid_t* after);

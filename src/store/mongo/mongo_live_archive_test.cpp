@@ -90,7 +90,7 @@ TEST_F(MongoArchiveLive, PutDocumentsIsIdempotentAndUpstreamShaped) {
   EXPECT_EQ(back[0].orgid, "org1");
   EXPECT_EQ(back[1].data_json, b.data_json);
   EXPECT_EQ(documents_of(*store, std::string("cowrie")).size(), 1u);
-  ArchiveCounts counts = ok(store->counts());
+  ArchiveCounts counts = ok(store->document_counts());
   EXPECT_EQ(counts.documents, 2u);
   // The BSON bytes of the two data values.
   std::uint64_t bytes = 0;
@@ -139,7 +139,7 @@ TEST_F(MongoArchiveLive, ReadsAnUpstreamArchiveAsItIs) {
     ASSERT_EQ(data.status, JsonParseStatus::kOk);
     EXPECT_EQ(*raw_hash(docs[i].sub_type, data.value, 1u << 30), docs[i].hash);
   }
-  EXPECT_EQ(ok(store->counts()).documents, 16u);
+  EXPECT_EQ(ok(store->document_counts()).documents, 16u);
   // Archiving one of them again stores nothing new.
   EXPECT_EQ(ok(store->put_documents(std::vector{docs[3]})), 0u);
   EXPECT_EQ(find(archive_.db, archive_.coll).size(), 17u);
@@ -157,7 +157,7 @@ TEST_F(MongoArchiveLive, ExistingDuplicatesFallBackToLookUpThenInsert) {
   RawDocument fresh{"eeee", "s", "o", "UTC", R"({"b": 2})"};
   EXPECT_EQ(ok(store->put_documents(std::vector{again, fresh})), 1u);
   EXPECT_EQ(ok(store->put_documents(std::vector{again, fresh})), 0u);
-  EXPECT_EQ(ok(store->counts()).documents, 3u);
+  EXPECT_EQ(ok(store->document_counts()).documents, 3u);
   auto docs = documents_of(*store);
   ASSERT_EQ(docs.size(), 3u);
   EXPECT_EQ(docs[2].hash, "eeee");

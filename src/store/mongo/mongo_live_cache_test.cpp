@@ -181,10 +181,10 @@ TEST_F(MongoCacheLive, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
   // w1 lost its lease: its results are ignored; w2's count, once.
   std::vector<EntryResult> results = {done(a, {"h1"}), done(b, {"h2"})};
   EXPECT_EQ(ok(store->finish(results, "w1")), 0u);
-  EXPECT_EQ(ok(store->counts()).processed, 0u);
+  EXPECT_EQ(ok(store->entry_counts()).processed, 0u);
   EXPECT_EQ(ok(store->finish(results, "w2")), 2u);
   EXPECT_EQ(ok(store->finish(results, "w2")), 0u);
-  EXPECT_EQ(ok(store->counts()).processed, 2u);
+  EXPECT_EQ(ok(store->entry_counts()).processed, 2u);
 }
 
 TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
@@ -230,7 +230,7 @@ TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
   EXPECT_EQ(infos[2].entry.blob_size, 1u);
   EXPECT_EQ(infos[2].entry.attempts, 1);
 
-  CacheCounts counts = ok(store->counts());
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.pending, 0u);
   EXPECT_EQ(counts.processed, 1u);
   EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{
@@ -250,7 +250,7 @@ TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
   EXPECT_TRUE(get_true(docs[1].get(), "processed"));
   EXPECT_FALSE(find_field(docs[1].get(), "skip", &it));
   EXPECT_FALSE(find_field(docs[1].get(), "reason", &it));
-  counts = ok(store->counts());
+  counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 2u);
   ASSERT_EQ(counts.in_flight.size(), 1u);  // c, leased by the forced claim
   EXPECT_EQ(counts.in_flight[0].worker, "w");
@@ -267,10 +267,10 @@ TEST_F(MongoCacheLive, ReleaseEndsOnlyOwnLease) {
   std::string b = ok(store->add_entry(entry("b"), bytes("b")));
   ok(store->claim(request("w1")));
   std::vector<std::string> both = {a, b};
-  ok(store->release(both, "w2"));
+  ok(store->release(both, "w2", ReleaseKind::kTried));
   EXPECT_EQ(ok(store->count_claimable(false)), 0u);
   std::vector<std::string> one = {b};
-  ok(store->release(one, "w1"));
+  ok(store->release(one, "w1", ReleaseKind::kTried));
   EXPECT_EQ(ok(store->count_claimable(false)), 1u);
   auto taken = ok(store->claim(request("w2")));
   EXPECT_EQ(ids_of(taken), (std::vector<std::string>{b}));
@@ -404,7 +404,7 @@ TEST_F(MongoCacheLive, RequeueLeavesLiveLeasesAlone) {
   auto infos = entries_of(*store);
   EXPECT_EQ(infos[3].state, "bad_data");
   EXPECT_EQ(infos[3].lease_owner, "forced");
-  CacheCounts counts = ok(store->counts());
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.pending, 5u);
   EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{{"bad_data", 1}}));
   auto again = ok(store->claim(request("w2")));

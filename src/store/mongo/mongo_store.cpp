@@ -1,4 +1,4 @@
-// Opening MongoDB stores (open_mongo, store_factory.h).
+// Opening MongoDB stores (open_mongo, store/backends.h).
 #include "store/mongo/mongo_store.h"
 
 namespace cybexp {

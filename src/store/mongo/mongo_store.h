@@ -29,7 +29,7 @@
 #include <string>
 
 #include "cybexp/store.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/mongo/mongo_client.h"
 
 namespace cybexp::mongo {
@@ -42,11 +42,12 @@ class MongoCache final : public CacheStore {
   Result<std::vector<CacheEntry>> claim(const ClaimRequest& request) override;
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
                                                std::uint64_t max_bytes) override;
-  Result<std::uint64_t> finish(std::span<const EntryResult> results,
-                               const std::string& worker) override;
-  Result<void> release(std::span<const std::string> ids, const std::string& worker) override;
+  Result<FinishReport> finish(std::span<const EntryResult> results,
+                              const std::string& worker) override;
+  Result<void> release(std::span<const std::string> ids, const std::string& worker,
+                       ReleaseKind kind) override;
   Result<std::uint64_t> count_claimable(bool force) override;
-  Result<CacheCounts> counts() override;
+  Result<CacheCounts> entry_counts() override;
   Result<void> for_each_entry(const EntryFilter& filter,
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
@@ -59,6 +60,9 @@ class MongoCache final : public CacheStore {
 
   // "mongodb HOST cache_db.file_entries", for messages.
   std::string where() const;
+  // finish(): the ids of `ids` not stamped finished at finished_ms, as lost.
+  Result<void> find_lost(Collection& coll, const std::vector<bson_oid_t>& ids,
+                         std::int64_t finished_ms, FinishReport& report);
   // GridFS (mongo_gridfs.cpp): the blob's length (nullopt: no such file),
   // its bytes, and a new file.
   Result<std::optional<std::uint64_t>> blob_length(const Client& client, const bson_oid_t& fid);
@@ -89,7 +93,7 @@ class MongoArchive final : public ArchiveStore {
   Result<std::uint64_t> put_documents(std::span<const RawDocument> docs) override;
   Result<void> for_each_document(const std::optional<std::string>& sub_type,
                                  const std::function<bool(const RawDocument&)>& fn) override;
-  Result<ArchiveCounts> counts() override;
+  Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
 
   // True while a unique index keeps _hash unique among raw documents; false

@@ -142,10 +142,11 @@ class MongoLive : public ::testing::Test {
     return r;
   }
   static EntryResult done(const std::string& id, std::vector<std::string> refs) {
-    return EntryResult{id, true, std::move(refs), "", ""};
+    return EntryResult{id, EntryFate::kProcessed, std::move(refs), ""};
   }
   static EntryResult skipped(const std::string& id, std::string state, std::string reason) {
-    return EntryResult{id, false, {}, std::move(state), std::move(reason)};
+    return EntryResult{id, fate_from_state(state).value_or(EntryFate::kError), {},
+                       std::move(reason)};
   }
 
   StoreConfig cache_, archive_;

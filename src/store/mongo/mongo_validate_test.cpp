@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "cybexp/archiver.h"
+#include "store/backends.h"
 #include "store/mongo/mongo_raw.h"
 #include "support/temp_dir.h"
 
@@ -35,7 +36,7 @@ class MongoRules final : public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override {
     return inner_->for_each_document(s, fn);
   }
-  Result<ArchiveCounts> counts() override { return inner_->counts(); }
+  Result<ArchiveCounts> document_counts() override { return inner_->document_counts(); }
   Result<int> schema_version() override { return inner_->schema_version(); }
 
  private:
@@ -87,7 +88,7 @@ TEST(MongoValidate, UnstorableDocumentMakesOnlyItsEntryAnError) {
   EXPECT_EQ(infos[2].reason,
             "the data has a key with a NUL character (\\u0000), which MongoDB (BSON) cannot store");
   EXPECT_EQ(infos[3].state, "processed");
-  auto counts = stores->archive->counts();
+  auto counts = stores->archive->document_counts();
   ASSERT_TRUE(counts);
   EXPECT_EQ(counts->documents, 2u);
 }

@@ -144,7 +144,7 @@ Result<void> PostgresStore::for_each_document(
   }
 }
 
-Result<ArchiveCounts> PostgresStore::archive_counts() {
+Result<ArchiveCounts> PostgresStore::document_counts() {
   auto res = CYBEXP_TRY(conn_.exec(
       "counts", std::string("SELECT count(*), coalesce(sum(octet_length(data)), 0) "
                             "FROM cybexp_documents")));

@@ -2,6 +2,7 @@
 // postgres_store.h). Every method is one statement, or one transaction, so
 // that a failure never leaves half a change behind.
 #include <algorithm>
+#include <unordered_set>
 #include <climits>
 #include <cstring>
 
@@ -44,7 +45,13 @@ constexpr const char* kFree = "(lease_owner IS NULL OR lease_until < now())";
   " octet_length(b.data), CASE WHEN octet_length(b.data) <= $4 THEN b.data END"
 
 const Statement kClaim{"cybexp_claim", CYBEXP_CLAIM_SQL("AND NOT skip")};
-const Statement kClaimForce{"cybexp_claim_force", CYBEXP_CLAIM_SQL("")};
+// With force, only skipped entries finished before $5 (seconds since the
+// epoch): a forced pass tries each once.
+const Statement kClaimForce{
+    "cybexp_claim_force",
+    CYBEXP_CLAIM_SQL("AND (NOT skip OR finished_at IS NULL OR finished_at < to_timestamp($5))")};
+// No finished_before: any skipped entry (a time past every finished_at).
+constexpr double kFarFuture = 1e12;
 
 const Statement kFinish{
     "cybexp_finish",
@@ -55,10 +62,12 @@ const Statement kFinish{
     " lease_owner = NULL, lease_until = NULL, finished_at = now() "
     "FROM unnest($1::bigint[], $2::boolean[], $3::text[], $4::text[], $5::text[])"
     " AS u(id, done, state, reason, refs) "
-    "WHERE e.id = u.id AND e.lease_owner = $6"};
+    "WHERE e.id = u.id AND e.lease_owner = $6 RETURNING e.id"};
 
+// An untried entry ($3 = 1) also gets its claim's attempt back.
 const Statement kRelease{"cybexp_release",
-                         "UPDATE cybexp_entries SET lease_owner = NULL, lease_until = NULL "
+                         "UPDATE cybexp_entries SET lease_owner = NULL, lease_until = NULL,"
+                         " attempts = greatest(attempts - $3, 0) "
                          "WHERE id = ANY($1::bigint[]) AND lease_owner = $2"};
 
 const Statement kFetchBlob{"cybexp_fetch_blob",
@@ -73,17 +82,12 @@ std::int64_t clamp64(std::uint64_t v) {
   return v > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(v);
 }
 
-Result<std::vector<std::int64_t>> parse_ids(std::string_view what,
-                                            std::span<const std::string> ids) {
+// An id that is not a bigint names no entry here (store.h): it is left out.
+std::vector<std::int64_t> parse_ids(std::span<const std::string> ids) {
   std::vector<std::int64_t> out;
   out.reserve(ids.size());
   for (const auto& id : ids) {
-    auto v = parse_id(id);
-    if (!v) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "postgresql: " + std::string(what) + ": not an entry id: '" + id + "'");
-    }
-    out.push_back(*v);
+    if (auto v = parse_id(id)) out.push_back(*v);
   }
   return out;
 }
@@ -105,7 +109,7 @@ Result<void> add_filter(const EntryFilter& f, Params& params, std::string& sql) 
     }
   }
   if (!f.ids.empty()) {
-    auto ids = CYBEXP_TRY(parse_ids("filter", f.ids));
+    auto ids = parse_ids(f.ids);
     sql += " AND id = ANY(" + next() + "::bigint[])";
     params.literal(int_array_literal(ids), kInt8ArrayOid);
   }
@@ -162,6 +166,7 @@ Result<std::vector<CacheEntry>> PostgresStore::claim(const ClaimRequest& request
   p.text(request.worker).int8(clamp64(request.max_entries))
       .float8(static_cast<double>(request.lease_seconds))
       .int8(clamp64(request.inline_blob_max));
+  if (request.force) p.float8(request.finished_before.value_or(kFarFuture));
   auto res = CYBEXP_TRY(
       conn_.exec("claim", request.force ? kClaimForce : kClaim, p, Format::kBinary));
   const PGresult* r = res.get();
@@ -182,7 +187,7 @@ Result<std::vector<CacheEntry>> PostgresStore::claim(const ClaimRequest& request
   }
   // RETURNING has no order; claim() promises oldest first.
   std::sort(out.begin(), out.end(), [](const CacheEntry& a, const CacheEntry& b) {
-    return a.id.size() != b.id.size() ? a.id.size() < b.id.size() : a.id < b.id;
+    return *parse_id(a.id) < *parse_id(b.id);
   });
   return out;
 }
@@ -229,31 +234,26 @@ Result<std::vector<std::uint8_t>> PostgresStore::read_blob_chunks(Connection& co
   return out;
 }
 
-Result<std::uint64_t> PostgresStore::mark_finished(std::string_view what,
-                                                   std::span<const EntryResult> results,
-                                                   const std::string& worker) {
-  if (results.empty()) return 0;
+Result<FinishReport> PostgresStore::mark_finished(std::string_view what,
+                                                  std::span<const EntryResult> results,
+                                                  const std::string& worker) {
+  FinishReport report;
   std::vector<std::int64_t> ids;
   std::vector<bool> done;
   std::vector<std::string> states, reasons, refs;
   for (const auto& r : results) {
     auto id = parse_id(r.id);
-    if (!id) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "postgresql: " + std::string(what) + ": not an entry id: '" + r.id + "'");
-    }
-    if (!r.processed && (r.state.empty() || r.state == kStatePending ||
-                         r.state == kStateProcessed || r.state == "skipped")) {
-      return make_error(ErrorKind::kInvalidArgument,
-                        "postgresql: " + std::string(what) + ": entry " + r.id +
-                            " is skipped with state '" + r.state + "', which is not a skip state");
+    if (!id) {  // not one of ours, so not leased to `worker` either
+      report.lost.push_back(r.id);
+      continue;
     }
     ids.push_back(*id);
-    done.push_back(r.processed);
-    states.push_back(r.state);
+    done.push_back(r.processed());
+    states.push_back(r.processed() ? std::string() : state_name(r.fate));
     reasons.push_back(r.reason);
     refs.push_back(text_array_literal(r.refs));
   }
+  if (ids.empty()) return report;
   Params p;
   p.literal(int_array_literal(ids), kInt8ArrayOid)
       .literal(bool_array_literal(done), kBoolArrayOid)
@@ -262,19 +262,29 @@ Result<std::uint64_t> PostgresStore::mark_finished(std::string_view what,
       .literal(text_array_literal(refs), kTextArrayOid)
       .text(worker);
   auto res = CYBEXP_TRY(conn_.exec(what, kFinish, p));
-  return rows_affected(res.get());
+  std::unordered_set<std::int64_t> marked;
+  for (int i = 0; i < PQntuples(res.get()); ++i) marked.insert(*parse_id(get_text(res.get(), i, 0)));
+  for (const auto& r : results) {
+    auto id = parse_id(r.id);
+    if (id && !marked.contains(*id)) report.lost.push_back(r.id);
+  }
+  report.marked = marked.size();
+  return report;
 }
 
-Result<std::uint64_t> PostgresStore::finish(std::span<const EntryResult> results,
-                                            const std::string& worker) {
+Result<FinishReport> PostgresStore::finish(std::span<const EntryResult> results,
+                                           const std::string& worker) {
   return mark_finished("finish", results, worker);
 }
 
-Result<void> PostgresStore::release(std::span<const std::string> ids, const std::string& worker) {
-  if (ids.empty()) return {};
-  auto parsed = CYBEXP_TRY(parse_ids("release", ids));
+Result<void> PostgresStore::release(std::span<const std::string> ids, const std::string& worker,
+                                    ReleaseKind kind) {
+  auto parsed = parse_ids(ids);
+  if (parsed.empty()) return {};
   Params p;
-  p.literal(int_array_literal(parsed), kInt8ArrayOid).text(worker);
+  p.literal(int_array_literal(parsed), kInt8ArrayOid)
+      .text(worker)
+      .int8(kind == ReleaseKind::kUntried ? 1 : 0);
   CYBEXP_TRY(conn_.exec("release", kRelease, p));
   return {};
 }
@@ -287,7 +297,7 @@ Result<std::uint64_t> PostgresStore::count_claimable(bool force) {
   return static_cast<std::uint64_t>(get_int(res.get(), 0, 0));
 }
 
-Result<CacheCounts> PostgresStore::cache_counts() {
+Result<CacheCounts> PostgresStore::entry_counts() {
   CacheCounts counts;
   auto res = CYBEXP_TRY(conn_.exec(
       "counts", std::string("SELECT processed, skip, state, count(*) FROM cybexp_entries "

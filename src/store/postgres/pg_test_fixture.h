@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/postgres/postgres_store.h"
 #include "support/postgres_server.h"
 
@@ -72,10 +72,11 @@ class PostgresTest : public ::testing::Test {
   }
 
   static EntryResult done(const std::string& id, std::vector<std::string> refs) {
-    return EntryResult{id, true, std::move(refs), "", ""};
+    return EntryResult{id, EntryFate::kProcessed, std::move(refs), ""};
   }
   static EntryResult skipped(const std::string& id, std::string state, std::string reason) {
-    return EntryResult{id, false, {}, std::move(state), std::move(reason)};
+    return EntryResult{id, fate_from_state(state).value_or(EntryFate::kError), {},
+                       std::move(reason)};
   }
 
   // Runs SQL directly (to look behind the store's back, or to break things).

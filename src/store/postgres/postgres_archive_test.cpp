@@ -54,11 +54,11 @@ TEST_F(Archive, PutDocumentsDeduplicatesByHash) {
   EXPECT_EQ(ok(store->put_documents(second)), 1u);
   EXPECT_EQ(ok(store->put_documents(second)), 0u);
   EXPECT_EQ(ok(store->put_documents(std::vector<RawDocument>{})), 0u);
-  ArchiveCounts counts = ok(store->archive_counts());
+  ArchiveCounts counts = ok(store->document_counts());
   EXPECT_EQ(counts.documents, 3u);
   EXPECT_EQ(counts.data_bytes, 8u + 2u + 3u);
   ArchiveStore& as_archive = *store;
-  EXPECT_EQ(ok(as_archive.counts()).documents, 3u);
+  EXPECT_EQ(ok(as_archive.document_counts()).documents, 3u);
   EXPECT_EQ(hashes_of(documents_of(*store)), (std::vector<std::string>{"a", "b", "c"}));
 }
 
@@ -124,7 +124,7 @@ TEST_F(Archive, FailedPutStoresNothing) {
   auto r = store->put_documents(docs);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::kDatabase);
-  EXPECT_EQ(ok(store->archive_counts()).documents, 0u);
+  EXPECT_EQ(ok(store->document_counts()).documents, 0u);
   EXPECT_EQ(ok(store->put_documents(std::vector{doc("ok1", "{}")})), 1u);  // usable afterwards
 }
 
@@ -142,14 +142,14 @@ TEST_F(Archive, FinishWithDocumentsIsAtomic) {
   auto failed = store->finish_with_documents(bad, results, "w");
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().kind, ErrorKind::kDatabase);
-  EXPECT_EQ(ok(store->archive_counts()).documents, 0u);
-  EXPECT_EQ(ok(store->cache_counts()).processed, 0u);
-  EXPECT_EQ(ok(store->cache_counts()).in_flight.at(0).entries, 2u);
+  EXPECT_EQ(ok(store->document_counts()).documents, 0u);
+  EXPECT_EQ(ok(store->entry_counts()).processed, 0u);
+  EXPECT_EQ(ok(store->entry_counts()).in_flight.at(0).entries, 2u);
 
   std::vector<RawDocument> good = {doc("h1", "{}"), doc("h2", "[]"), doc("h1", "{}")};
   EXPECT_EQ(ok(store->finish_with_documents(good, results, "w")), 2u);
-  EXPECT_EQ(ok(store->archive_counts()).documents, 2u);
-  CacheCounts counts = ok(store->cache_counts());
+  EXPECT_EQ(ok(store->document_counts()).documents, 2u);
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 2u);
   EXPECT_TRUE(counts.in_flight.empty());
 }
@@ -176,7 +176,7 @@ TEST_F(Archive, OpenPostgresRoles) {
             static_cast<void*>(dynamic_cast<PostgresStore*>(split.archive.get())));
   EXPECT_FALSE(split.cache->shares_database_with(*split.archive));
   ok(split.archive->put_documents(std::vector{doc("x", "{}")}));
-  EXPECT_EQ(ok(both.archive->counts()).documents, 0u);  // went to the other database
+  EXPECT_EQ(ok(both.archive->document_counts()).documents, 0u);  // went to the other database
 
   EXPECT_EQ(open_postgres(nullptr, nullptr).error().kind, ErrorKind::kInvalidArgument);
   StoreConfig sqlite{"sqlite:/tmp/x.db", "", ""};

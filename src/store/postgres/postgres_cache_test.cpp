@@ -143,10 +143,10 @@ TEST_F(Cache, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
   // w1 lost its lease: its results are ignored; w2's count.
   std::vector<EntryResult> results = {done(a, {"h1"}), done(b, {"h2"})};
   EXPECT_EQ(ok(store->finish(results, "w1")), 0u);
-  EXPECT_EQ(ok(store->cache_counts()).processed, 0u);
+  EXPECT_EQ(ok(store->entry_counts()).processed, 0u);
   EXPECT_EQ(ok(store->finish(results, "w2")), 2u);
   EXPECT_EQ(ok(store->finish(results, "w2")), 0u);  // never finished twice
-  EXPECT_EQ(ok(store->cache_counts()).processed, 2u);
+  EXPECT_EQ(ok(store->entry_counts()).processed, 2u);
 }
 
 TEST_F(Cache, FinishRecordsResultsAndForceRetakesSkipped) {
@@ -176,7 +176,7 @@ TEST_F(Cache, FinishRecordsResultsAndForceRetakesSkipped) {
   EXPECT_EQ(infos[2].entry.blob_size, 1u);
   EXPECT_EQ(infos[2].entry.attempts, 1);
 
-  CacheCounts counts = ok(store->cache_counts());
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.pending, 0u);
   EXPECT_EQ(counts.processed, 1u);
   EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{
@@ -192,7 +192,7 @@ TEST_F(Cache, FinishRecordsResultsAndForceRetakesSkipped) {
   EXPECT_EQ(ids_of(retaken), (std::vector<std::string>{b, c}));
   EXPECT_EQ(retaken[0].attempts, 2);
   EXPECT_EQ(ok(store->finish(std::vector{done(b, {"h3"})}, "w")), 1u);
-  counts = ok(store->cache_counts());
+  counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 2u);
   EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{{"typetag_not_supported", 1}}));
   EXPECT_EQ(counts.in_flight.size(), 1u);  // c, still leased by the forced claim
@@ -214,10 +214,10 @@ TEST_F(Cache, ReleaseEndsOnlyOwnLease) {
   std::string b = ok(store->add_entry(entry("b"), bytes("b")));
   ok(store->claim(request("w1")));
   std::vector<std::string> both = {a, b};
-  ok(store->release(both, "w2"));  // not w2's to release
+  ok(store->release(both, "w2", ReleaseKind::kTried));  // not w2's to release
   EXPECT_EQ(ok(store->count_claimable(false)), 0u);
   std::vector<std::string> one = {b};
-  ok(store->release(one, "w1"));
+  ok(store->release(one, "w1", ReleaseKind::kTried));
   EXPECT_EQ(ok(store->count_claimable(false)), 1u);
   auto taken = ok(store->claim(request("w2")));
   EXPECT_EQ(ids_of(taken), (std::vector<std::string>{b}));
@@ -229,7 +229,7 @@ TEST_F(Cache, CountsInFlightPerWorker) {
   for (int i = 0; i < 6; ++i) ok(store->add_entry(entry("e" + std::to_string(i)), bytes("x")));
   ok(store->claim(request("worker-b", 3)));
   ok(store->claim(request("worker-a", 2)));
-  CacheCounts counts = ok(store->cache_counts());
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.pending, 6u);  // leased entries are still pending
   ASSERT_EQ(counts.in_flight.size(), 2u);
   EXPECT_EQ(counts.in_flight[0].worker, "worker-a");
@@ -342,7 +342,7 @@ TEST_F(Cache, RequeueByFilterLeavesLiveLeasesAlone) {
   EXPECT_EQ(infos[1].reason, "");
   EXPECT_EQ(infos[3].state, "bad_data");
   EXPECT_EQ(infos[3].lease_owner, "forced");
-  CacheCounts counts = ok(store->cache_counts());
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.pending, 5u);
   EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{{"bad_data", 1}}));
   // The requeued entries are claimable again, oldest first.

@@ -43,7 +43,7 @@ TEST_F(ConcurrencyTest, TwoWorkersClaimDisjointSets) {
           got[w].push_back(e.id);
           results.push_back(done(e.id, {"h" + e.id}));
         }
-        if (ok(store->finish(results, worker)) != claimed.size()) {
+        if (ok(store->finish(results, worker)).marked != claimed.size()) {
           throw std::runtime_error("finish marked fewer than claimed");
         }
       }
@@ -65,7 +65,7 @@ TEST_F(ConcurrencyTest, TwoWorkersClaimDisjointSets) {
   EXPECT_GT(s0.size(), 0u);
   EXPECT_GT(s1.size(), 0u);
   auto store = open_store();
-  EXPECT_EQ(ok(store->cache_counts()).processed, 2000u);
+  EXPECT_EQ(ok(store->entry_counts()).processed, 2000u);
   std::printf("[ info ] worker-0 took %zu, worker-1 took %zu\n", s0.size(), s1.size());
 }
 
@@ -100,7 +100,7 @@ TEST_F(ConcurrencyTest, FetchBlobFromFourThreads) {
     });
   }
   // The main connection keeps working meanwhile.
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(ok(store->cache_counts()).in_flight.size(), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(ok(store->entry_counts()).in_flight.size(), 1u);
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(mismatches.load(), 0);
@@ -156,7 +156,7 @@ TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
   auto down = store->claim(request("w"));
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().kind, ErrorKind::kDatabase);
-  auto still_down = store->cache_counts();
+  auto still_down = store->entry_counts();
   ASSERT_FALSE(still_down);
   EXPECT_NE(still_down.error().message.find(": connect: "), std::string::npos)
       << still_down.error().message;
@@ -167,7 +167,7 @@ TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
   results.clear();
   for (const auto& e : second) results.push_back(done(e.id, {"h" + e.id}));
   EXPECT_EQ(ok(store->finish(results, "w")), 5u);
-  CacheCounts counts = ok(store->cache_counts());
+  CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 10u);
   EXPECT_EQ(counts.pending, 0u);
 }
@@ -211,7 +211,7 @@ TEST_F(ConcurrencyTest, SameDocumentsInOppositeOrdersDoNotDeadlock) {
   EXPECT_EQ(errors[1], "");
   EXPECT_EQ(inserted[0] + inserted[1], static_cast<std::uint64_t>(kRounds * kDocs));
   auto store = open_store();
-  EXPECT_EQ(ok(store->archive_counts()).documents, static_cast<std::uint64_t>(kRounds * kDocs));
+  EXPECT_EQ(ok(store->document_counts()).documents, static_cast<std::uint64_t>(kRounds * kDocs));
 }
 
 TEST_F(ConcurrencyTest, ClaimAndFinishRate) {
@@ -228,7 +228,7 @@ TEST_F(ConcurrencyTest, ClaimAndFinishRate) {
       std::vector<EntryResult> results;
       results.reserve(claimed.size());
       for (const auto& e : claimed) results.push_back(done(e.id, {"0123456789abcdef" + e.id}));
-      n += ok(store->finish(results, "bench"));
+      n += ok(store->finish(results, "bench")).marked;
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_EQ(n, static_cast<std::size_t>(kEntries));

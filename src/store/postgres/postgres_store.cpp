@@ -2,7 +2,7 @@
 // PostgresStore (see postgres_store.h).
 #include "store/postgres/postgres_store.h"
 
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/postgres/pg_schema.h"
 
 namespace cybexp {
@@ -48,17 +48,18 @@ bool PostgresStore::shares_database_with(const ArchiveStore& archive) const {
   return both_roles_ && static_cast<const ArchiveStore*>(this) == &archive;
 }
 
-Result<std::uint64_t> PostgresStore::finish_with_documents(std::span<const RawDocument> docs,
-                                                           std::span<const EntryResult> results,
-                                                           const std::string& worker) {
+Result<FinishReport> PostgresStore::finish_with_documents(std::span<const RawDocument> docs,
+                                                          std::span<const EntryResult> results,
+                                                          const std::string& worker) {
   if (!both_roles_) {
     // A cache-only object would put the documents in the cache's database.
     return make_error(ErrorKind::kInternal, "finish_with_documents on separate databases");
   }
-  return conn_.transaction("finish_with_documents", [&]() -> Result<std::uint64_t> {
-    std::uint64_t inserted = CYBEXP_TRY(insert_documents("finish_with_documents", docs));
-    CYBEXP_TRY(mark_finished("finish_with_documents", results, worker));
-    return inserted;
+  return conn_.transaction("finish_with_documents", [&]() -> Result<FinishReport> {
+    const std::uint64_t inserted = CYBEXP_TRY(insert_documents("finish_with_documents", docs));
+    FinishReport report = CYBEXP_TRY(mark_finished("finish_with_documents", results, worker));
+    report.inserted = inserted;
+    return report;
   });
 }
 

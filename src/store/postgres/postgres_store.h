@@ -25,21 +25,7 @@
 
 namespace cybexp::pg {
 
-// CacheStore::counts() and ArchiveStore::counts() take the same (no)
-// arguments but return different types, so one class cannot override both;
-// these shims give each a name of its own.
-class CacheSide : public CacheStore {
- public:
-  Result<CacheCounts> counts() final { return cache_counts(); }
-  virtual Result<CacheCounts> cache_counts() = 0;
-};
-class ArchiveSide : public ArchiveStore {
- public:
-  Result<ArchiveCounts> counts() final { return archive_counts(); }
-  virtual Result<ArchiveCounts> archive_counts() = 0;
-};
-
-class PostgresStore final : public CacheSide, public ArchiveSide {
+class PostgresStore final : public CacheStore, public ArchiveStore {
  public:
   // Connects and creates or checks the schema. `both_roles`: this object is
   // cache and archive at once (finish_with_documents is allowed).
@@ -50,15 +36,16 @@ class PostgresStore final : public CacheSide, public ArchiveSide {
   Result<std::vector<CacheEntry>> claim(const ClaimRequest& request) override;
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
                                                std::uint64_t max_bytes) override;
-  Result<std::uint64_t> finish(std::span<const EntryResult> results,
-                               const std::string& worker) override;
-  Result<void> release(std::span<const std::string> ids, const std::string& worker) override;
+  Result<FinishReport> finish(std::span<const EntryResult> results,
+                              const std::string& worker) override;
+  Result<void> release(std::span<const std::string> ids, const std::string& worker,
+                       ReleaseKind kind) override;
   bool shares_database_with(const ArchiveStore& archive) const override;
-  Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> docs,
-                                              std::span<const EntryResult> results,
-                                              const std::string& worker) override;
+  Result<FinishReport> finish_with_documents(std::span<const RawDocument> docs,
+                                             std::span<const EntryResult> results,
+                                             const std::string& worker) override;
   Result<std::uint64_t> count_claimable(bool force) override;
-  Result<CacheCounts> cache_counts() override;
+  Result<CacheCounts> entry_counts() override;
   Result<void> for_each_entry(const EntryFilter& filter,
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
@@ -70,7 +57,7 @@ class PostgresStore final : public CacheSide, public ArchiveSide {
   Result<std::uint64_t> put_documents(std::span<const RawDocument> docs) override;
   Result<void> for_each_document(const std::optional<std::string>& sub_type,
                                  const std::function<bool(const RawDocument&)>& fn) override;
-  Result<ArchiveCounts> archive_counts() override;
+  Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
 
   // SHOW `setting` in this store's sessions: the main connection's value,
@@ -81,8 +68,8 @@ class PostgresStore final : public CacheSide, public ArchiveSide {
   PostgresStore(const std::string& url, bool both_roles);
 
   Result<std::uint64_t> insert_documents(std::string_view what, std::span<const RawDocument> docs);
-  Result<std::uint64_t> mark_finished(std::string_view what, std::span<const EntryResult> results,
-                                      const std::string& worker);
+  Result<FinishReport> mark_finished(std::string_view what, std::span<const EntryResult> results,
+                                     const std::string& worker);
   Result<std::vector<std::uint8_t>> read_blob_chunks(Connection& conn, std::int64_t id,
                                                      std::uint64_t size);
 

@@ -113,7 +113,7 @@ Result<void> SqliteStore::for_each_document(const std::optional<std::string>& su
   return {};
 }
 
-Result<ArchiveCounts> SqliteStore::archive_counts() {
+Result<ArchiveCounts> SqliteStore::document_counts() {
   std::lock_guard lock(mu_);
   auto totals = CYBEXP_TRY(
       db_->prepare("SELECT count(*), coalesce(sum(size), 0) FROM documents", "counts"));

@@ -18,7 +18,8 @@ constexpr const char* kClaimColumns =
     "SELECT id, name, typetag, orgid, timezone, timestamp, attempts, length(data), "
     "CASE WHEN length(data) <= ?3 THEN data END ";
 
-// Entries that are pending (or, with force, skipped too) and not under a live
+// Entries that are pending (or, with force, skipped too: those finished
+// before ?4, so that a forced pass tries each once) and not under a live
 // lease. INDEXED BY pins each query to its partial index; see the schema.
 const std::string kClaimSql =
     std::string(kClaimColumns) +
@@ -29,6 +30,7 @@ const std::string kClaimForceSql =
     std::string(kClaimColumns) +
     "FROM entries INDEXED BY entries_unprocessed LEFT JOIN blobs ON entry_id = id "
     "WHERE processed = 0 AND (lease_until IS NULL OR lease_until < ?1) "
+    "AND (skip = 0 OR finished_at IS NULL OR finished_at < ?4) "
     "ORDER BY id LIMIT ?2";
 
 const std::string kLeaseSql =
@@ -48,9 +50,10 @@ const std::string kFinishSkippedSql =
     "lease_owner = NULL, lease_until = NULL, claimed_at = NULL, finished_at = ?3 "
     "WHERE id = ?4 AND lease_owner = ?5";
 
+// An untried entry (?3 = 1) also gets its claim's attempt back.
 const std::string kReleaseSql =
-    "UPDATE entries SET lease_owner = NULL, lease_until = NULL, claimed_at = NULL "
-    "WHERE id = ?1 AND lease_owner = ?2";
+    "UPDATE entries SET lease_owner = NULL, lease_until = NULL, claimed_at = NULL, "
+    "attempts = max(attempts - ?3, 0) WHERE id = ?1 AND lease_owner = ?2";
 
 std::int64_t clamp_to_int64(std::uint64_t v) {
   constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
@@ -105,6 +108,9 @@ Result<std::vector<CacheEntry>> SqliteStore::claim(const ClaimRequest& request) 
     select.bind(1, now)
         .bind(2, clamp_to_int64(request.max_entries))
         .bind(3, clamp_to_int64(request.inline_blob_max));
+    if (request.force) {
+      select.bind(4, request.finished_before.value_or(std::numeric_limits<double>::infinity()));
+    }
     // All rows are read before any is updated: updating lease_until moves
     // rows within the very index the select walks.
     while (CYBEXP_TRY(select.step())) {
@@ -135,26 +141,29 @@ Result<std::vector<CacheEntry>> SqliteStore::claim(const ClaimRequest& request) 
   return claimed;
 }
 
-Result<std::uint64_t> SqliteStore::finish(std::span<const EntryResult> results,
-                                          const std::string& worker) {
-  if (results.empty()) return 0;
+Result<FinishReport> SqliteStore::finish(std::span<const EntryResult> results,
+                                         const std::string& worker) {
+  if (results.empty()) return FinishReport{};
   std::lock_guard lock(mu_);
   auto txn = CYBEXP_TRY(Transaction::begin(*db_, "finish"));
-  std::uint64_t marked = CYBEXP_TRY(finish_in_transaction(results, worker));
+  FinishReport report = CYBEXP_TRY(finish_in_transaction(results, worker));
   CYBEXP_TRY_VOID(txn.commit());
-  return marked;
+  return report;
 }
 
-Result<std::uint64_t> SqliteStore::finish_in_transaction(std::span<const EntryResult> results,
-                                                         const std::string& worker) {
+Result<FinishReport> SqliteStore::finish_in_transaction(std::span<const EntryResult> results,
+                                                        const std::string& worker) {
   auto processed = CYBEXP_TRY(db_->prepare(kFinishProcessedSql, "finish"));
   auto skipped = CYBEXP_TRY(db_->prepare(kFinishSkippedSql, "finish"));
   double now = now_seconds();
-  std::uint64_t marked = 0;
+  FinishReport report;
   for (const EntryResult& r : results) {
     auto id = parse_id(r.id);
-    if (!id) continue;  // not one of ours, so not leased to `worker` either
-    if (r.processed) {
+    if (!id) {  // not one of ours, so not leased to `worker` either
+      report.lost.push_back(r.id);
+      continue;
+    }
+    if (r.processed()) {
       std::string refs = string_array_to_json(r.refs);
       processed.bind(1, std::string_view(refs))
           .bind(2, now)
@@ -162,21 +171,24 @@ Result<std::uint64_t> SqliteStore::finish_in_transaction(std::span<const EntryRe
           .bind(4, std::string_view(worker));
       CYBEXP_TRY_VOID(processed.run());
     } else {
-      // A skip always has a state; an empty one would read as no state at all.
-      std::string_view state = r.state.empty() ? std::string_view(kStateError) : r.state;
-      skipped.bind(1, state)
+      skipped.bind(1, std::string_view(state_name(r.fate)))
           .bind(2, std::string_view(r.reason))
           .bind(3, now)
           .bind(4, *id)
           .bind(5, std::string_view(worker));
       CYBEXP_TRY_VOID(skipped.run());
     }
-    marked += static_cast<std::uint64_t>(db_->changes());
+    if (db_->changes() > 0) {
+      ++report.marked;
+    } else {
+      report.lost.push_back(r.id);
+    }
   }
-  return marked;
+  return report;
 }
 
-Result<void> SqliteStore::release(std::span<const std::string> ids, const std::string& worker) {
+Result<void> SqliteStore::release(std::span<const std::string> ids, const std::string& worker,
+                                  ReleaseKind kind) {
   if (ids.empty()) return {};
   std::lock_guard lock(mu_);
   auto txn = CYBEXP_TRY(Transaction::begin(*db_, "release"));
@@ -184,7 +196,9 @@ Result<void> SqliteStore::release(std::span<const std::string> ids, const std::s
   for (const std::string& text : ids) {
     auto id = parse_id(text);
     if (!id) continue;
-    release.bind(1, *id).bind(2, std::string_view(worker));
+    release.bind(1, *id)
+        .bind(2, std::string_view(worker))
+        .bind(3, std::int64_t{kind == ReleaseKind::kUntried ? 1 : 0});
     CYBEXP_TRY_VOID(release.run());
   }
   return txn.commit();

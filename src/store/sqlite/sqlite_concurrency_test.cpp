@@ -56,7 +56,7 @@ int drain_as_child(const std::string& path, const std::string& out, int ready_fd
       std::fclose(f);
       return 14;
     }
-    finished += *marked;
+    finished += marked->marked;
   }
   std::fprintf(f, "finished %llu\n", static_cast<unsigned long long>(finished));
   std::fclose(f);
@@ -129,7 +129,7 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
   EXPECT_EQ(finished_total, static_cast<std::uint64_t>(kEntries));
 
   auto cache = ok(open_sqlite_cache(path));
-  auto counts = ok(cache->counts());
+  auto counts = ok(cache->entry_counts());
   EXPECT_EQ(counts.processed, static_cast<std::uint64_t>(kEntries));
   EXPECT_EQ(counts.pending, 0u);
   EXPECT_TRUE(counts.in_flight.empty());
@@ -187,7 +187,7 @@ TEST(SqliteConcurrency, FetchBlobFromThreadsWhileClaiming) {
       EXPECT_FALSE(e.blob.has_value());
       results.push_back(processed_result(e.id, {"h" + e.id}));
     }
-    finished += ok(cache->finish(results, "main"));
+    finished += ok(cache->finish(results, "main")).marked;
   }
   done = true;
   for (auto& th : threads) th.join();
@@ -213,7 +213,7 @@ TEST(SqliteConcurrency, ClaimFinishThroughput) {
     for (const auto& e : claimed) {
       results.push_back(processed_result(e.id, {"hash-" + e.id}));
     }
-    finished += ok(cache.finish(results, "bench"));
+    finished += ok(cache.finish(results, "bench")).marked;
   }
   auto t2 = std::chrono::steady_clock::now();
   EXPECT_EQ(finished, static_cast<std::uint64_t>(kEntries));

@@ -69,7 +69,7 @@ std::string state_of(bool processed, bool skip, std::string stored) {
 
 }  // namespace
 
-Result<CacheCounts> SqliteStore::cache_counts() {
+Result<CacheCounts> SqliteStore::entry_counts() {
   std::lock_guard lock(mu_);
   // One snapshot for both queries, so the totals add up.
   auto txn = CYBEXP_TRY(Transaction::begin_read(*db_, "counts"));

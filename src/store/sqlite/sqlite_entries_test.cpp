@@ -57,7 +57,7 @@ TEST_F(SqliteEntriesTest, ExpiredLeaseCanBeTakenAndOldHolderCannotFinish) {
   EXPECT_EQ(ok(cache_->count_claimable(false)), 0u);
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   EXPECT_EQ(ok(cache_->count_claimable(false)), 1u);
-  EXPECT_THAT(ok(cache_->counts()).in_flight, IsEmpty());  // expired leases are not in flight
+  EXPECT_THAT(ok(cache_->entry_counts()).in_flight, IsEmpty());  // expired leases are not in flight
   auto taken = ok(cache_->claim(claim_request("w2")));
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(taken[0].id, id);
@@ -73,7 +73,7 @@ TEST_F(SqliteEntriesTest, CountsByStateAndLeasesInFlight) {
   populate();
   double before_w3 = now_seconds();
   ASSERT_EQ(ok(cache_->claim(claim_request("w3", 5))).size(), 1u);  // entry 6
-  auto counts = ok(cache_->counts());
+  auto counts = ok(cache_->entry_counts());
   EXPECT_EQ(counts.pending, 2u);
   EXPECT_EQ(counts.processed, 1u);
   EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{
@@ -177,7 +177,7 @@ TEST_F(SqliteEntriesTest, RequeueAllSkipped) {
   EntryFilter pending;
   pending.state = "pending";
   EXPECT_THAT(listed_ids(*cache_, pending), ElementsAre("2", "3", "4", "5", "6"));
-  EXPECT_EQ(ok(cache_->counts()).processed, 1u);
+  EXPECT_EQ(ok(cache_->entry_counts()).processed, 1u);
 }
 
 TEST_F(SqliteEntriesTest, RequeueProcessedClearsRefs) {
@@ -207,7 +207,7 @@ TEST_F(SqliteEntriesTest, RequeueByTypetagIdsAndTime) {
   EXPECT_EQ(ok(cache_->requeue(by_time)), 1u);  // 1
   EntryFilter rest;
   EXPECT_EQ(ok(cache_->requeue(rest)), 1u);  // 2
-  EXPECT_EQ(ok(cache_->counts()).pending, 6u);
+  EXPECT_EQ(ok(cache_->entry_counts()).pending, 6u);
 }
 
 TEST_F(SqliteEntriesTest, RequeueLeavesLiveLeasesAlone) {

@@ -64,7 +64,7 @@ TEST(SqliteReadOnly, ReadsAnExistingStoreAndRefusesWrites) {
     id = ok(rw.cache->add_entry(new_entry(), bytes("payload")));
   }
   auto ro = ok(open_sqlite_combined(path, OpenMode::kReadOnly));
-  EXPECT_EQ(ok(ro.cache->counts()).pending, 1u);
+  EXPECT_EQ(ok(ro.cache->entry_counts()).pending, 1u);
   EXPECT_EQ(ok(ro.archive->subtypes()), default_subtypes());
   CacheEntry e;
   e.id = id;

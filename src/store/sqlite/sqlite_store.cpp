@@ -1,4 +1,4 @@
-// Opening the embedded store, the factory functions of store_factory.h, and
+// Opening the embedded store, the openers of store/backends.h, and
 // the parts that span both roles or both kinds of connection: fetch_blob's
 // reader pool and finish_with_documents.
 #include "store/sqlite/sqlite_store.h"
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/sqlite/sqlite_schema.h"
 
 namespace cybexp::sqlite {
@@ -104,15 +104,16 @@ bool SqliteStore::shares_database_with(const ArchiveStore& archive) const {
   return other != nullptr && (other == this || other->canonical_path_ == canonical_path_);
 }
 
-Result<std::uint64_t> SqliteStore::finish_with_documents(std::span<const RawDocument> docs,
-                                                         std::span<const EntryResult> results,
-                                                         const std::string& worker) {
+Result<FinishReport> SqliteStore::finish_with_documents(std::span<const RawDocument> docs,
+                                                        std::span<const EntryResult> results,
+                                                        const std::string& worker) {
   std::lock_guard lock(mu_);
   auto txn = CYBEXP_TRY(Transaction::begin(*db_, "finish_with_documents"));
-  std::uint64_t inserted = CYBEXP_TRY(put_in_transaction(docs));
-  CYBEXP_TRY(finish_in_transaction(results, worker));
+  const std::uint64_t inserted = CYBEXP_TRY(put_in_transaction(docs));
+  FinishReport report = CYBEXP_TRY(finish_in_transaction(results, worker));
   CYBEXP_TRY_VOID(txn.commit());
-  return inserted;
+  report.inserted = inserted;
+  return report;
 }
 
 Result<int> SqliteStore::schema_version() {
@@ -190,7 +191,7 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
 
 }  // namespace cybexp::sqlite
 
-// ---- store_factory.h ----
+// ---- store/backends.h ----
 
 namespace cybexp {
 

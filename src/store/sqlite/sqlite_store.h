@@ -32,26 +32,7 @@
 
 namespace cybexp::sqlite {
 
-// CacheStore and ArchiveStore both declare counts() with different return
-// types, so no single class can override both directly; each role's counts()
-// forwards to a distinctly named function.
-class CacheRole : public CacheStore {
- public:
-  Result<CacheCounts> counts() final { return cache_counts(); }
-
- protected:
-  virtual Result<CacheCounts> cache_counts() = 0;
-};
-
-class ArchiveRole : public ArchiveStore {
- public:
-  Result<ArchiveCounts> counts() final { return archive_counts(); }
-
- protected:
-  virtual Result<ArchiveCounts> archive_counts() = 0;
-};
-
-class SqliteStore final : public CacheRole, public ArchiveRole {
+class SqliteStore final : public CacheStore, public ArchiveStore {
  public:
   // Opens or creates the file (and missing parent directories, mode 0700),
   // sets WAL mode and creates or checks the schema. read_only: opens an
@@ -69,19 +50,21 @@ class SqliteStore final : public CacheRole, public ArchiveRole {
   Result<std::vector<CacheEntry>> claim(const ClaimRequest& request) override;
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& entry,
                                                std::uint64_t max_bytes) override;
-  Result<std::uint64_t> finish(std::span<const EntryResult> results,
-                               const std::string& worker) override;
-  Result<void> release(std::span<const std::string> ids, const std::string& worker) override;
+  Result<FinishReport> finish(std::span<const EntryResult> results,
+                              const std::string& worker) override;
+  Result<void> release(std::span<const std::string> ids, const std::string& worker,
+                       ReleaseKind kind) override;
   // True for any SqliteStore on the same file (itself included): then one
   // transaction on this store's connection covers both.
   bool shares_database_with(const ArchiveStore& archive) const override;
-  Result<std::uint64_t> finish_with_documents(std::span<const RawDocument> docs,
-                                              std::span<const EntryResult> results,
-                                              const std::string& worker) override;
+  Result<FinishReport> finish_with_documents(std::span<const RawDocument> docs,
+                                             std::span<const EntryResult> results,
+                                             const std::string& worker) override;
   Result<std::uint64_t> count_claimable(bool force) override;
   Result<void> for_each_entry(const EntryFilter& filter,
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
+  Result<CacheCounts> entry_counts() override;
 
   // ArchiveStore
   Result<std::map<std::string, std::string>> subtypes() override;
@@ -90,11 +73,8 @@ class SqliteStore final : public CacheRole, public ArchiveRole {
   Result<std::uint64_t> put_documents(std::span<const RawDocument> docs) override;
   Result<void> for_each_document(const std::optional<std::string>& sub_type,
                                  const std::function<bool(const RawDocument&)>& fn) override;
+  Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
-
- protected:
-  Result<CacheCounts> cache_counts() override;
-  Result<ArchiveCounts> archive_counts() override;
 
  private:
   SqliteStore(std::string path, std::string canonical_path, std::unique_ptr<Connection> db)
@@ -102,8 +82,8 @@ class SqliteStore final : public CacheRole, public ArchiveRole {
 
   // The bodies of finish() and put_documents(), run inside a transaction the
   // caller holds (so finish_with_documents can run both in one).
-  Result<std::uint64_t> finish_in_transaction(std::span<const EntryResult> results,
-                                              const std::string& worker);
+  Result<FinishReport> finish_in_transaction(std::span<const EntryResult> results,
+                                             const std::string& worker);
   Result<std::uint64_t> put_in_transaction(std::span<const RawDocument> docs);
 
   // fetch_blob's connection pool.

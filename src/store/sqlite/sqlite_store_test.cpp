@@ -226,9 +226,9 @@ TEST_F(SqliteStoreTest, ReleaseEndsOnlyOwnLease) {
   std::string a = add("a");
   ok(cache_->claim(claim_request("w1")));
   std::vector<std::string> ids = {a};
-  ok(cache_->release(ids, "w2"));  // not w2's
+  ok(cache_->release(ids, "w2", ReleaseKind::kTried));  // not w2's
   EXPECT_TRUE(ok(cache_->claim(claim_request("w2"))).empty());
-  ok(cache_->release(ids, "w1"));
+  ok(cache_->release(ids, "w1", ReleaseKind::kTried));
   auto again = ok(cache_->claim(claim_request("w2")));
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].attempts, 2);
@@ -267,7 +267,7 @@ TEST_F(SqliteStoreTest, PutDocumentsDeduplicatesByHash) {
   EXPECT_EQ(ok(archive_->put_documents(docs)), 2u);
   std::vector<RawDocument> again = {doc("h2", "cowrie"), doc("h3", "email", "[]")};
   EXPECT_EQ(ok(archive_->put_documents(again)), 1u);
-  auto counts = ok(archive_->counts());
+  auto counts = ok(archive_->document_counts());
   EXPECT_EQ(counts.documents, 3u);
   EXPECT_EQ(counts.data_bytes, 10u + 10u + 2u);
 
@@ -303,8 +303,8 @@ TEST_F(SqliteStoreTest, FinishWithDocumentsCommitsBoth) {
   std::vector<RawDocument> docs = {doc("ha"), doc("hb")};
   std::vector<EntryResult> results = {processed_result(a, {"ha"}), processed_result(b, {"hb"})};
   EXPECT_EQ(ok(cache_->finish_with_documents(docs, results, "w1")), 2u);
-  EXPECT_EQ(ok(archive_->counts()).documents, 2u);
-  EXPECT_EQ(ok(cache_->counts()).processed, 2u);
+  EXPECT_EQ(ok(archive_->document_counts()).documents, 2u);
+  EXPECT_EQ(ok(cache_->entry_counts()).processed, 2u);
 }
 
 TEST_F(SqliteStoreTest, FinishWithDocumentsIsAtomic) {
@@ -319,14 +319,14 @@ TEST_F(SqliteStoreTest, FinishWithDocumentsIsAtomic) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::kDatabase);
   EXPECT_EQ(r.error().message, "sqlite " + path_ + ": finish: injected failure");
-  EXPECT_EQ(ok(archive_->counts()).documents, 0u);
-  auto counts = ok(cache_->counts());
+  EXPECT_EQ(ok(archive_->document_counts()).documents, 0u);
+  auto counts = ok(cache_->entry_counts());
   EXPECT_EQ(counts.processed, 0u);
   EXPECT_EQ(counts.pending, 2u);
   // The store is usable afterwards (the transaction was rolled back).
   raw_sql(path_, "DROP TRIGGER fail_b");
   EXPECT_EQ(ok(cache_->finish_with_documents(docs, results, "w1")), 2u);
-  EXPECT_EQ(ok(cache_->counts()).processed, 2u);
+  EXPECT_EQ(ok(cache_->entry_counts()).processed, 2u);
 }
 
 }  // namespace

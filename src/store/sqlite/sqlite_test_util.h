@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cybexp/store.h"
-#include "cybexp/store_factory.h"
+#include "store/backends.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace cybexp::sqlite::testing {
@@ -52,7 +52,7 @@ inline RawDocument doc(const std::string& hash, const std::string& sub_type = "u
 inline EntryResult processed_result(const std::string& id, std::vector<std::string> refs) {
   EntryResult r;
   r.id = id;
-  r.processed = true;
+  r.fate = EntryFate::kProcessed;
   r.refs = std::move(refs);
   return r;
 }
@@ -61,7 +61,7 @@ inline EntryResult skipped_result(const std::string& id, const std::string& stat
                                   const std::string& reason) {
   EntryResult r;
   r.id = id;
-  r.state = state;
+  r.fate = fate_from_state(state).value_or(EntryFate::kError);
   r.reason = reason;
   return r;
 }

@@ -1,0 +1,178 @@
+// Regression tests for one pass of the pipeline (pass.h), each for a bug the
+// redesign fixed: forced passes that never ended, give-backs that re-leased
+// in a loop, exceptions that hung or killed the process, lost leases counted
+// as processed, and the injected clock not reaching archive_one. All run the
+// real Archiver over real SQLite stores with the real envelope.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include "archive/pass_test_support.h"
+
+namespace cybexp {
+namespace {
+
+using testing::PassFixture;
+
+// Runs fn on another thread; a hang fails the test and ends the process
+// (a hung pipeline cannot be joined) instead of blocking ctest for good.
+template <class F>
+auto within(std::chrono::seconds limit, F fn) {
+  auto fut = std::async(std::launch::async, std::move(fn));
+  if (fut.wait_for(limit) == std::future_status::timeout) {
+    ADD_FAILURE() << "did not finish within " << limit.count() << " s";
+    std::fprintf(stderr, "hung: giving up\n");
+    std::_Exit(1);
+  }
+  return fut.get();
+}
+
+// Bug 1: a forced pass re-claimed entries it had just skipped, forever, once
+// more of them failed again than three claim batches hold.
+TEST(Pass, ForcedPassTriesEachSkippedEntryOnceAndEnds) {
+  PassFixture f;
+  f.add_copies(1000);
+  RunOptions opt = f.options();
+  auto first = within(std::chrono::seconds(300),
+                      [&] { return f.archiver(opt, f.other_keys()).run({}); });
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->skipped.at(EntryFate::kBadData), 1000u);
+  opt.force = true;
+  auto forced = within(std::chrono::seconds(300),
+                       [&] { return f.archiver(opt, f.other_keys()).run({}); });
+  ASSERT_TRUE(forced.has_value());
+  EXPECT_EQ(forced->skipped.at(EntryFate::kBadData), 1000u);
+  EXPECT_EQ(forced->processed, 0u);
+  for (const auto& [id, info] : f.entries()) {
+    ASSERT_EQ(info.entry.attempts, 2) << "entry " << id;
+    EXPECT_EQ(info.state, kStateBadData);
+  }
+}
+
+// Bug 1, the daemon: each forced pass tries each skipped entry once.
+TEST(Pass, ForcedDaemonPassTriesEachSkippedEntryOncePerPass) {
+  PassFixture f;
+  f.add_copies(300);
+  RunOptions opt = f.options();
+  opt.once = false;
+  opt.force = true;
+  opt.batch_entries = 16;
+  testing::FakeClock clock;
+  clock.stop_after = 2;  // two passes, two backoff sleeps
+  auto run = within(std::chrono::seconds(300), [&] {
+    return f.archiver(opt, f.other_keys(), clock).run(clock.source.get_token());
+  });
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(clock.sleeps.size(), 2u);
+  EXPECT_EQ(run->skipped.at(EntryFate::kBadData), 600u);
+  for (const auto& [id, info] : f.entries()) ASSERT_EQ(info.entry.attempts, 2) << "entry " << id;
+}
+
+// Bug 2: entries beyond the memory budget were given back and re-claimed
+// within 0.1 s, each claim counting an attempt that release never undid.
+TEST(Pass, LargeEntriesBeyondTheBudgetWaitAndCountOneAttempt) {
+  PassFixture f;
+  const std::size_t kEntries = 24;
+  f.add_large(kEntries, 200 * 1024);  // not inline: fetched apart, charged to the budget
+  RunOptions opt = f.options();
+  opt.memory_budget = 500 * 1024;  // two of them at a time
+  auto counting = std::make_shared<testing::CountingCache>(f.stores.cache);
+  auto run = within(std::chrono::seconds(300), [&] {
+    return f.archiver(opt, f.keys(), system_clock(), Stores{counting, f.stores.archive}).run({});
+  });
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->processed, kEntries);
+  for (const auto& [id, info] : f.entries()) ASSERT_EQ(info.entry.attempts, 1) << "entry " << id;
+  // Each give-back waits for a commit of a large entry: at most one claim a
+  // commit, and the pass commits at most once per entry.
+  EXPECT_LE(counting->claims.load(), kEntries + 2);
+}
+
+// Bug 3: an exception on the committing thread left the workers blocked in
+// the queue and the process hung.
+TEST(Pass, ExceptionOnTheCommittingThreadEndsThePassAndReleasesLeases) {
+  PassFixture f;
+  f.add_copies(100);
+  RunOptions opt = f.options();
+  opt.once_max_failures = 1;
+  Archiver a = f.archiver(opt, f.keys());
+  a.on_commit([](const CommitReport&) { throw std::runtime_error("observer broke"); });
+  auto run = within(std::chrono::seconds(120), [&] { return a.run({}); });
+  ASSERT_FALSE(run.has_value());
+  EXPECT_EQ(run.error().message,
+            "the archive pass failed: observer broke (gave up after 1 attempts: check the "
+            "store, then run again)");
+  std::uint64_t leased = 0, untried = 0;
+  for (const auto& [id, info] : f.entries()) {
+    leased += info.lease_owner.empty() ? 0 : 1;
+    untried += info.entry.attempts == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(leased, 0u);
+  EXPECT_EQ(untried, f.entries().size() - f.processed_count());
+  auto again = f.archiver(f.options(), f.keys()).run({});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(f.processed_count(), 100u);
+}
+
+// Bug 3, workers: an exception while handling an entry called std::terminate.
+// It is that entry's error now; the rest of the batch is archived.
+TEST(Pass, ExceptionInAWorkerIsThatEntrysErrorAndTheRestGoOn) {
+  PassFixture f;
+  f.add_large(6, 100 * 1024);
+  auto throwing = std::make_shared<testing::ThrowOnFetch>(f.stores.cache, /*nth=*/3);
+  auto run = within(std::chrono::seconds(120), [&] {
+    return f.archiver(f.options(), f.keys(), system_clock(), Stores{throwing, f.stores.archive})
+        .run({});
+  });
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->processed, 5u);
+  EXPECT_EQ(run->skipped.at(EntryFate::kError), 1u);
+}
+
+// Bug 4: results whose lease another worker had taken were counted as
+// processed. Only what the store marked counts; the rest are lost leases.
+void expect_lost_leases_not_counted(bool combined) {
+  PassFixture f(combined);
+  f.add_copies(20);
+  RunOptions opt = f.options();
+  opt.lease_seconds = 1;
+  auto stealing = std::make_shared<testing::StealingCache>(f.stores.cache);
+  Stores wrapped{stealing, f.stores.archive};
+  if (combined) wrapped.archive = std::make_shared<testing::ArchiveStoreWrapper>(f.stores.archive);
+  auto run = within(std::chrono::seconds(120),
+                    [&] { return f.archiver(opt, f.keys(), system_clock(), wrapped).run({}); });
+  ASSERT_TRUE(run.has_value());
+  ASSERT_GT(stealing->stolen, 0u);
+  EXPECT_EQ(run->lost_leases, stealing->stolen);
+  EXPECT_EQ(run->processed + run->lost_leases, 20u);
+  EXPECT_EQ(run->processed, f.processed_count());
+  for (const auto& [id, info] : f.entries()) {
+    if (info.state != kStateProcessed) EXPECT_EQ(info.lease_owner, "thief") << "entry " << id;
+  }
+}
+
+TEST(Pass, LostLeasesAreNotCountedAsProcessed) { expect_lost_leases_not_counted(false); }
+TEST(Pass, LostLeasesAreNotCountedAsProcessedInOneDatabase) {
+  expect_lost_leases_not_counted(true);
+}
+
+// Bug 6: archive_one timed entries with the system clock whatever clock the
+// Archiver was given. A clock that leaps an hour at every reading makes
+// every entry run over its budget.
+TEST(Pass, TheInjectedClockReachesArchiveOne) {
+  PassFixture f;
+  f.add_copies(3);
+  testing::LeapingClock clock;
+  auto run = f.archiver(f.options(), f.keys(), clock).run({});
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->processed, 0u);
+  EXPECT_EQ(run->skipped.at(EntryFate::kError), 3u);
+}
+
+}  // namespace
+}  // namespace cybexp
