@@ -341,7 +341,11 @@ std::vector<crash::Plan> cut_points(const crash::Counts& events, bool torn, std:
 void power_loss_everywhere(Layout layout, bool torn) {
   ASSERT_EQ(uploads().size(), static_cast<std::size_t>(kEntries));
   crash::Session session;
-  log_configure(LogLevel::kError, LogFormat::kText);  // a dead disk warns at every release
+  // A dead disk warns at every release; the defaults come back at the end.
+  log_configure(LogLevel::kError, LogFormat::kText);
+  struct RestoreLog {
+    ~RestoreLog() { log_configure(LogLevel::kInfo, LogFormat::kText); }
+  } restore_log;
   TempDir root;
 
   // A run without a cut: the events to cut at, and the checks must pass.
