@@ -1,4 +1,4 @@
-// TAHOE's canonical form and the Raw document's _hash (UPSTREAM.md section 3):
+// TAHOE's canonical form and the Raw document's _hash (docs/UPSTREAM-FORMATS.md section 3):
 //
 //   _hash = sha256_hex("raw" + sub_type + canonical(data))
 //

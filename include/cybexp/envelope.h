@@ -2,7 +2,7 @@
 //
 //   blob = RSA-OAEP-SHA1(session_key) || nonce(16) || tag(16) || AES-256-EAX ciphertext
 //
-// (UPSTREAM.md section 1). decrypt_envelope is upstream's decrypt_file;
+// (docs/UPSTREAM-FORMATS.md section 1). decrypt_envelope is upstream's decrypt_file;
 // encrypt_envelope is its inverse, used by `submit` and by tests.
 //
 // Thread safety: PrivateKey and PublicKey are immutable after loading and may

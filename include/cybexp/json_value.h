@@ -1,4 +1,4 @@
-// A JSON value with Python json.loads semantics (UPSTREAM.md section 3):
+// A JSON value with Python json.loads semantics (docs/UPSTREAM-FORMATS.md section 3):
 // integers kept exactly as their decimal digits (any size), floats as
 // correctly rounded doubles (NaN/Infinity accepted), objects keep insertion
 // order and the last of duplicate keys wins (at the first key's position, as

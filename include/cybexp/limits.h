@@ -20,6 +20,11 @@ struct Limits {
   // `error`. The size and depth limits above bound each stage; this catches
   // what they cannot (a stalled store read, a pathologically slow payload).
   std::uint64_t entry_seconds = 60;
+  // Quarantine: an entry claimed this many times without being finished (its
+  // worker died, or was killed, on it every time) is skipped as `error` at
+  // its next claim, so one poison upload cannot crash-loop the daemon.
+  // `requeue` resets the count.
+  std::uint64_t max_attempts = 5;
 };
 
 }  // namespace cybexp

@@ -1,4 +1,4 @@
-// parsemain: one decrypted payload -> one TAHOE Raw document (UPSTREAM.md
+// parsemain: one decrypted payload -> one TAHOE Raw document (docs/UPSTREAM-FORMATS.md
 // section 4). The typetag is looked up in the sub-type registry; the payload is
 // parsed with Python json.loads semantics, or kept as {"data": text} when it
 // is not JSON; the canonical form's size is checked against the limits before

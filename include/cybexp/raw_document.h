@@ -1,4 +1,4 @@
-// The TAHOE Raw document as the archive database stores it (UPSTREAM.md
+// The TAHOE Raw document as the archive database stores it (docs/UPSTREAM-FORMATS.md
 // section 3):
 //
 //   {"itype": "raw", "data": ..., "orgid": ..., "timezone": ..., "sub_type": ..., "_hash": ...}

@@ -53,6 +53,7 @@ struct CacheEntry {
   double timestamp = 0;
   std::uint64_t blob_size = 0;
   std::int64_t attempts = 0;  // tries so far, this claim included
+  bool skipped = false;       // claimed by a forced pass as a skipped entry
   // Filled by claim() when the blob is at most ClaimRequest::inline_blob_max.
   std::optional<std::vector<std::uint8_t>> blob;
 };
@@ -175,8 +176,9 @@ class CacheStore : public BlobSource {
   // Calls fn for each matching entry, oldest first, until it returns false.
   virtual Result<void> for_each_entry(const EntryFilter& filter,
                                       const std::function<bool(const EntryInfo&)>& fn) = 0;
-  // Clears skip (and processed, if the filter selects processed entries) so the
-  // entries are tried again; never touches entries under a live lease.
+  // Clears skip (and processed, if the filter selects processed entries) and
+  // the attempts so the entries are tried again afresh; never touches entries
+  // under a live lease.
   // Returns how many were requeued.
   virtual Result<std::uint64_t> requeue(const EntryFilter& filter) = 0;
 };
@@ -222,7 +224,7 @@ struct Stores {
   std::shared_ptr<ArchiveStore> archive;
 };
 
-// The default registry contents (UPSTREAM.md section 4).
+// The default registry contents (docs/UPSTREAM-FORMATS.md section 4).
 const std::map<std::string, std::string>& default_subtypes();
 
 }  // namespace cybexp

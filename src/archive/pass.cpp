@@ -156,6 +156,7 @@ bool Pass::claim_batch(std::size_t want) {
   }
   std::vector<std::string> give_back;
   for (CacheEntry& e : *batch) {
+    if (quarantine(e, claim_time)) continue;
     const bool large = !e.blob.has_value();
     if (large && large_bytes_ > 0 && large_bytes_ + e.blob_size > setup_.options.memory_budget) {
       give_back.push_back(std::move(e.id));
@@ -174,6 +175,28 @@ bool Pass::claim_batch(std::size_t want) {
   release(std::move(give_back), ReleaseKind::kUntried);
   wait_for_room_ = true;
   return false;
+}
+
+// An entry claimed limits.max_attempts times without being finished took
+// its worker down (or past its lease) each time: it is not tried again but
+// skipped as `error`, through the same commit as every other outcome.
+// Skipped entries retried by a forced pass were finished before, so they are
+// not counted as poison.
+bool Pass::quarantine(CacheEntry& e, double claim_time) {
+  const auto tries_before = static_cast<std::uint64_t>(std::max<std::int64_t>(e.attempts - 1, 0));
+  if (e.skipped || tries_before < setup_.limits.max_attempts) return false;
+  InFlight f{next_seq_++, std::move(e), {}, 0, claim_time, false};
+  f.outcome.result.id = f.entry.id;
+  f.outcome.result.fate = EntryFate::kError;
+  f.outcome.result.reason =
+      "claimed " + std::to_string(tries_before) +
+      " times without being finished (limits.max_attempts): the worker handling it died or was "
+      "stopped each time; see 'inspect " + f.entry.id + " --dry-run', fix the cause, then "
+      "'requeue --id " + f.entry.id + "'";
+  unfinished_.emplace(f.seq, f.entry.id);
+  ++claimed_;
+  done_.push(std::move(f));
+  return true;
 }
 
 // Small entries: wake for a useful group (or when all are in). While large

@@ -76,6 +76,7 @@ class Pass {
   void work();
   void refill(std::stop_token stop);
   bool claim_batch(std::size_t want);
+  bool quarantine(CacheEntry& entry, double claim_time);
   void collect();
   bool group_ready() const;
   void commit();

@@ -152,13 +152,51 @@ void expect_lost_leases_not_counted(bool combined) {
   EXPECT_EQ(run->processed + run->lost_leases, 20u);
   EXPECT_EQ(run->processed, f.processed_count());
   for (const auto& [id, info] : f.entries()) {
-    if (info.state != kStateProcessed) EXPECT_EQ(info.lease_owner, "thief") << "entry " << id;
+    if (info.state != kStateProcessed) {
+      EXPECT_EQ(info.lease_owner, "thief") << "entry " << id;
+    }
   }
 }
 
 TEST(Pass, LostLeasesAreNotCountedAsProcessed) { expect_lost_leases_not_counted(false); }
 TEST(Pass, LostLeasesAreNotCountedAsProcessedInOneDatabase) {
   expect_lost_leases_not_counted(true);
+}
+
+// Issue 12, quarantine: an entry whose worker died on it max_attempts times
+// is skipped as `error` at its next claim; the rest of its batch is
+// archived; requeue gives it a fresh start.
+TEST(Pass, AnEntryClaimedMaxAttemptsTimesWithoutFinishingIsQuarantined) {
+  PassFixture f;
+  f.add_copies(1);
+  for (int i = 0; i < 5; ++i) {  // five workers that died holding it
+    ClaimRequest dead;
+    dead.worker = "dead-" + std::to_string(i);
+    auto claimed = f.stores.cache->claim(dead);
+    ASSERT_TRUE(claimed.has_value() && claimed->size() == 1u);
+    const std::vector<std::string> ids = {claimed->at(0).id};
+    ASSERT_TRUE(f.stores.cache->release(ids, dead.worker, ReleaseKind::kTried).has_value());
+  }
+  const std::string poison = f.entries().begin()->first;
+  f.add_copies(9);
+  auto run = f.archiver(f.options(), f.keys()).run({});
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->processed, 9u);
+  EXPECT_EQ(run->skipped.at(EntryFate::kError), 1u);
+  const EntryInfo info = f.entries().at(poison);
+  EXPECT_EQ(info.state, kStateError);
+  EXPECT_EQ(info.entry.attempts, 6);
+  EXPECT_EQ(info.reason,
+            "claimed 5 times without being finished (limits.max_attempts): the worker handling "
+            "it died or was stopped each time; see 'inspect " + poison +
+                " --dry-run', fix the cause, then 'requeue --id " + poison + "'");
+  EntryFilter which;
+  which.ids = {poison};
+  ASSERT_EQ(f.stores.cache->requeue(which).value_or(0), 1u);
+  EXPECT_EQ(f.entries().at(poison).entry.attempts, 0);
+  auto again = f.archiver(f.options(), f.keys()).run({});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->processed, 1u);
 }
 
 // Bug 6: archive_one timed entries with the system clock whatever clock the

@@ -1,131 +1,168 @@
-// Global options and dispatch. Each command parses its own options.
+// Global options and dispatch through the command table (commands.h). Each
+// command parses its own options. Upstream's own command line,
+// `cybexp-archive CONF_PATH [-f|--force-process] [-o|--run-once]`, is an
+// alias of `run`, so an upstream unit only needs its ExecStart= program
+// changed (docs/UPSTREAM-FORMATS.md section 6).
 #include "cli/cli.h"
 
 #include <getopt.h>
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
-#include <map>
 #include <optional>
 
-#include "cli/context.h"
+#include "cli/commands.h"
 #include "util/log.h"
 
 namespace cybexp {
 namespace {
 
-constexpr const char* kUsage = R"(usage: cybexp-archive [-c CONFIG] [--log-level L] [--log-format F] COMMAND ...
+namespace fs = std::filesystem;
 
-The CYBEX-P archive module: decrypts cache-lake entries, archives them as
-TAHOE Raw documents, marks them processed or skipped.
-
-commands:
-  keygen [--bits N] [--force]          new RSA key pair (priv.pem 0600, pub.pem)
-  submit --typetag T --orgid O [--timezone Z] [--name N] [--encrypted] FILE...
-                                       add cache entries (FILE - is stdin)
-  run [--once] [--force-process] [--limit N] [--workers N] [--metrics-listen [HOST:]PORT]
-                                       the archive loop
-  status [--json]                      entry counts and archive size
-  entries [--state S] [--json]         one entry a line
-  export [--sub-type S]                archived documents as JSON lines
-  subtypes list | add TYPETAG SUB_TYPE | remove TYPETAG
-                                       the sub-type registry
-  requeue [--state S] [--id ID]... [--typetag T] [--since TS] [--until TS]
-                                       retry skipped entries
-  decrypt FILE                         one envelope's plaintext to stdout
-  check                                is everything ready to run? (config, keys, stores)
-  inspect ENTRY_ID [--decrypt] [--dry-run] [--json]
-                                       one entry: fields, state, reason, lease
-
-options:
-  -c, --config CONFIG   configuration file (default: everything under
-                        $CYBEXP_HOME, default ./cybexp-data)
-  --log-level L         debug, info, warning, error (default info)
-  --log-format F        text or json (default text)
-  -h, --help            this text; 'cybexp-archive COMMAND --help' for a command
-  --version             print the version
-
-exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration
-)";
-
-using Command = int (*)(cli::Context&, std::vector<char*>);
-
-}  // namespace
-
-// Operations commands (cmd_check.cpp, cmd_inspect.cpp).
-namespace cli {
-int cmd_check(Context& ctx, std::vector<char*> args);
-int cmd_inspect(Context& ctx, std::vector<char*> args);
-}  // namespace cli
-
-namespace {
-
-const std::map<std::string, Command>& commands() {
-  static const std::map<std::string, Command> kCommands = {
-      {"keygen", cli::cmd_keygen},   {"submit", cli::cmd_submit},
-      {"run", cli::cmd_run},         {"status", cli::cmd_status},
-      {"entries", cli::cmd_entries}, {"export", cli::cmd_export},
-      {"subtypes", cli::cmd_subtypes}, {"requeue", cli::cmd_requeue},
-      {"decrypt", cli::cmd_decrypt}, {"check", cli::cmd_check},
-      {"inspect", cli::cmd_inspect},
-  };
-  return kCommands;
-}
-
-int dispatch(int argc, char** argv) {
+struct GlobalOptions {
   std::optional<std::string> config_path;
   LogLevel level = LogLevel::kInfo;
   LogFormat format = LogFormat::kText;
+  std::vector<std::string> upstream_flags;  // -f/-o given before CONF_PATH, as run options
+};
+
+enum : int { kLogLevel = 1000, kLogFormat, kVersion };
+
+// A missing value, or one that is really the command (`-c check`).
+[[noreturn]] void missing_value(const char* spelled, int opt) {
+  const char* what = opt == 'c'         ? "the configuration file"
+                     : opt == kLogLevel ? "a log level"
+                                        : "a log format";
+  cli::usage_error(std::string("option '") + spelled + "' needs a value: " + what, nullptr);
+}
+
+void check_config_value(const char* spelled, const char* value) {
+  if (cli::find_command(value) != nullptr && !fs::exists(value)) {
+    cli::usage_error(std::string("option '") + spelled +
+                         "' needs a value: the configuration file ('" + value + "' is a command)",
+                     nullptr);
+  }
+}
+
+// Returns an exit code when the options were all there is to do (--help, --version).
+std::optional<int> parse_global(int argc, char** argv, GlobalOptions& g) {
   static const option kOptions[] = {
       {"config", required_argument, nullptr, 'c'},
-      {"log-level", required_argument, nullptr, 'l'},
-      {"log-format", required_argument, nullptr, 'f'},
+      {"log-level", required_argument, nullptr, kLogLevel},
+      {"log-format", required_argument, nullptr, kLogFormat},
       {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, 'V'},
+      {"version", no_argument, nullptr, kVersion},
+      {"force-process", no_argument, nullptr, 'f'},
+      {"run-once", no_argument, nullptr, 'o'},
       {nullptr, 0, nullptr, 0},
   };
+  optind = 0;  // GNU: full re-initialisation (run_cli may be called more than once in tests)
   opterr = 0;
   int c;
-  // '+': stop at the command name; the rest belongs to the command.
-  while ((c = getopt_long(argc, argv, "+c:h", kOptions, nullptr)) != -1) {
-    switch (c) {
-      case 'c':
-        config_path = optarg;
-        break;
-      case 'l': {
-        auto l = parse_log_level(optarg);
-        if (!l) cli::usage_error(std::string("unknown log level '") + optarg + "': use debug, info, warning or error", nullptr);
-        level = *l;
-        break;
+  // '+': stop at the command name, the rest is the command's; ':': report a missing value as ':'.
+  while ((c = getopt_long(argc, argv, "+:c:hfo", kOptions, nullptr)) != -1) {
+    if (c == 'c') {
+      // As the user spelled it: "-c" or "--config" when the value was the next word.
+      check_config_value(optarg == argv[optind - 1] ? argv[optind - 2] : "-c", optarg);
+      g.config_path = optarg;
+    } else if (c == kLogLevel) {
+      auto l = parse_log_level(optarg);
+      if (!l) {
+        cli::usage_error(
+            std::string("unknown log level '") + optarg + "': use debug, info, warning or error",
+            nullptr);
       }
-      case 'f': {
-        auto f = parse_log_format(optarg);
-        if (!f) cli::usage_error(std::string("unknown log format '") + optarg + "': use text or json", nullptr);
-        format = *f;
-        break;
+      g.level = *l;
+    } else if (c == kLogFormat) {
+      auto f = parse_log_format(optarg);
+      if (!f) {
+        cli::usage_error(std::string("unknown log format '") + optarg + "': use text or json",
+                         nullptr);
       }
-      case 'h':
-        std::fputs(kUsage, stdout);
-        return cli::kExitOk;
-      case 'V':
-        std::printf("cybexp-archive %s\n", CYBEXP_VERSION);
-        return cli::kExitOk;
-      default:
-        cli::usage_error(std::string("unknown option '") + argv[optind - 1] + "'", nullptr);
+      g.format = *f;
+    } else if (c == 'f' || c == 'o') {
+      g.upstream_flags.push_back(c == 'f' ? "--force-process" : "--run-once");
+    } else if (c == 'h') {
+      std::fputs(cli::usage_text().c_str(), stdout);
+      return cli::kExitOk;
+    } else if (c == kVersion) {
+      std::printf("cybexp-archive %s\n", CYBEXP_VERSION);
+      return cli::kExitOk;
+    } else if (c == ':') {
+      missing_value(argv[optind - 1], optopt);
+    } else {
+      cli::usage_error(std::string("unknown option '") + argv[optind - 1] + "'", nullptr);
     }
   }
-  log_configure(level, format);
+  return std::nullopt;
+}
+
+// Upstream's CONF_PATH: an existing file, or anything that looks like a path
+// to one (so a mistyped path says "does not exist", not "unknown command").
+bool looks_like_config_path(const std::string& arg) {
+  return fs::is_regular_file(arg) || arg.ends_with(".json") || arg.find('/') != std::string::npos;
+}
+
+// -f, -o, -fo, -of as upstream's argparse takes them; anything else is run's.
+void append_upstream_arg(const std::string& arg, std::vector<std::string>& out) {
+  if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-' &&
+      arg.find_first_not_of("fo", 1) == std::string::npos) {
+    for (char c : arg.substr(1)) out.push_back(c == 'f' ? "--force-process" : "--run-once");
+  } else {
+    out.push_back(arg);
+  }
+}
+
+int run_upstream_alias(const GlobalOptions& g, int argc, char** argv) {
+  const std::string conf = argv[optind];
+  if (g.config_path) {
+    cli::usage_error("the configuration is given twice (-c " + *g.config_path + " and " + conf +
+                         "): use either -c CONFIG run ... or upstream's CONF_PATH [-f] [-o]",
+                     nullptr);
+  }
+  if (!fs::is_regular_file(conf)) {
+    cli::fail(cli::kExitUsage,
+              "configuration " + conf + (fs::exists(conf) ? " is not a file" : " does not exist") +
+                  ": upstream's command line is cybexp-archive CONF_PATH "
+                  "[-f|--force-process] [-o|--run-once], with CONF_PATH an existing file");
+  }
+  std::vector<std::string> words = {"run"};
+  words.insert(words.end(), g.upstream_flags.begin(), g.upstream_flags.end());
+  for (int i = optind + 1; i < argc; ++i) append_upstream_arg(argv[i], words);
+  std::vector<char*> args;
+  args.reserve(words.size());
+  for (std::string& w : words) args.push_back(w.data());
+  log(LogLevel::kDebug, "upstream command line: running 'run' with this configuration",
+      {{"config", conf}});
+  cli::Context ctx(conf);
+  return cli::cmd_run(ctx, args);
+}
+
+int dispatch(int argc, char** argv) {
+  GlobalOptions g;
+  if (auto done = parse_global(argc, argv, g)) return *done;
+  log_configure(g.level, g.format);
   if (optind >= argc) {
-    std::fputs(kUsage, stderr);
+    if (!g.upstream_flags.empty())
+      cli::usage_error("-f and -o need CONF_PATH: cybexp-archive CONF_PATH [-f] [-o]", nullptr);
+    std::fputs(cli::usage_text().c_str(), stderr);
     return cli::kExitUsage;
   }
-  std::string name = argv[optind];
-  auto it = commands().find(name);
-  if (it == commands().end()) cli::usage_error("unknown command '" + name + "'", nullptr);
+  const std::string name = argv[optind];
+  const cli::CommandSpec* command = cli::find_command(name);
+  if (command == nullptr && looks_like_config_path(name)) return run_upstream_alias(g, argc, argv);
+  if (command == nullptr) cli::usage_error("unknown command '" + name + "'", nullptr);
+  if (!g.upstream_flags.empty()) {
+    cli::usage_error(
+        "-f and -o belong to upstream's command line (cybexp-archive CONF_PATH [-f] [-o]); with a "
+        "command use its options ('run --force-process --once')",
+        nullptr);
+  }
   std::vector<char*> args(argv + optind, argv + argc);
-  cli::Context ctx(config_path);  // loads the configuration on first use
-  return it->second(ctx, args);
+  cli::Context ctx(g.config_path);  // loads the configuration on first use
+  return command->handler(ctx, args);
 }
 
 }  // namespace
@@ -138,7 +175,8 @@ int run_cli(int argc, char** argv) {
     code = e.code;
   }
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    std::cerr << "cybexp-archive: cannot write to standard output: " << std::strerror(errno) << "\n";
+    std::cerr << "cybexp-archive: cannot write to standard output: " << std::strerror(errno)
+              << "\n";
     if (code == cli::kExitOk) code = cli::kExitFailure;
   }
   return code;

@@ -70,11 +70,9 @@ std::vector<PrivateKey> check_private_keys(const Config& config, Report& report)
   for (const auto& path : config.private_keys) {
     auto key = PrivateKey::load_file(path);
     if (!key) {
-      report.problem(kExitUsage, key.error().message +
-                                     (key.error().kind == ErrorKind::kIo
-                                          ? ": create a key pair with 'cybexp-archive keygen' "
-                                            "or fix cache.private_key in the configuration"
-                                          : ""));
+      report.problem(kExitUsage, key.error().kind == ErrorKind::kIo
+                                     ? private_key_problem(config, path, key.error())
+                                     : key.error().message);
       continue;
     }
     report.line("private key", path.string() + ": RSA-" + std::to_string(key->modulus_bytes() * 8) +
@@ -139,12 +137,11 @@ void check_stores(const Config& config, Report& report) {
   if (!forced) return report.problem(forced.error());
 
   const bool one = s.cache->shares_database_with(*s.archive);
-  report.line("cache", redacted_url(config.cache.url) + ": " + cache_schema);
-  report.line("archive", redacted_url(config.archive.url) + ": schema version " +
-                             std::to_string(*version) + ", " +
-                             plural(docs->documents, "document", "documents") + " (" +
-                             std::to_string(docs->data_bytes) + " bytes of data)" +
-                             (one ? "; one database with the cache" : ""));
+  report.line("cache store", cache_schema);
+  report.line("archive store", "schema version " + std::to_string(*version) + ", " +
+                                   plural(docs->documents, "document", "documents") + " (" +
+                                   std::to_string(docs->data_bytes) + " bytes of data)" +
+                                   (one ? "; one database with the cache" : ""));
   std::uint64_t skipped = 0;
   std::string by_state;
   for (const auto& [state, n] : counts->skipped) {
@@ -172,7 +169,9 @@ void check_stores(const Config& config, Report& report) {
 int cmd_check(Context& ctx, std::vector<char*> args) {
   static const char* kHelp = R"(usage: cybexp-archive check
 
-Checks that 'run' can work: reads the configuration, loads every private key
+Checks that 'run' can work: reads the configuration and prints the cache and
+archive it resolves to (server, and for MongoDB database and collection;
+never a password), loads every private key
 (refusing one readable by group or others) and the public key, opens both
 stores, and prints their schema versions, the entry counts, the sub-type
 registry's size and what 'run' would do. Changes nothing, except that a
@@ -187,10 +186,16 @@ stderr that says what to do. A missing public key is only a warning: only
   if (!rest.empty()) usage_error("check takes no arguments", "check");
   const Config& config = ctx.config();  // exits 2 with the reason if it is invalid
   Report report;
+  const bool upstream =
+      config.shape == ConfigShape::kA18b070 || config.shape == ConfigShape::kHead;
+  const std::string shape =
+      upstream ? std::string(" (") + config_shape_name(config.shape) + ")" : "";
   report.line("configuration",
-              !std::filesystem::is_regular_file(config.origin)
+              config.shape == ConfigShape::kHome
                   ? "none given: the defaults under " + config.origin.string() + " ($CYBEXP_HOME)"
-                  : config.origin.string());
+                  : config.origin.string() + shape);
+  report.line("cache", describe_target(config.cache));
+  report.line("archive", describe_target(config.archive));
   std::vector<PrivateKey> keys = check_private_keys(config, report);
   check_public_key(config, keys, report);
   check_stores(config, report);

@@ -103,7 +103,6 @@ WatchdogSec, WATCHDOG pings.
 )";
   RunOptions opt;
   std::optional<ops::ListenAddress> metrics;
-  opt.lease_seconds = ctx.config().lease_seconds;
   auto rest = parse_options(args,
                             {{"once", false}, {"force-process", false}, {"limit", true},
                              {"workers", true}, {"batch", true}, {"run-once", false},
@@ -121,6 +120,7 @@ WatchdogSec, WATCHDOG pings.
                               }
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
+  opt.lease_seconds = ctx.config().lease_seconds;  // after --help, which needs no configuration
   auto keys = ctx.private_keys();
   SignalStopper stopper;  // before any thread starts
   if (opt.workers == 0) opt.workers = std::max(1u, std::thread::hardware_concurrency());

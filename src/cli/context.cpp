@@ -5,7 +5,10 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+
+#include "util/log.h"
 
 namespace cybexp::cli {
 
@@ -31,6 +34,9 @@ const Config& Context::config() {
       const char* home = std::getenv("CYBEXP_HOME");
       config_ = default_config(home && *home ? home : "cybexp-data");
     }
+    for (const std::string& w : config_->warnings) {
+      log(LogLevel::kWarning, w, {{"config", config_->origin.string()}});
+    }
   }
   return *config_;
 }
@@ -46,8 +52,7 @@ std::vector<PrivateKey> Context::private_keys() {
     auto key = PrivateKey::load_file(path);
     if (!key) {
       if (key.error().kind == ErrorKind::kIo) {
-        fail(kExitUsage, key.error().message + ": create a key pair with 'cybexp-archive keygen' "
-                                               "or set cache.private_key in the configuration");
+        fail(kExitUsage, private_key_problem(config(), path, key.error()));
       }
       fail(key.error());
     }
@@ -63,6 +68,16 @@ PublicKey Context::public_key() {
                                            "set public_key in the configuration");
   }
   return std::move(*key);
+}
+
+std::string private_key_problem(const Config& config, const std::filesystem::path& path,
+                                const Error& error) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return error.message + ": " +
+           private_key_advice(config, path, std::filesystem::current_path(ec));
+  }
+  return error.message + ": fix its permissions or cache.private_key in the configuration";
 }
 
 void print(std::string_view s) {

@@ -57,16 +57,10 @@ class Context {
   std::optional<Stores> stores_;
 };
 
-// The commands; args[0] is the command name.
-int cmd_keygen(Context& ctx, std::vector<char*> args);
-int cmd_submit(Context& ctx, std::vector<char*> args);
-int cmd_run(Context& ctx, std::vector<char*> args);
-int cmd_status(Context& ctx, std::vector<char*> args);
-int cmd_entries(Context& ctx, std::vector<char*> args);
-int cmd_export(Context& ctx, std::vector<char*> args);
-int cmd_subtypes(Context& ctx, std::vector<char*> args);
-int cmd_requeue(Context& ctx, std::vector<char*> args);
-int cmd_decrypt(Context& ctx, std::vector<char*> args);
+// The message for a private key that could not be read (an I/O error): when
+// it does not exist, where else it looked and the one-line fix.
+std::string private_key_problem(const Config& config, const std::filesystem::path& path,
+                                const Error& error);
 
 // Writes all of s to stdout; a closed pipe ends the command quietly.
 void print(std::string_view s);

@@ -8,15 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "util/redact.h"
+
 namespace cybexp::cli {
 
 std::string json_str(std::string_view s);  // json.dumps(str)
 std::string number(double d);              // json.dumps(float)
 std::string utc(double seconds);           // 2026-11-29T17:00:00Z, or "-" for 0
 
-// A store URL fit to print: the password of user:password@ and the value of
-// a password= parameter become ***; everything else is kept, so an operator
-// still sees which server and database are meant.
-std::string redacted_url(std::string_view url);
+// A store URL fit to print (util/redact.h).
+using cybexp::redacted_url;
 
 }  // namespace cybexp::cli

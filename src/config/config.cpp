@@ -1,4 +1,4 @@
-// Loads the configuration file: upstream's shape (UPSTREAM.md section 6) plus
+// Loads the configuration file: upstream's shape (docs/UPSTREAM-FORMATS.md section 6) plus
 // our extensions. Every mistake is reported with the file, the key and what
 // would be accepted, because operators edit this file by hand.
 #include "cybexp/config.h"
@@ -7,15 +7,13 @@
 #include <set>
 #include <sstream>
 
+#include "config/config_parse.h"
 #include "cybexp/json_value.h"
 
 namespace cybexp {
-namespace {
+namespace config_detail {
 
 namespace fs = std::filesystem;
-
-// Sections other upstream modules keep in the same file; not ours to judge.
-const std::set<std::string> kForeignSections = {"api", "identity", "report", "analytics", "tahoe"};
 
 std::unexpected<Error> config_error(const fs::path& origin, const std::string& what) {
   return make_error(ErrorKind::kInvalidArgument, origin.string() + ": " + what);
@@ -26,19 +24,21 @@ fs::path resolve(const fs::path& base, const std::string& p) {
   return path.is_absolute() ? path : (base / path).lexically_normal();
 }
 
-// sqlite:PATH with a relative PATH is relative to the config file's directory.
-std::string resolve_url(const fs::path& base, const std::string& url) {
-  constexpr std::string_view kSqlite = "sqlite:";
-  if (url.starts_with(kSqlite)) {
-    return std::string(kSqlite) + resolve(base, url.substr(kSqlite.size())).string();
-  }
-  return url;
-}
-
 Result<std::string> get_string(const fs::path& origin, const std::string& key, const Value& v) {
   if (!v.is_string()) return config_error(origin, "'" + key + "' must be a string");
   return v.as_string();
 }
+
+}  // namespace config_detail
+
+namespace {
+
+using namespace config_detail;
+
+// Sections other upstream modules keep in the same file; not ours to judge.
+// (`tahoe` is read: upstream HEAD archives through it.)
+const std::set<std::string> kForeignSections = {"api", "identity", "report", "analytics"};
+const std::set<std::string> kStoreSections = {"cache", "archive", "tahoe"};
 
 Result<std::uint64_t> get_uint(const fs::path& origin, const std::string& key, const Value& v,
                                std::uint64_t min, std::uint64_t max) {
@@ -48,43 +48,10 @@ Result<std::uint64_t> get_uint(const fs::path& origin, const std::string& key, c
   bool ok = !d.empty() && d[0] != '-' && d.size() <= 19;
   if (ok) n = std::stoull(d);
   if (!ok || n < min || n > max) {
-    return config_error(origin, "'" + key + "' must be between " + std::to_string(min) +
-                                    " and " + std::to_string(max));
+    return config_error(origin, "'" + key + "' must be between " + std::to_string(min) + " and " +
+                                    std::to_string(max));
   }
   return n;
-}
-
-Result<void> parse_store(const fs::path& origin, const fs::path& base, const std::string& section,
-                         const Value& v, StoreConfig& store, Config* keys_into) {
-  if (!v.is_object()) return config_error(origin, "'" + section + "' must be an object");
-  for (const auto& [key, value] : v.as_object()) {
-    const std::string path = section + "." + key;
-    if (key == "url" || key == "mongo_url") {
-      store.url = resolve_url(base, CYBEXP_TRY(get_string(origin, path, value)));
-    } else if (key == "db") {
-      store.db = CYBEXP_TRY(get_string(origin, path, value));
-    } else if (key == "coll") {
-      store.coll = CYBEXP_TRY(get_string(origin, path, value));
-    } else if (key == "private_key" && keys_into != nullptr) {
-      keys_into->private_keys.clear();
-      if (value.is_string()) {
-        keys_into->private_keys.push_back(resolve(base, value.as_string()));
-      } else if (value.is_array() && !value.as_array().empty()) {
-        for (const Value& item : value.as_array()) {
-          keys_into->private_keys.push_back(resolve(base, CYBEXP_TRY(get_string(origin, path, item))));
-        }
-      } else {
-        return config_error(origin, "'" + path + "' must be a path or a non-empty array of paths");
-      }
-    } else {
-      return config_error(origin, "unknown key '" + path + "': expected url (or mongo_url), db, coll" +
-                                      (keys_into ? ", private_key" : ""));
-    }
-  }
-  if (store.url.empty()) {
-    return config_error(origin, "'" + section + ".url' is missing: give sqlite:PATH, postgresql://... or mongodb://...");
-  }
-  return {};
 }
 
 Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits) {
@@ -101,10 +68,12 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
       limits.max_depth = CYBEXP_TRY(get_uint(origin, path, value, 1, 10000));
     } else if (key == "entry_seconds") {
       limits.entry_seconds = CYBEXP_TRY(get_uint(origin, path, value, 1, 86400));
+    } else if (key == "max_attempts") {
+      limits.max_attempts = CYBEXP_TRY(get_uint(origin, path, value, 1, 1000));
     } else {
       return config_error(origin, "unknown key '" + path +
                                       "': expected max_blob_bytes, max_canonical_bytes, "
-                                      "canonical_payload_factor, max_depth, entry_seconds");
+                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts");
     }
   }
   return {};
@@ -112,8 +81,23 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
 
 }  // namespace
 
+const char* config_shape_name(ConfigShape shape) {
+  switch (shape) {
+    case ConfigShape::kHome:
+      return "the defaults under $CYBEXP_HOME";
+    case ConfigShape::kExtended:
+      return "cybexp-archive's shape";
+    case ConfigShape::kA18b070:
+      return "upstream a18b070's shape";
+    case ConfigShape::kHead:
+      return "upstream HEAD's shape";
+  }
+  return "?";
+}
+
 Config default_config(const fs::path& home) {
   Config c;
+  c.shape = ConfigShape::kHome;
   fs::path abs = fs::absolute(home).lexically_normal();
   c.origin = abs;
   c.cache = {"sqlite:" + (abs / "cache.db").string(), "cache_db", "file_entries"};
@@ -125,7 +109,8 @@ Config default_config(const fs::path& home) {
 
 Result<Config> parse_config(std::string_view text, const fs::path& origin) {
   constexpr std::size_t kMaxConfigBytes = 1 << 20;  // a config is a few hundred bytes
-  if (text.size() > kMaxConfigBytes) return config_error(origin, "file is larger than 1 MiB: is this a configuration?");
+  if (text.size() > kMaxConfigBytes)
+    return config_error(origin, "file is larger than 1 MiB: is this a configuration?");
   auto parsed = parse_json_strict(text, origin.string());
   if (!parsed) return make_error(ErrorKind::kInvalidArgument, parsed.error().message);
   Value root = std::move(*parsed);
@@ -133,18 +118,12 @@ Result<Config> parse_config(std::string_view text, const fs::path& origin) {
   const fs::path base = fs::absolute(origin).parent_path();
   Config c;
   c.origin = fs::absolute(origin);
-  c.cache = {"", "cache_db", "file_entries"};
-  c.archive = {"", "tahoe_db", "instance"};
   c.private_keys = {base / "priv.pem"};
   c.public_key = base / "pub.pem";
-  bool have_cache = false, have_archive = false;
+  CYBEXP_TRY_VOID(parse_targets(origin, base, root, c));
   for (const auto& [key, value] : root.as_object()) {
-    if (key == "cache") {
-      CYBEXP_TRY_VOID(parse_store(origin, base, "cache", value, c.cache, &c));
-      have_cache = true;
-    } else if (key == "archive") {
-      CYBEXP_TRY_VOID(parse_store(origin, base, "archive", value, c.archive, nullptr));
-      have_archive = true;
+    if (kStoreSections.contains(key)) {
+      continue;
     } else if (key == "public_key") {
       c.public_key = resolve(base, CYBEXP_TRY(get_string(origin, key, value)));
     } else if (key == "lease_seconds") {
@@ -152,12 +131,11 @@ Result<Config> parse_config(std::string_view text, const fs::path& origin) {
     } else if (key == "limits") {
       CYBEXP_TRY_VOID(parse_limits(origin, value, c.limits));
     } else if (!kForeignSections.contains(key)) {
-      return config_error(origin, "unknown key '" + key +
-                                      "': expected cache, archive, public_key, lease_seconds, limits");
+      return config_error(
+          origin,
+          "unknown key '" + key + "': expected cache, archive, public_key, lease_seconds, limits");
     }
   }
-  if (!have_cache) return config_error(origin, "the 'cache' section is missing");
-  if (!have_archive) return config_error(origin, "the 'archive' section is missing");
   return c;
 }
 

@@ -1,4 +1,4 @@
-// The envelope (UPSTREAM.md section 1):
+// The envelope (docs/UPSTREAM-FORMATS.md section 1):
 //
 //   blob = RSA-OAEP-SHA1(session_key) || nonce(16) || tag(16) || AES-256-EAX ciphertext
 //

@@ -1,4 +1,4 @@
-// parsemain (UPSTREAM.md section 4): registry look-up, Python-compatible JSON
+// parsemain (docs/UPSTREAM-FORMATS.md section 4): registry look-up, Python-compatible JSON
 // parse with the upstream fallback to {"data": text}, and the size-checked
 // canonical hash. Every refusal carries a reason an operator can act on.
 #include "cybexp/parsemain.h"

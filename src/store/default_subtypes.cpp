@@ -2,7 +2,7 @@
 
 namespace cybexp {
 
-// UPSTREAM.md section 4: upstream's registry holds unr-honeypot; the analytics
+// docs/UPSTREAM-FORMATS.md section 4: upstream's registry holds unr-honeypot; the analytics
 // module also consumes these sub types, each under a typetag of its own name.
 const std::map<std::string, std::string>& default_subtypes() {
   static const std::map<std::string, std::string> kDefaults = {

@@ -67,18 +67,16 @@ TEST_F(Ops, CheckReportsEverythingAndExitsZeroWhenReady) {
       std::regex_replace(r.out, std::regex("schema version \\d+"), "schema version N");
   EXPECT_EQ(out, "configuration none given: the defaults under " + home_.string() +
                      " ($CYBEXP_HOME)\n"
+                     "cache         sqlite:" + path("cache.db") + "\n"
+                     "archive       sqlite:" + path("archive.db") + "\n"
                      "private key   " +
                      path("priv.pem") +
                      ": RSA-2048, mode 0600\n"
                      "public key    " +
                      path("pub.pem") + ": RSA-2048, pairs with " + path("priv.pem") +
                      "\n"
-                     "cache         sqlite:" +
-                     path("cache.db") +
-                     ": schema version N\n"
-                     "archive       sqlite:" +
-                     path("archive.db") +
-                     ": schema version N, 1 document (21 bytes of data)\n"
+                     "cache store   schema version N\n"
+                     "archive store schema version N, 1 document (21 bytes of data)\n"
                      "entries       1 pending, 1 processed, 1 skipped (typetag_not_supported 1), 0 "
                      "leased now\n"
                      "sub types     6 typetags registered\n"
@@ -125,7 +123,8 @@ TEST_F(Ops, CheckExitsTwoOnABadConfigurationAndOneOnAnUnreachableStore) {
       "cybexp-archive: postgresql 127.0.0.1:1/cybexp: connect: "))
       << down.err;
   EXPECT_TRUE(down.err.ends_with("\ncybexp-archive: check found 1 problem\n")) << down.err;
-  EXPECT_EQ(down.out, "configuration " + dir + "/down.json\nprivate key   " + path("priv.pem") +
+  EXPECT_EQ(down.out, "configuration " + dir + "/down.json\ncache         postgresql://127.0.0.1:1/cybexp\n"
+                      "archive       postgresql://127.0.0.1:1/cybexp\nprivate key   " + path("priv.pem") +
                           ": RSA-2048, mode 0600\n");
 }
 

@@ -1,6 +1,8 @@
 // Cache entry documents, queries and updates (mongo_entries.h).
 #include "store/mongo/mongo_entries.h"
 
+#include "store/mongo/mongo_legacy.h"
+
 namespace cybexp::mongo {
 namespace {
 
@@ -42,7 +44,7 @@ Result<void> add_filter(const EntryFilter& f, Doc& q, Doc& ands, bool& any_and) 
     q.sub("_id", Doc().sub("$in", oid_array(ids)));
   }
   if (f.typetag) {
-    // Old entries carry the typetag as `typtag` (UPSTREAM.md section 2).
+    // Old entries carry the typetag as `typtag` (docs/UPSTREAM-FORMATS.md section 2).
     Doc either = Doc::array();
     either.sub("", Doc().str("typetag", *f.typetag));
     either.sub("", Doc().sub("typetag", Doc().boolean("$exists", false))
@@ -51,10 +53,8 @@ Result<void> add_filter(const EntryFilter& f, Doc& q, Doc& ands, bool& any_and) 
     any_and = true;
   }
   if (f.since || f.until) {
-    Doc range;
-    if (f.since) range.dbl("$gte", *f.since);
-    if (f.until) range.dbl("$lt", *f.until);
-    q.sub("timestamp", range);
+    ands.sub("", upload_time_range(f.since, f.until));  // timestamp, or a legacy entry's datetime
+    any_and = true;
   }
   return {};
 }
@@ -89,13 +89,14 @@ Result<StoredEntry> entry_from_bson(const bson_t* doc) {
   e.typetag = get_string(doc, "typetag").value_or(get_string(doc, "typtag").value_or(""));
   e.orgid = get_string(doc, "orgid").value_or("");
   e.timezone = get_string(doc, "timezone").value_or("UTC");
-  e.timestamp = get_number(doc, "timestamp").value_or(0);
+  e.timestamp = entry_upload_seconds(doc);  // legacy entries: datetime
   e.attempts = static_cast<std::int64_t>(get_count(doc, kFieldAttempts).value_or(0));
   out.fid = get_oid(doc, "fid");
   if (get_true(doc, "processed")) {
     info.state = kStateProcessed;
   } else if (get_true(doc, "skip")) {
     info.state = get_string(doc, "state").value_or("skipped");
+    e.skipped = true;
   } else {
     info.state = kStatePending;
   }
@@ -237,6 +238,7 @@ BsonPtr requeue_update(bool processed) {
   Doc unset;
   unset.str("skip", "").str("state", "").str(kFieldReason, "").str(kFieldFinished, "")
       .str(kFieldLease, "");
+  unset.str(kFieldAttempts, "");
   Doc u;
   if (processed) {
     unset.str("_ref", "");

@@ -1,4 +1,4 @@
-// Cache entries in cache_db.file_entries (UPSTREAM.md section 2) as BSON:
+// Cache entries in cache_db.file_entries (docs/UPSTREAM-FORMATS.md section 2) as BSON:
 // the documents the store writes, reads, and the queries and updates it
 // sends, kept apart from the I/O so that tests check them byte for byte.
 //

@@ -189,10 +189,16 @@ TEST(MongoEntries, FilterQueries) {
   bson_oid_t after = oid(kFid);
   EXPECT_EQ(filter_json(g, &after),
             norm(R"({"_id": {"$in": [{"$oid": "5ea7816a2b3c4d5e6f708192"}]},
-                     "timestamp": {"$gte": {"$numberDouble": "1000.5"},
-                                   "$lt": {"$numberDouble": "2000.0"}},
                      "$and": [{"$or": [{"typetag": "unr-honeypot"},
                                        {"typetag": {"$exists": false}, "typtag": "unr-honeypot"}]},
+                              {"$or": [{"timestamp": {"$gte": {"$numberDouble": "1000.5"},
+                                                      "$lt": {"$numberDouble": "2000.0"}}},
+                                       {"timestamp": {"$exists": false},
+                                        "datetime": {"$gte": "1970-01-01T00:16:40.500000",
+                                                     "$lt": "1970-01-01T00:33:20"}},
+                                       {"timestamp": {"$exists": false},
+                                        "datetime": {"$gte": {"$date": {"$numberLong": "1000500"}},
+                                                     "$lt": {"$date": {"$numberLong": "2000000"}}}}]},
                               {"_id": {"$gt": {"$oid": "5ea7816a2b3c4d5e6f708193"}}}]})"));
   g = {};
   g.ids = {"zz"};

@@ -191,9 +191,19 @@ Result<std::vector<std::uint8_t>> MongoCache::fetch_blob(const CacheEntry& entry
       return false;
     }));
   }
-  if (!fid) return make_error(ErrorKind::kBadData, "entry has no blob");
+  // The API module inserts the entry and writes the blob in two steps, not
+  // atomically (docs/UPSTREAM-FORMATS.md section 7): after its crash an entry can name no
+  // blob or one never written. Nothing will ever come; upstream retried it
+  // forever, we skip it as bad data saying so.
+  if (!fid) {
+    return make_error(ErrorKind::kBadData,
+                      "entry has no blob: it has no fid (the API module never wrote the blob)");
+  }
   auto length = CYBEXP_TRY(blob_length(client, *fid));
-  if (!length) return make_error(ErrorKind::kBadData, "entry has no blob");
+  if (!length) {
+    return make_error(ErrorKind::kBadData, "entry has no blob: fs.files has no file " + oid_hex(*fid) +
+                                               " (the API module never wrote it, or it was deleted)");
+  }
   if (*length > max_bytes) {
     return make_error(ErrorKind::kLimit, "blob is " + std::to_string(*length) + " bytes, over the " +
                                              std::to_string(max_bytes) +

@@ -132,7 +132,10 @@ TEST_F(MongoCacheLive, MissingOrDamagedBlobIsBadData) {
     auto blob = store->fetch_blob(claimed[i], 1000);
     ASSERT_FALSE(blob);
     EXPECT_EQ(blob.error().kind, ErrorKind::kBadData);
-    EXPECT_EQ(blob.error().message, "entry has no blob");
+    EXPECT_EQ(blob.error().message,
+              i == 0 ? "entry has no blob: it has no fid (the API module never wrote the blob)"
+                     : "entry has no blob: fs.files has no file " + oid_hex(gone) +
+                           " (the API module never wrote it, or it was deleted)");
   }
   EXPECT_EQ(claimed[2].blob_size, 300000u);
   auto blob = store->fetch_blob(claimed[2], 1u << 20);
@@ -180,10 +183,10 @@ TEST_F(MongoCacheLive, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
 
   // w1 lost its lease: its results are ignored; w2's count, once.
   std::vector<EntryResult> results = {done(a, {"h1"}), done(b, {"h2"})};
-  EXPECT_EQ(ok(store->finish(results, "w1")), 0u);
+  EXPECT_EQ(ok(store->finish(results, "w1")).marked, 0u);
   EXPECT_EQ(ok(store->entry_counts()).processed, 0u);
-  EXPECT_EQ(ok(store->finish(results, "w2")), 2u);
-  EXPECT_EQ(ok(store->finish(results, "w2")), 0u);
+  EXPECT_EQ(ok(store->finish(results, "w2")).marked, 2u);
+  EXPECT_EQ(ok(store->finish(results, "w2")).marked, 0u);
   EXPECT_EQ(ok(store->entry_counts()).processed, 2u);
 }
 
@@ -202,7 +205,7 @@ TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
       skipped(b, kStateBadData, "the blob fails authentication"),
       skipped(c, kStateNotSupported, "typetag 'nope' is not in the registry"),
   };
-  EXPECT_EQ(ok(store->finish(results, "w")), 3u);
+  EXPECT_EQ(ok(store->finish(results, "w")).marked, 3u);
 
   auto docs = find(cache_.db, cache_.coll);
   ASSERT_EQ(docs.size(), 3u);
@@ -245,7 +248,7 @@ TEST_F(MongoCacheLive, FinishMarksEntriesAsUpstreamDoes) {
   auto retaken = ok(store->claim(force));
   EXPECT_EQ(ids_of(retaken), (std::vector<std::string>{b, c}));
   EXPECT_EQ(retaken[0].attempts, 2);
-  EXPECT_EQ(ok(store->finish(std::vector{done(b, {"h3"})}, "w")), 1u);
+  EXPECT_EQ(ok(store->finish(std::vector{done(b, {"h3"})}, "w")).marked, 1u);
   docs = find(cache_.db, cache_.coll);
   EXPECT_TRUE(get_true(docs[1].get(), "processed"));
   EXPECT_FALSE(find_field(docs[1].get(), "skip", &it));

@@ -2,7 +2,7 @@
 // tests check them byte for byte.
 //
 // Raw documents live in tahoe_db.instance in the upstream TAHOE shape
-// (UPSTREAM.md section 3), which the analytics module reads:
+// (docs/UPSTREAM-FORMATS.md section 3), which the analytics module reads:
 //
 //   {_id: ObjectId, itype: "raw", data: <BSON of the parsed payload>,
 //    orgid, timezone, sub_type, _hash}

@@ -1,6 +1,6 @@
 // The MongoDB backend of CacheStore and ArchiveStore (store.h), a drop-in
 // for an existing CYBEX-P deployment: it reads and writes upstream's own
-// collections (UPSTREAM.md sections 2, 3, 6), so the upstream API and
+// collections (docs/UPSTREAM-FORMATS.md sections 2, 3, 6), so the upstream API and
 // analytics modules keep working beside it, unchanged.
 //
 //   MongoCache:   <cache db>.<coll> entries (default cache_db.file_entries),

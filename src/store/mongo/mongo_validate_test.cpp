@@ -70,7 +70,7 @@ TEST(MongoValidate, UnstorableDocumentMakesOnlyItsEntryAnError) {
   auto summary = archiver.run(stop.get_token());
   ASSERT_TRUE(summary) << summary.error().message;
   EXPECT_EQ(summary->processed, 2u);
-  EXPECT_EQ(summary->skipped, (std::map<std::string, std::uint64_t>{{"error", 2}}));
+  EXPECT_EQ(summary->skipped, (std::map<EntryFate, std::uint64_t>{{EntryFate::kError, 2}}));
   EXPECT_EQ(summary->failed_passes, 0u);
 
   std::vector<EntryInfo> infos;

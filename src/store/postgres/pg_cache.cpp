@@ -42,7 +42,7 @@ constexpr const char* kFree = "(lease_owner IS NULL OR lease_until < now())";
   "FROM c LEFT JOIN LATERAL (SELECT data FROM cybexp_blobs WHERE entry_id = c.id"      \
   " OFFSET 0) AS b ON true WHERE e.id = c.id "                                          \
   "RETURNING e.id, e.name, e.typetag, e.orgid, e.timezone, e.\"timestamp\", e.attempts," \
-  " octet_length(b.data), CASE WHEN octet_length(b.data) <= $4 THEN b.data END"
+  " octet_length(b.data), CASE WHEN octet_length(b.data) <= $4 THEN b.data END, e.skip"
 
 const Statement kClaim{"cybexp_claim", CYBEXP_CLAIM_SQL("AND NOT skip")};
 // With force, only skipped entries finished before $5 (seconds since the
@@ -183,6 +183,7 @@ Result<std::vector<CacheEntry>> PostgresStore::claim(const ClaimRequest& request
     e.attempts = get_int(r, i, 6);
     e.blob_size = static_cast<std::uint64_t>(get_int(r, i, 7));
     if (!is_null(r, i, 8)) e.blob = get_bytes(r, i, 8);
+    e.skipped = get_bool(r, i, 9);
     out.push_back(std::move(e));
   }
   // RETURNING has no order; claim() promises oldest first.
@@ -372,6 +373,7 @@ Result<std::uint64_t> PostgresStore::requeue(const EntryFilter& filter) {
   bool processed = filter.state && *filter.state == kStateProcessed;
   std::string sql =
       "UPDATE cybexp_entries SET skip = false, state = NULL, reason = NULL, finished_at = NULL,"
+      " attempts = 0,"
       " lease_owner = NULL, lease_until = NULL";
   if (processed) sql += ", processed = false, refs = NULL";
   sql += std::string(" WHERE ") + kFree;

@@ -147,7 +147,7 @@ TEST_F(Archive, FinishWithDocumentsIsAtomic) {
   EXPECT_EQ(ok(store->entry_counts()).in_flight.at(0).entries, 2u);
 
   std::vector<RawDocument> good = {doc("h1", "{}"), doc("h2", "[]"), doc("h1", "{}")};
-  EXPECT_EQ(ok(store->finish_with_documents(good, results, "w")), 2u);
+  EXPECT_EQ(ok(store->finish_with_documents(good, results, "w")).inserted, 2u);
   EXPECT_EQ(ok(store->document_counts()).documents, 2u);
   CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 2u);

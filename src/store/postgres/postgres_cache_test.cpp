@@ -142,10 +142,10 @@ TEST_F(Cache, LiveLeaseBlocksOthersExpiredLeaseDoesNot) {
 
   // w1 lost its lease: its results are ignored; w2's count.
   std::vector<EntryResult> results = {done(a, {"h1"}), done(b, {"h2"})};
-  EXPECT_EQ(ok(store->finish(results, "w1")), 0u);
+  EXPECT_EQ(ok(store->finish(results, "w1")).marked, 0u);
   EXPECT_EQ(ok(store->entry_counts()).processed, 0u);
-  EXPECT_EQ(ok(store->finish(results, "w2")), 2u);
-  EXPECT_EQ(ok(store->finish(results, "w2")), 0u);  // never finished twice
+  EXPECT_EQ(ok(store->finish(results, "w2")).marked, 2u);
+  EXPECT_EQ(ok(store->finish(results, "w2")).marked, 0u);  // never finished twice
   EXPECT_EQ(ok(store->entry_counts()).processed, 2u);
 }
 
@@ -160,7 +160,7 @@ TEST_F(Cache, FinishRecordsResultsAndForceRetakesSkipped) {
       skipped(b, kStateBadData, "the blob fails authentication"),
       skipped(c, kStateNotSupported, "typetag 'nope' is not in the registry"),
   };
-  EXPECT_EQ(ok(store->finish(results, "w")), 3u);
+  EXPECT_EQ(ok(store->finish(results, "w")).marked, 3u);
 
   auto infos = entries_of(*store);
   ASSERT_EQ(infos.size(), 3u);
@@ -191,7 +191,7 @@ TEST_F(Cache, FinishRecordsResultsAndForceRetakesSkipped) {
   auto retaken = ok(store->claim(force));
   EXPECT_EQ(ids_of(retaken), (std::vector<std::string>{b, c}));
   EXPECT_EQ(retaken[0].attempts, 2);
-  EXPECT_EQ(ok(store->finish(std::vector{done(b, {"h3"})}, "w")), 1u);
+  EXPECT_EQ(ok(store->finish(std::vector{done(b, {"h3"})}, "w")).marked, 1u);
   counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 2u);
   EXPECT_EQ(counts.skipped, (std::map<std::string, std::uint64_t>{{"typetag_not_supported", 1}}));
@@ -204,7 +204,7 @@ TEST_F(Cache, FinishRejectsBadInput) {
             ErrorKind::kInvalidArgument);
   EXPECT_EQ(store->finish(std::vector{skipped("1", "", "")}, "w").error().kind,
             ErrorKind::kInvalidArgument);
-  EXPECT_EQ(ok(store->finish(std::vector<EntryResult>{}, "w")), 0u);
+  EXPECT_EQ(ok(store->finish(std::vector<EntryResult>{}, "w")).marked, 0u);
   EXPECT_EQ(store->claim(request("")).error().kind, ErrorKind::kInvalidArgument);
 }
 

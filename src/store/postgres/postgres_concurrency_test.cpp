@@ -142,7 +142,7 @@ TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
   EXPECT_EQ(failed.error().message.rfind(prefix, 0), 0u) << failed.error().message;
   std::printf("[ info ] after restart: %s\n", failed.error().message.c_str());
   // ...and the next one reconnects; nothing was lost.
-  EXPECT_EQ(ok(store->finish(results, "w")), 5u);
+  EXPECT_EQ(ok(store->finish(results, "w")).marked, 5u);
   CacheEntry fetched = first[0];
   auto blob_after = store->fetch_blob(fetched, 100);  // the pool's connection died too
   if (!blob_after) {
@@ -166,7 +166,7 @@ TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
   EXPECT_EQ(second.size(), 5u);
   results.clear();
   for (const auto& e : second) results.push_back(done(e.id, {"h" + e.id}));
-  EXPECT_EQ(ok(store->finish(results, "w")), 5u);
+  EXPECT_EQ(ok(store->finish(results, "w")).marked, 5u);
   CacheCounts counts = ok(store->entry_counts());
   EXPECT_EQ(counts.processed, 10u);
   EXPECT_EQ(counts.pending, 0u);

@@ -5,7 +5,7 @@
 namespace cybexp::sqlite {
 namespace {
 
-// [A-Za-z_][A-Za-z0-9_]*, the sub_type rule of UPSTREAM.md section 3. Kept
+// [A-Za-z_][A-Za-z0-9_]*, the sub_type rule of docs/UPSTREAM-FORMATS.md section 3. Kept
 // here so the store refuses a bad registry entry whoever calls it.
 bool is_sub_type_name(std::string_view s) {
   auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };

@@ -16,7 +16,7 @@ namespace {
 // from being loaded at all). Rows are in id order, oldest upload first.
 constexpr const char* kClaimColumns =
     "SELECT id, name, typetag, orgid, timezone, timestamp, attempts, length(data), "
-    "CASE WHEN length(data) <= ?3 THEN data END ";
+    "CASE WHEN length(data) <= ?3 THEN data END, skip ";
 
 // Entries that are pending (or, with force, skipped too: those finished
 // before ?4, so that a forced pass tries each once) and not under a live
@@ -126,6 +126,7 @@ Result<std::vector<CacheEntry>> SqliteStore::claim(const ClaimRequest& request) 
       // reports it as bad data.
       e.blob_size = select.is_null(7) ? 0 : static_cast<std::uint64_t>(select.column_int64(7));
       if (!select.is_null(8)) e.blob = select.column_blob(8);
+      e.skipped = select.column_int64(9) != 0;
     }
   }
   auto lease = CYBEXP_TRY(db_->prepare(kLeaseSql, "claim"));

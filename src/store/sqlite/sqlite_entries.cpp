@@ -165,7 +165,7 @@ Result<std::uint64_t> SqliteStore::requeue(const EntryFilter& filter) {
   const bool processed_too = filter.state && *filter.state == kStateProcessed;
   std::string sql =
       std::string("UPDATE entries SET processed = 0, skip = 0, state = NULL, reason = NULL, refs = NULL, "
-                  "finished_at = NULL WHERE ") +
+                  "finished_at = NULL, attempts = 0 WHERE ") +
       (processed_too ? "(processed = 1 OR skip = 1)" : "skip = 1") +
       " AND (lease_until IS NULL OR lease_until < ?1)" + where.sql;
   auto txn = CYBEXP_TRY(Transaction::begin(*db_, "requeue", Sync::kDurable));

@@ -37,7 +37,7 @@ class SqliteEntriesTest : public ::testing::Test {
                                         skipped_result("2", kStateBadData, "truncated blob"),
                                         skipped_result("3", kStateError, "parse failed"),
                                         skipped_result("4", kStateNotSupported, "unknown")};
-    ASSERT_EQ(ok(cache_->finish(results, "w1")), 4u);
+    ASSERT_EQ(ok(cache_->finish(results, "w1")).marked, 4u);
     add("email", 500);
     add("cowrie", 600);
     ASSERT_EQ(ok(cache_->claim(claim_request("w2", 1))).size(), 1u);
@@ -63,9 +63,9 @@ TEST_F(SqliteEntriesTest, ExpiredLeaseCanBeTakenAndOldHolderCannotFinish) {
   EXPECT_EQ(taken[0].id, id);
   EXPECT_EQ(taken[0].attempts, 2);
   std::vector<EntryResult> results = {processed_result(id, {"from-w1"})};
-  EXPECT_EQ(ok(cache_->finish(results, "w1")), 0u);  // lost its lease
+  EXPECT_EQ(ok(cache_->finish(results, "w1")).marked, 0u);  // lost its lease
   results = {processed_result(id, {"from-w2"})};
-  EXPECT_EQ(ok(cache_->finish(results, "w2")), 1u);
+  EXPECT_EQ(ok(cache_->finish(results, "w2")).marked, 1u);
   EXPECT_THAT(list(*cache_)[0].refs, ElementsAre("from-w2"));
 }
 
@@ -222,7 +222,7 @@ TEST_F(SqliteEntriesTest, RequeueLeavesLiveLeasesAlone) {
   // The leases still hold, and finishing works as normal.
   std::vector<EntryResult> results = {processed_result("2", {"h2"}),
                                       skipped_result("3", kStateError, "again")};
-  EXPECT_EQ(ok(cache_->finish(results, "w4")), 2u);
+  EXPECT_EQ(ok(cache_->finish(results, "w4")).marked, 2u);
   EXPECT_THAT(listed_ids(*cache_, f), ElementsAre("3"));
 }
 

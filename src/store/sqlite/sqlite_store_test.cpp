@@ -201,7 +201,7 @@ TEST_F(SqliteStoreTest, FinishMarksProcessedAndSkipped) {
       skipped_result(b, kStateNotSupported, "typetag x is not in the registry"),
       processed_result(a, {"h1"}),  // duplicate: already finished above
   };
-  EXPECT_EQ(ok(cache_->finish(results, "w1")), 2u);
+  EXPECT_EQ(ok(cache_->finish(results, "w1")).marked, 2u);
   auto infos = list(*cache_);
   ASSERT_EQ(infos.size(), 3u);
   EXPECT_EQ(infos[0].state, "processed");
@@ -218,8 +218,8 @@ TEST_F(SqliteStoreTest, FinishMarksProcessedAndSkipped) {
   EXPECT_EQ(raw_sql(path_, "SELECT refs FROM entries WHERE id = " + a), R"(["h1","h2"])");
   // Another worker cannot finish c, w1 can.
   std::vector<EntryResult> on_c = {processed_result(c, {"h3"})};
-  EXPECT_EQ(ok(cache_->finish(on_c, "w2")), 0u);
-  EXPECT_EQ(ok(cache_->finish(on_c, "w1")), 1u);
+  EXPECT_EQ(ok(cache_->finish(on_c, "w2")).marked, 0u);
+  EXPECT_EQ(ok(cache_->finish(on_c, "w1")).marked, 1u);
 }
 
 TEST_F(SqliteStoreTest, ReleaseEndsOnlyOwnLease) {
@@ -240,7 +240,7 @@ TEST_F(SqliteStoreTest, ForceClaimsSkippedAndFinishOverwritesSkip) {
   ok(cache_->claim(claim_request("w1")));
   std::vector<EntryResult> results = {skipped_result(a, kStateBadData, "truncated"),
                                       processed_result(b, {"hb"})};
-  EXPECT_EQ(ok(cache_->finish(results, "w1")), 2u);
+  EXPECT_EQ(ok(cache_->finish(results, "w1")).marked, 2u);
   EXPECT_TRUE(ok(cache_->claim(claim_request("w1"))).empty());
   EXPECT_EQ(ok(cache_->count_claimable(false)), 0u);
   EXPECT_EQ(ok(cache_->count_claimable(true)), 1u);
@@ -255,7 +255,7 @@ TEST_F(SqliteStoreTest, ForceClaimsSkippedAndFinishOverwritesSkip) {
   skipped.state = "skipped";
   EXPECT_EQ(ok(cache_->requeue(skipped)), 0u);
   std::vector<EntryResult> done = {processed_result(a, {"ha"})};
-  EXPECT_EQ(ok(cache_->finish(done, "w2")), 1u);
+  EXPECT_EQ(ok(cache_->finish(done, "w2")).marked, 1u);
   auto info = list(*cache_)[0];
   EXPECT_EQ(info.state, "processed");
   EXPECT_EQ(info.reason, "");
@@ -302,7 +302,7 @@ TEST_F(SqliteStoreTest, FinishWithDocumentsCommitsBoth) {
   ok(cache_->claim(claim_request("w1")));
   std::vector<RawDocument> docs = {doc("ha"), doc("hb")};
   std::vector<EntryResult> results = {processed_result(a, {"ha"}), processed_result(b, {"hb"})};
-  EXPECT_EQ(ok(cache_->finish_with_documents(docs, results, "w1")), 2u);
+  EXPECT_EQ(ok(cache_->finish_with_documents(docs, results, "w1")).inserted, 2u);
   EXPECT_EQ(ok(archive_->document_counts()).documents, 2u);
   EXPECT_EQ(ok(cache_->entry_counts()).processed, 2u);
 }
@@ -325,7 +325,7 @@ TEST_F(SqliteStoreTest, FinishWithDocumentsIsAtomic) {
   EXPECT_EQ(counts.pending, 2u);
   // The store is usable afterwards (the transaction was rolled back).
   raw_sql(path_, "DROP TRIGGER fail_b");
-  EXPECT_EQ(ok(cache_->finish_with_documents(docs, results, "w1")), 2u);
+  EXPECT_EQ(ok(cache_->finish_with_documents(docs, results, "w1")).inserted, 2u);
   EXPECT_EQ(ok(cache_->entry_counts()).processed, 2u);
 }
 
