@@ -82,6 +82,8 @@ TEST_F(UpstreamCli, ConfPathWithoutRunOnceIsTheDaemonAndStopsOnSigterm) {
 
 TEST_F(UpstreamCli, WhatIsACommandAndWhatIsAConfPath) {
   testing::write_file(dir_ / "status", "{}");  // a file named like a command: the command wins
+  // status only reads (issue 12): the stores must exist first.
+  ASSERT_EQ(run("-c", "conf.json", "run", "--once").code, 0);
   auto status = run("-c", "conf.json", "status");
   EXPECT_EQ(status.code, 0) << status.err;
   EXPECT_TRUE(status.out.starts_with("pending     0\n")) << status.out;
@@ -157,6 +159,9 @@ TEST_F(UpstreamCli, CheckPrintsTheResolvedTargetsOfAnUpstreamFile) {
                           "cache":   {"mongo_url": "sqlite:cache.db", "db": "cache_db", "coll": "file_entries"},
                           "tahoe":   {"mongo_url": "sqlite:archive.db", "db": "tahoe_db", "coll": "instance"},
                           "api": {"port": 5000}})");
+  // check only reads (issue 12): the stores must exist first.
+  auto created = run("-c", "head.json", "run", "--once");
+  ASSERT_EQ(created.code, 0) << created.err;
   auto r = run("-c", "head.json", "check");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.out.starts_with("configuration " + real("head.json") +
