@@ -128,6 +128,12 @@ TEST_F(Ops, CheckExitsTwoOnABadConfigurationAndOneOnAnUnreachableStore) {
                           ": RSA-2048, mode 0600\n");
 }
 
+testing::ProcessOptions home_at(const std::string& home) {
+  testing::ProcessOptions options;
+  options.env = {{"CYBEXP_HOME", home}};
+  return options;
+}
+
 // Read commands open the stores read-only: a mistyped CYBEXP_HOME or store
 // path is an error (exit 1) that says so, and creates nothing.
 TEST_F(Ops, ReadCommandsNeverCreateAStore) {
@@ -136,7 +142,7 @@ TEST_F(Ops, ReadCommandsNeverCreateAStore) {
                                        {"entries"}, {"export"}, {"subtypes", "list"},
                                        {"inspect", "1"}}) {
     SCOPED_TRACE(cmd[0]);
-    auto r = testing::run_binary(dir_.path(), cmd, "CYBEXP_HOME=" + missing);
+    auto r = testing::run_binary(dir_.path(), cmd, home_at(missing));
     EXPECT_EQ(r.code, 1) << r.err;
     EXPECT_EQ(r.out, "");
     EXPECT_EQ(r.err, "cybexp-archive: sqlite " + missing +
@@ -146,7 +152,7 @@ TEST_F(Ops, ReadCommandsNeverCreateAStore) {
   }
   // check reports it among its findings (with the missing keys: exit 2),
   // also without creating anything.
-  auto r = testing::run_binary(dir_.path(), {"check"}, "CYBEXP_HOME=" + missing);
+  auto r = testing::run_binary(dir_.path(), {"check"}, home_at(missing));
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("/cache.db: No such file or directory (commands that only read never "
                        "create a store"),

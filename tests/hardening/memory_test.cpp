@@ -27,7 +27,7 @@ namespace {
 constexpr std::size_t kMiB = 1 << 20;
 
 struct EntryRun {
-  Child child;
+  RunResult child;
   long payload_kib = 0;
   long bound_kib = 0;
 };
@@ -49,7 +49,7 @@ EntryRun run_once(const std::string& shape, const std::string& payload, long fac
         (*cache)->add_entry({shape, "unr-honeypot", "identity--x", "UTC", 1.0}, *blob).has_value());
   }
   EntryRun r;
-  r.child = spawn(dir.path(), {"-c", config.string(), "run", "--once"});
+  r.child = run_binary(dir.path(), {"-c", config.string(), "run", "--once"});
   r.payload_kib = static_cast<long>(payload.size() / 1024);
   r.bound_kib = factor * r.payload_kib + 32 * 1024;
   const long target_kib = 4 * r.payload_kib + 32 * 1024;

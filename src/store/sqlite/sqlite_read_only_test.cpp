@@ -61,7 +61,7 @@ TEST(SqliteReadOnly, ReadsAnExistingStoreAndRefusesWrites) {
   std::string id;
   {
     auto rw = ok(open_sqlite_combined(path));
-    id = ok(rw.cache->add_entry(new_entry(), bytes("payload")));
+    id = ok(rw.cache->add_entry(new_entry("a"), bytes("payload")));
   }
   auto ro = ok(open_sqlite_combined(path, OpenMode::kReadOnly));
   EXPECT_EQ(ok(ro.cache->entry_counts()).pending, 1u);
@@ -69,7 +69,7 @@ TEST(SqliteReadOnly, ReadsAnExistingStoreAndRefusesWrites) {
   CacheEntry e;
   e.id = id;
   EXPECT_EQ(ok(ro.cache->fetch_blob(e, 1 << 20)), bytes("payload"));
-  auto write = ro.cache->add_entry(new_entry(), bytes("x"));
+  auto write = ro.cache->add_entry(new_entry("b"), bytes("x"));
   ASSERT_FALSE(write.has_value());
   EXPECT_THAT(write.error().message, HasSubstr("readonly"));
   EXPECT_FALSE(ro.archive->add_subtype("t", "t").has_value());
