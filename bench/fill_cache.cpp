@@ -3,32 +3,16 @@
 //
 //   cybexp-bench-fill CACHE_URL PUB_PEM COUNT SIZE [TYPETAG]
 //
-// Each payload is distinct (so every entry makes a new document), shaped like
-// a honeypot batch: {"events": [{"i": 0, "ip": "10.0.0.0", "msg": "xxx..."}, ...]}.
+// Each payload is distinct (so every entry makes a new document), a batch of
+// honeypot events with nested fields (bench/honeypot_payload.h).
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "cybexp/envelope.h"
 #include "cybexp/store_factory.h"
+#include "honeypot_payload.h"
 
-namespace {
-
-std::string payload(std::uint64_t n, std::size_t size) {
-  std::string s = "{\"batch\": " + std::to_string(n) + ", \"events\": [";
-  for (int i = 0; s.size() + 80 < size; ++i) {
-    std::string ev = "{\"i\": " + std::to_string(i) + ", \"ip\": \"10.0." + std::to_string(i / 256 % 256) +
-                     "." + std::to_string(i % 256) + "\", \"msg\": \"";
-    std::size_t room = std::min<std::size_t>(size - s.size() - ev.size() - 10, 40 + (i % 7) * 11);
-    ev += std::string(room, static_cast<char>('a' + i % 26)) + "\"}";
-    if (i > 0) s += ", ";
-    s += ev;
-  }
-  s += "]}";
-  return s;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 5) {
@@ -53,7 +37,7 @@ int main(int argc, char** argv) {
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (std::uint64_t n = 0; n < count; ++n) {
-    std::string p = payload(n, size);
+    std::string p = cybexp::bench::honeypot_batch(n, size);
     auto blob = cybexp::encrypt_envelope(
         {reinterpret_cast<const std::uint8_t*>(p.data()), p.size()}, *key);
     if (!blob) {

@@ -14,6 +14,7 @@
 #include "cybexp/parsemain.h"
 #include "cybexp/python_json.h"
 #include "cybexp/store_factory.h"
+#include "honeypot_payload.h"
 #include "support/hash_flood.h"
 
 namespace {
@@ -75,6 +76,18 @@ void BM_Parsemain(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * p.size()));
 }
 BENCHMARK(BM_Parsemain)->Arg(500)->Arg(1 << 20);
+
+// Realistic honeypot batches (bench/honeypot_payload.h, as scripts/bench.sh
+// fills them): nested objects, arrays of strings, floats, booleans, nulls.
+void BM_ParsemainHoneypot(benchmark::State& state) {
+  std::string p = bench::honeypot_batch(1, static_cast<std::size_t>(state.range(0)));
+  for (auto _ : state) {
+    auto out = parsemain(default_subtypes(), "unr-honeypot", "org", "UTC", p, Limits{});
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * p.size()));
+}
+BENCHMARK(BM_ParsemainHoneypot)->Arg(500)->Arg(1 << 20);
 
 // Hash flooding: an object whose 2^n keys all collide under std::hash
 // (tests/support/hash_flood.h), through parsemain. With the parser's

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "cybexp/canonical.h"
+#include "cybexp/document.h"
 #include "cybexp/json_value.h"
 #include "cybexp/parsemain.h"
 #include "cybexp/python_json.h"
@@ -80,6 +81,35 @@ void check_parsemain(std::string_view text) {
   check(rehash && *rehash == o.document.hash, "stored data hashes to the document's _hash");
 }
 
+int status_code(JsonParseStatus s) {
+  switch (s) {
+    case JsonParseStatus::kOk:
+      return DocumentParseResult::kOk;
+    case JsonParseStatus::kNotJson:
+      return DocumentParseResult::kNotJson;
+    case JsonParseStatus::kLoneSurrogate:
+      return DocumentParseResult::kLoneSurrogate;
+    case JsonParseStatus::kTooDeep:
+      return DocumentParseResult::kTooDeep;
+  }
+  return -1;
+}
+
+void check_document(std::string_view text, const JsonParseResult& parsed) {
+  const DocumentParseResult d = parse_document(text, JsonLimits{kDepth});
+  check(static_cast<int>(d.status) == status_code(parsed.status),
+        "document and Value models agree on the parse status");
+  if (parsed.status != JsonParseStatus::kOk) return;
+  std::string dumped;
+  append_python_json(d.document, dumped);
+  check(dumped == python_json(parsed.value), "document and Value models write the same json.dumps");
+  check(python_json_size(d.document) == dumped.size(), "python_json_size() is exact");
+  auto hv = raw_hash("fuzz_sub", parsed.value, kCanonicalLimit);
+  auto hd = raw_hash("fuzz_sub", d.document, kCanonicalLimit);
+  check(hv.has_value() == hd.has_value() && (!hv || *hv == *hd),
+        "document and Value models give the same _hash or both refuse");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -91,6 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(python_json(*strict) == python_json(parsed.value), "strict and Python parses agree");
   }
   if (parsed.status == JsonParseStatus::kOk) check_value(parsed.value);
+  check_document(text, parsed);
   // parsemain takes decrypted payloads that archive_one has checked are UTF-8.
   if (is_valid_utf8(text)) check_parsemain(text);
   return 0;

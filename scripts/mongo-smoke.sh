@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the MongoDB store's live tests against a server started here: CongoDB,
+# Runs the MongoDB store's live tests, and the store contract suite's MongoDB
+# configurations, against a server started here: CongoDB,
 # the small in-memory MongoDB-wire server in the npm package
 # @push.rocks/smartmongo 2.2.0 (no real MongoDB server can be installed on
 # these machines).
@@ -7,9 +8,10 @@
 #   scripts/mongo-smoke.sh [BUILD_DIR]     default build/release
 #
 # Installs CongoDB outside the repository ($CYBEXP_CONGO_DIR, default
-# /tmp/cybexp-congo), builds mongo_live_tests, starts the server on
-# 127.0.0.1:$CYBEXP_CONGO_PORT (default 27117), runs the tests with
-# CYBEXP_TEST_MONGODB_URI set, and stops the server, whatever happened.
+# /tmp/cybexp-congo), builds mongo_live_tests and store_contract_tests,
+# starts the server on 127.0.0.1:$CYBEXP_CONGO_PORT (default 27117), runs
+# the tests with CYBEXP_TEST_MONGODB_URI set, and stops the server, whatever
+# happened.
 #
 # CongoDB only smoke-tests the store: it keeps numbers as JavaScript does (a
 # whole double comes back as an int32), handles GridFS files up to 16 MiB and
@@ -65,7 +67,7 @@ fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$build" --target mongo_live_tests -j"$(nproc)"
+cmake --build "$build" --target mongo_live_tests store_contract_tests -j"$(nproc)"
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   echo "mongo-smoke: something already listens on 127.0.0.1:$port: set CYBEXP_CONGO_PORT"
@@ -86,4 +88,4 @@ done
 
 echo "mongo-smoke: live tests against CongoDB on 127.0.0.1:$port"
 CYBEXP_TEST_MONGODB_URI="mongodb://127.0.0.1:$port/?serverSelectionTimeoutMS=5000" \
-  ctest --test-dir "$build" -R '^Mongo(Cache|Archive)Live\.' --output-on-failure
+  ctest --test-dir "$build" -R '^Mongo(Cache|Archive)Live\.|StoreContract.*/Mongo' --output-on-failure

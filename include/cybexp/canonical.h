@@ -28,4 +28,11 @@ Result<std::string> canonical(const Value& v, std::uint64_t max_bytes);
 // size in the message) if canonical(data) would exceed max_bytes.
 Result<std::string> raw_hash(std::string_view sub_type, const Value& data, std::uint64_t max_bytes);
 
+// The same for the compact document model (document.h): written from the
+// tape; a document whose size check needs array de-duplication is converted
+// to a Value and takes the functions above.
+class Document;
+Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes);
+Result<std::string> raw_hash(std::string_view sub_type, const Document& doc, std::uint64_t max_bytes);
+
 }  // namespace cybexp

@@ -24,6 +24,14 @@ struct StoreConfig {
   std::string coll;  // collection (MongoDB); upstream meaning
 };
 
-Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive);
+// kReadOnly, for commands that only read (status, entries, export, inspect,
+// subtypes list, check): SQLite files are opened SQLITE_OPEN_READONLY, and
+// nothing is created, neither a file nor a directory; a missing or empty
+// file, or one without the schema, is an error that says so. The server
+// backends ignore it.
+enum class OpenMode { kReadWrite, kReadOnly };
+
+Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive,
+                           OpenMode mode = OpenMode::kReadWrite);
 
 }  // namespace cybexp

@@ -18,8 +18,9 @@ that were skipped for it.
 )";
   auto rest = parse_options(args, {}, kHelp, [](const std::string&, const char*) {});
   if (rest.empty()) usage_error("subtypes needs list, add or remove", "subtypes");
-  ArchiveStore& archive = *ctx.stores().archive;
   const std::string& verb = rest[0];
+  ArchiveStore& archive =
+      *ctx.stores(verb == "list" ? OpenMode::kReadOnly : OpenMode::kReadWrite).archive;
   if (verb == "list" && rest.size() == 1) {
     std::string out;
     for (const auto& [typetag, sub_type] : must(archive.subtypes())) out += typetag + "\t" + sub_type + "\n";

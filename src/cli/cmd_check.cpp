@@ -109,7 +109,7 @@ void check_public_key(const Config& config, const std::vector<PrivateKey>& keys,
 }
 
 void check_stores(const Config& config, Report& report) {
-  auto opened = open_stores(config.cache, config.archive);
+  auto opened = open_stores(config.cache, config.archive, OpenMode::kReadOnly);
   if (!opened) {
     report.problem(opened.error());
     return;

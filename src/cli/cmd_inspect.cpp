@@ -160,7 +160,7 @@ configuration.
   if (rest.size() != 1) usage_error("inspect takes one ENTRY_ID", "inspect");
   std::vector<PrivateKey> keys;
   if (decrypt || dry_run) keys = ctx.private_keys();
-  Stores& stores = ctx.stores();
+  Stores& stores = ctx.stores(OpenMode::kReadOnly);
   std::optional<EntryInfo> found;
   EntryFilter filter;
   filter.ids = {rest[0]};

@@ -20,7 +20,7 @@ processed, skipped (state to count), documents, data_bytes and in_flight.
   auto rest = parse_options(args, {{"json", false}}, kHelp,
                             [&](const std::string&, const char*) { json = true; });
   if (!rest.empty()) usage_error("status takes no arguments", "status");
-  Stores& stores = ctx.stores();
+  Stores& stores = ctx.stores(OpenMode::kReadOnly);
   CacheCounts c = must(stores.cache->entry_counts());
   ArchiveCounts a = must(stores.archive->document_counts());
   std::uint64_t skipped = 0;
@@ -77,7 +77,7 @@ orgid, timezone, timestamp, state, _ref, reason, attempts, lease_owner.
                               if (name == "json") json = true;
                             });
   if (!rest.empty()) usage_error("entries takes no arguments", "entries");
-  must(ctx.stores().cache->for_each_entry(filter, [&](const EntryInfo& i) {
+  must(ctx.stores(OpenMode::kReadOnly).cache->for_each_entry(filter, [&](const EntryInfo& i) {
     std::string line;
     if (json) {
       line = "{\"id\": " + json_str(i.entry.id) + ", \"name\": " + json_str(i.entry.name) +
@@ -110,7 +110,7 @@ Python's json.dumps writes it.
   auto rest = parse_options(args, {{"sub-type", true}}, kHelp,
                             [&](const std::string&, const char* value) { sub_type = value; });
   if (!rest.empty()) usage_error("export takes no arguments", "export");
-  must(ctx.stores().archive->for_each_document(sub_type, [&](const RawDocument& d) {
+  must(ctx.stores(OpenMode::kReadOnly).archive->for_each_document(sub_type, [&](const RawDocument& d) {
     std::string line = raw_document_json(d);
     line += '\n';
     print(line);

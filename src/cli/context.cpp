@@ -41,8 +41,8 @@ const Config& Context::config() {
   return *config_;
 }
 
-Stores& Context::stores() {
-  if (!stores_) stores_ = must(open_stores(config().cache, config().archive));
+Stores& Context::stores(OpenMode mode) {
+  if (!stores_) stores_ = must(open_stores(config().cache, config().archive, mode));
   return *stores_;
 }
 

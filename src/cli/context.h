@@ -46,7 +46,8 @@ class Context {
   // Nothing is read until first use, so `COMMAND --help` needs no configuration.
   explicit Context(std::optional<std::string> config_path) : config_path_(std::move(config_path)) {}
   const Config& config();
-  Stores& stores();
+  // Opened on first use; read commands pass OpenMode::kReadOnly.
+  Stores& stores(OpenMode mode = OpenMode::kReadWrite);
   std::vector<PrivateKey> private_keys();
   PublicKey public_key();
 

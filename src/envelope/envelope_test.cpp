@@ -6,7 +6,6 @@
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <rapidjson/document.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,10 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 #include <sstream>
 #include <thread>
 
+#include "support/temp_dir.h"
+#include "support/vectors.h"
 #include "util/encoding.h"
 
 namespace cybexp {
@@ -49,26 +49,8 @@ mode_t mode_of(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("cybexp-envelope-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-             "-" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::TempDir;
+using testing::vector_named;
 
 // The key files in git are mode 0644, so the permission check is off here.
 const PrivateKey& priv() {
@@ -84,43 +66,7 @@ const PublicKey& pub() {
   return k;
 }
 
-struct TestVector {
-  std::string name, state;
-  Bytes blob, plaintext;
-};
-
-const std::vector<TestVector>& vectors() {
-  static const std::vector<TestVector> all = [] {
-    std::vector<TestVector> out;
-    std::ifstream in(kData / "vectors.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      rapidjson::Document d;
-      d.Parse(line.c_str(), line.size());
-      EXPECT_FALSE(d.HasParseError());
-      TestVector v;
-      v.name = d["name"].GetString();
-      v.state = d["expect"]["state"].GetString();
-      auto blob = base64_decode({d["blob_b64"].GetString(), d["blob_b64"].GetStringLength()});
-      auto pt = base64_decode({d["plaintext_b64"].GetString(), d["plaintext_b64"].GetStringLength()});
-      EXPECT_TRUE(blob && pt) << v.name;
-      if (blob) v.blob = std::move(*blob);
-      if (pt) v.plaintext = std::move(*pt);
-      out.push_back(std::move(v));
-    }
-    return out;
-  }();
-  return all;
-}
-
-const TestVector& vector_named(std::string_view name) {
-  for (const TestVector& v : vectors())
-    if (v.name == name) return v;
-  ADD_FAILURE() << "no vector " << name;
-  static const TestVector none;
-  return none;
-}
+const std::vector<testing::Vector>& vectors() { return testing::all_vectors(); }
 
 bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
@@ -129,7 +75,7 @@ bool contains(const std::string& s, std::string_view part) { return s.find(part)
 TEST(EnvelopeVectors, EveryVectorDecryptsOrFailsAsUpstreamDid) {
   ASSERT_EQ(vectors().size(), 34u);
   int ok = 0, bad = 0;
-  for (const TestVector& v : vectors()) {
+  for (const testing::Vector& v : vectors()) {
     auto r = decrypt_envelope(v.blob, priv());
     // invalid_utf8 is bad data to upstream only after decryption (UTF-8
     // decoding); the envelope itself is sound.
@@ -175,7 +121,7 @@ TEST(EnvelopeVectors, FailureMessagesSayWhatHappened) {
 }
 
 TEST(EnvelopeVectors, WrongKeyVectorBelongsToTheOtherKey) {
-  const TestVector& v = vector_named("wrong_key");
+  const testing::Vector& v = vector_named("wrong_key");
   auto r = decrypt_envelope(v.blob, other_priv());
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(Bytes(r->begin(), r->end()), v.plaintext);
@@ -186,7 +132,7 @@ TEST(EnvelopeVectors, WrongKeyVectorBelongsToTheOtherKey) {
 TEST(EnvelopeAny, TriesEveryKey) {
   const std::vector<PrivateKey> both = {other_priv(), priv()};
   for (const char* name : {"wrong_key", "cowrie_login", "empty_plaintext"}) {
-    const TestVector& v = vector_named(name);
+    const testing::Vector& v = vector_named(name);
     auto r = decrypt_envelope_any(v.blob, both);
     ASSERT_TRUE(r.has_value()) << name << ": " << r.error().message;
     EXPECT_EQ(Bytes(r->begin(), r->end()), v.plaintext) << name;
@@ -254,7 +200,7 @@ TEST(EnvelopeRoundTrip, EverySealUsesAFreshSessionKeyAndNonce) {
 }
 
 TEST(EnvelopeRoundTrip, ConcurrentThreadsAndShortLivedKeys) {
-  const TestVector& v = vector_named("cowrie_login");
+  const testing::Vector& v = vector_named("cowrie_login");
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -306,7 +252,7 @@ TEST(EnvelopeKeys, Pkcs8KeyLoadsAndDecrypts) {
   ASSERT_TRUE(read_text(p8).starts_with("-----BEGIN PRIVATE KEY-----"));
   auto key = PrivateKey::load_file(p8);
   ASSERT_TRUE(key.has_value()) << key.error().message;
-  const TestVector& v = vector_named("cowrie_login");
+  const testing::Vector& v = vector_named("cowrie_login");
   auto r = decrypt_envelope(v.blob, *key);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(Bytes(r->begin(), r->end()), v.plaintext);

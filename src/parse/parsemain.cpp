@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "cybexp/canonical.h"
+#include "cybexp/document.h"
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
 #include "cybexp/store.h"
@@ -69,47 +70,74 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
                                           " SUB_TYPE', then 'requeue --state error'");
   }
 
-  JsonParseResult parsed = parse_python_json(text, JsonLimits{limits.max_depth});
-  Value data;
-  switch (parsed.status) {
-    case JsonParseStatus::kOk:
-      data = std::move(parsed.value);
-      break;
-    case JsonParseStatus::kNotJson:
-      // Upstream's Raw keeps non-JSON payloads (e-mails, feed lines) as text.
-      data = Object{{"data", std::string(text)}};
-      break;
-    case JsonParseStatus::kLoneSurrogate:
-      return refuse(ParseState::kError,
-                    "payload is JSON with a lone UTF-16 surrogate escape (such as \\ud800), which "
-                    "cannot be stored as UTF-8; upstream fails on it too: fix the feed and upload it again");
-    case JsonParseStatus::kTooDeep:
-      return refuse(ParseState::kError,
-                    "payload JSON is nested deeper than " + std::to_string(limits.max_depth) +
-                        " levels (limits.max_depth)" + where_in(parsed.detail) +
-                        ": raise the limit if the feed is genuine, then 'requeue --state error'");
-  }
-
   // The canonical form may be far larger than the payload (it doubles per
   // nesting level): allow the larger of the fixed limit and a payload multiple.
   const std::uint64_t limit =
       std::max<std::uint64_t>(limits.max_canonical_bytes,
                               limits.canonical_payload_factor * static_cast<std::uint64_t>(text.size()));
-  auto hash = raw_hash(sub_type, data, limit);
-  if (!hash) {
+  auto refuse_size = [](const Error& e) {
     return refuse(ParseState::kError,
-                  hash.error().message +
+                  e.message +
                       " (limits.max_canonical_bytes, or canonical_payload_factor times the payload): "
                       "the document nests too deeply to archive; raise the limits if it is genuine, "
                       "then 'requeue --state error'");
-  }
-
+  };
+  auto refuse_surrogate = [] {
+    return refuse(ParseState::kError,
+                  "payload is JSON with a lone UTF-16 surrogate escape (such as \\ud800), which "
+                  "cannot be stored as UTF-8; upstream fails on it too: fix the feed and upload it again");
+  };
+  auto refuse_deep = [&](std::string_view detail) {
+    return refuse(ParseState::kError,
+                  "payload JSON is nested deeper than " + std::to_string(limits.max_depth) +
+                      " levels (limits.max_depth)" + where_in(detail) +
+                      ": raise the limit if the feed is genuine, then 'requeue --state error'");
+  };
   ParseOutcome out;
   out.state = ParseState::kSuccess;
-  out.document.hash = std::move(*hash);
   out.document.sub_type = sub_type;
   out.document.orgid = std::string(orgid);
   out.document.timezone = std::string(timezone);
+
+  // The compact document model (document.h): one tape, strings as views.
+  DocumentParseResult parsed = parse_document(text, JsonLimits{limits.max_depth});
+  switch (parsed.status) {
+    case DocumentParseResult::kOk: {
+      auto hash = raw_hash(sub_type, parsed.document, limit);
+      if (!hash) return refuse_size(hash.error());
+      out.document.hash = std::move(*hash);
+      append_python_json(parsed.document, out.document.data_json);
+      recycle_document(std::move(parsed.document));
+      return out;
+    }
+    case DocumentParseResult::kNotJson:
+      break;  // below
+    case DocumentParseResult::kLoneSurrogate:
+      return refuse_surrogate();
+    case DocumentParseResult::kTooDeep:
+      return refuse_deep(parsed.detail);
+    case DocumentParseResult::kTooLarge: {
+      // A string or array beyond the tape's field sizes: the Value model.
+      parsed.document = Document();
+      JsonParseResult value = parse_python_json(text, JsonLimits{limits.max_depth});
+      if (value.status == JsonParseStatus::kLoneSurrogate) return refuse_surrogate();
+      if (value.status == JsonParseStatus::kTooDeep) return refuse_deep(value.detail);
+      if (value.status == JsonParseStatus::kOk) {
+        auto hash = raw_hash(sub_type, value.value, limit);
+        if (!hash) return refuse_size(hash.error());
+        out.document.hash = std::move(*hash);
+        out.document.data_json.reserve(text.size() + text.size() / 8 + 16);
+        append_python_json(value.value, out.document.data_json);
+        return out;
+      }
+      break;
+    }
+  }
+  // Upstream's Raw keeps non-JSON payloads (e-mails, feed lines) as text.
+  const Value data = Object{{"data", std::string(text)}};
+  auto hash = raw_hash(sub_type, data, limit);
+  if (!hash) return refuse_size(hash.error());
+  out.document.hash = std::move(*hash);
   out.document.data_json.reserve(text.size() + text.size() / 8 + 16);
   append_python_json(data, out.document.data_json);
   return out;

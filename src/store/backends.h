@@ -14,10 +14,13 @@
 
 namespace cybexp {
 
-Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path);
-Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path);
+// mode: see OpenMode in store_factory.h.
+Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path,
+                                                      OpenMode mode = OpenMode::kReadWrite);
+Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path,
+                                                          OpenMode mode = OpenMode::kReadWrite);
 // One object serving both roles on one SQLite file.
-Result<Stores> open_sqlite_combined(const std::string& path);
+Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode = OpenMode::kReadWrite);
 
 // Either may be null: that role is served by another backend.
 Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archive);

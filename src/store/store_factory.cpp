@@ -11,18 +11,20 @@ namespace cybexp {
 namespace {
 
 // Opens the roles given (null: not this backend's). When both are given and
-// name one database, the backend returns one object for both.
-using Opener = Result<Stores> (*)(const StoreConfig* cache, const StoreConfig* archive);
+// name one database, the backend returns one object for both. The mode
+// matters to SQLite only (the servers create no files).
+using Opener = Result<Stores> (*)(const StoreConfig* cache, const StoreConfig* archive,
+                                  OpenMode mode);
 
-Result<Stores> open_sqlite(const StoreConfig* cache, const StoreConfig* archive) {
+Result<Stores> open_sqlite(const StoreConfig* cache, const StoreConfig* archive, OpenMode mode) {
   constexpr std::size_t kPrefix = std::string_view("sqlite:").size();
   if (cache != nullptr && archive != nullptr && cache->url == archive->url) {
-    return open_sqlite_combined(cache->url.substr(kPrefix));
+    return open_sqlite_combined(cache->url.substr(kPrefix), mode);
   }
   Stores out;
-  if (cache != nullptr) out.cache = CYBEXP_TRY(open_sqlite_cache(cache->url.substr(kPrefix)));
+  if (cache != nullptr) out.cache = CYBEXP_TRY(open_sqlite_cache(cache->url.substr(kPrefix), mode));
   if (archive != nullptr) {
-    out.archive = CYBEXP_TRY(open_sqlite_archive(archive->url.substr(kPrefix)));
+    out.archive = CYBEXP_TRY(open_sqlite_archive(archive->url.substr(kPrefix), mode));
   }
   return out;
 }
@@ -36,10 +38,14 @@ struct Backend {
 constexpr Backend kBackends[] = {
     {{"sqlite:", ""}, "sqlite:PATH", open_sqlite},
 #ifdef CYBEXP_WITH_POSTGRES
-    {{"postgresql://", "postgres://"}, "postgresql://HOST/DB", open_postgres},
+    {{"postgresql://", "postgres://"},
+     "postgresql://HOST/DB",
+     [](const StoreConfig* c, const StoreConfig* a, OpenMode) { return open_postgres(c, a); }},
 #endif
 #ifdef CYBEXP_WITH_MONGO
-    {{"mongodb://", "mongodb+srv://"}, "mongodb://HOST", open_mongo},
+    {{"mongodb://", "mongodb+srv://"},
+     "mongodb://HOST",
+     [](const StoreConfig* c, const StoreConfig* a, OpenMode) { return open_mongo(c, a); }},
 #endif
 };
 
@@ -65,15 +71,15 @@ std::unexpected<Error> unsupported(const std::string& role, const std::string& u
 
 }  // namespace
 
-Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive) {
+Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive, OpenMode mode) {
   const Backend* cb = backend_for(cache.url);
   const Backend* ab = backend_for(archive.url);
   if (cb == nullptr) return unsupported("cache", cache.url);
   if (ab == nullptr) return unsupported("archive", archive.url);
-  if (cb == ab) return cb->open(&cache, &archive);
+  if (cb == ab) return cb->open(&cache, &archive, mode);
   Stores out;
-  out.cache = CYBEXP_TRY(cb->open(&cache, nullptr)).cache;
-  out.archive = CYBEXP_TRY(ab->open(nullptr, &archive)).archive;
+  out.cache = CYBEXP_TRY(cb->open(&cache, nullptr, mode)).cache;
+  out.archive = CYBEXP_TRY(ab->open(nullptr, &archive, mode)).archive;
   return out;
 }
 

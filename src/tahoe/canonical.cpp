@@ -13,14 +13,17 @@
 #include <bit>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
+#include "cybexp/document.h"
 #include "cybexp/python_json.h"
 #include "tahoe/canonical_internal.h"
 #include "tahoe/escape_writer.h"
 #include "tahoe/scalar_writer.h"
 #include "util/encoding.h"
+#include "util/keyed_hash.h"
 
 namespace cybexp {
 
@@ -93,6 +96,107 @@ void write_quote(std::uint64_t unit, Out& out) {
   out.put('"');
 }
 
+// An array item's canonical string, with 8 of its bytes (past the prefix
+// all items share) as a big-endian key: most comparisons end there.
+struct SortItem {
+  std::uint64_t key;
+  std::string_view text;
+};
+
+// Per-nesting-depth scratch, reused across siblings.
+struct Scratch {
+  std::string arena;
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
+  std::vector<SortItem> items;
+  std::vector<SortItem> sort_tmp;
+  std::vector<const Value*> reps;
+  std::vector<const Object::value_type*> members;
+  std::vector<std::pair<std::string_view, std::size_t>> doc_members;  // key, value node
+  std::vector<std::pair<std::string_view, std::size_t>> sorted_members;
+  std::vector<std::string_view> prev_keys;  // the last object's keys here, in document order
+  std::vector<std::uint32_t> prev_order;    // and their sorted order
+  std::vector<std::uint32_t> table;  // item id + 1, 0 = empty (de-duplication)
+  std::size_t table_used = 0;
+};
+
+// Code-point order of object keys is the byte order of their UTF-8; usually
+// decided by the first byte.
+inline bool key_less(std::string_view x, std::string_view y) {
+  if (!x.empty() && !y.empty() && x[0] != y[0])
+    return static_cast<unsigned char>(x[0]) < static_cast<unsigned char>(y[0]);
+  return x < y;
+}
+
+bool item_less(const SortItem& a, const SortItem& b) {
+  return a.key != b.key ? a.key < b.key : a.text < b.text;
+}
+
+// Large arrays: LSD radix sort on the keys (no comparisons, no bad
+// pivots), then items with equal keys by their text.
+void sort_items(std::vector<SortItem>& v, std::vector<SortItem>& tmp) {
+  if (v.size() < 64) {
+    std::sort(v.begin(), v.end(), item_less);
+    return;
+  }
+  tmp.resize(v.size());
+  // All eight byte histograms in one pass; passes where every key has
+  // the same byte are skipped.
+  std::array<std::array<std::size_t, 256>, 8> counts{};
+  for (const SortItem& it : v)
+    for (int b = 0; b < 8; ++b) ++counts[b][(it.key >> (8 * b)) & 0xFF];
+  for (int b = 0; b < 8; ++b) {
+    std::array<std::size_t, 256>& c = counts[b];
+    if (std::find(c.begin(), c.end(), v.size()) != c.end()) continue;
+    std::size_t sum = 0;
+    for (std::size_t& n : c) sum += std::exchange(n, sum);
+    for (const SortItem& it : v) tmp[c[(it.key >> (8 * b)) & 0xFF]++] = it;
+    v.swap(tmp);
+  }
+  for (std::size_t i = 0; i < v.size();) {
+    std::size_t j = i + 1;
+    while (j < v.size() && v[j].key == v[i].key) ++j;
+    if (j - i > 1)
+      std::sort(v.begin() + static_cast<std::ptrdiff_t>(i),
+                v.begin() + static_cast<std::ptrdiff_t>(j), item_less);
+    i = j;
+  }
+}
+
+// Sorts the built items by code point (byte order: they are ASCII) and
+// drops duplicates.
+void sort_unique(Scratch& s) {
+  s.items.clear();
+  if (s.spans.empty()) return;
+  const std::string_view first(s.arena.data() + s.spans[0].first, s.spans[0].second);
+  std::size_t lcp = first.size();
+  for (const auto& [start, len] : s.spans) {
+    const std::string_view t(s.arena.data() + start, len);
+    const std::size_t n = std::min(lcp, t.size());
+    std::size_t i = 0;
+    while (i < n && t[i] == first[i]) ++i;
+    lcp = i;
+  }
+  for (const auto& [start, len] : s.spans) {
+    const std::string_view t(s.arena.data() + start, len);
+    // Canonical strings hold no NUL, so zero padding keeps the order.
+    std::uint64_t key = 0;
+    if (t.size() >= lcp + 8) {
+      key = std::byteswap(tahoe_detail::load8(t.data() + lcp));  // first byte most significant
+    } else {
+      for (std::size_t i = 0; i < 8; ++i)
+        key = (key << 8) | (lcp + i < t.size() ? static_cast<unsigned char>(t[lcp + i]) : 0u);
+    }
+    s.items.push_back({key, t});
+  }
+  sort_items(s.items, s.sort_tmp);
+  s.items.erase(std::unique(s.items.begin(), s.items.end(),
+                            [](const SortItem& a, const SortItem& b) {
+                              return a.key == b.key && a.text == b.text;
+                            }),
+                s.items.end());
+}
+
+
 // Writes canonical(v) escaped for nesting level log2(unit). With a
 // Classifier (used when duplicates may matter for the size), each array
 // builds one item per equality class only.
@@ -119,23 +223,6 @@ class Writer {
   }
 
  private:
-  // An array item's canonical string, with 8 of its bytes (past the prefix
-  // all items share) as a big-endian key: most comparisons end there.
-  struct SortItem {
-    std::uint64_t key;
-    std::string_view text;
-  };
-
-  // Per-nesting-depth scratch, reused across siblings.
-  struct Scratch {
-    std::string arena;
-    std::vector<std::pair<std::size_t, std::size_t>> spans;
-    std::vector<SortItem> items;
-    std::vector<SortItem> sort_tmp;
-    std::vector<const Value*> reps;
-    std::vector<const Object::value_type*> members;
-  };
-
   Scratch& enter() {
     if (depth_ == scratch_.size()) scratch_.emplace_back();
     return scratch_[depth_++];
@@ -211,79 +298,406 @@ class Writer {
     --depth_;
   }
 
-  static bool item_less(const SortItem& a, const SortItem& b) {
-    return a.key != b.key ? a.key < b.key : a.text < b.text;
-  }
-
-  // Large arrays: LSD radix sort on the keys (no comparisons, no bad
-  // pivots), then items with equal keys by their text.
-  static void sort_items(std::vector<SortItem>& v, std::vector<SortItem>& tmp) {
-    if (v.size() < 64) {
-      std::sort(v.begin(), v.end(), item_less);
-      return;
-    }
-    tmp.resize(v.size());
-    // All eight byte histograms in one pass; passes where every key has
-    // the same byte are skipped.
-    std::array<std::array<std::size_t, 256>, 8> counts{};
-    for (const SortItem& it : v)
-      for (int b = 0; b < 8; ++b) ++counts[b][(it.key >> (8 * b)) & 0xFF];
-    for (int b = 0; b < 8; ++b) {
-      std::array<std::size_t, 256>& c = counts[b];
-      if (std::find(c.begin(), c.end(), v.size()) != c.end()) continue;
-      std::size_t sum = 0;
-      for (std::size_t& n : c) sum += std::exchange(n, sum);
-      for (const SortItem& it : v) tmp[c[(it.key >> (8 * b)) & 0xFF]++] = it;
-      v.swap(tmp);
-    }
-    for (std::size_t i = 0; i < v.size();) {
-      std::size_t j = i + 1;
-      while (j < v.size() && v[j].key == v[i].key) ++j;
-      if (j - i > 1)
-        std::sort(v.begin() + static_cast<std::ptrdiff_t>(i),
-                  v.begin() + static_cast<std::ptrdiff_t>(j), item_less);
-      i = j;
-    }
-  }
-
-  // Sorts the built items by code point (byte order: they are ASCII) and
-  // drops duplicates.
-  static void sort_unique(Scratch& s) {
-    s.items.clear();
-    if (s.spans.empty()) return;
-    const std::string_view first(s.arena.data() + s.spans[0].first, s.spans[0].second);
-    std::size_t lcp = first.size();
-    for (const auto& [start, len] : s.spans) {
-      const std::string_view t(s.arena.data() + start, len);
-      const std::size_t n = std::min(lcp, t.size());
-      std::size_t i = 0;
-      while (i < n && t[i] == first[i]) ++i;
-      lcp = i;
-    }
-    for (const auto& [start, len] : s.spans) {
-      const std::string_view t(s.arena.data() + start, len);
-      // Canonical strings hold no NUL, so zero padding keeps the order.
-      std::uint64_t key = 0;
-      if (t.size() >= lcp + 8) {
-        key = std::byteswap(tahoe_detail::load8(t.data() + lcp));  // first byte most significant
-      } else {
-        for (std::size_t i = 0; i < 8; ++i)
-          key = (key << 8) | (lcp + i < t.size() ? static_cast<unsigned char>(t[lcp + i]) : 0u);
-      }
-      s.items.push_back({key, t});
-    }
-    sort_items(s.items, s.sort_tmp);
-    s.items.erase(std::unique(s.items.begin(), s.items.end(),
-                              [](const SortItem& a, const SortItem& b) {
-                                return a.key == b.key && a.text == b.text;
-                              }),
-                  s.items.end());
-  }
-
   const Classifier* classes_;
   std::deque<Scratch> scratch_;  // deque: references stay valid as it grows
   std::size_t depth_ = 0;
 };
+
+
+// Writer over a Document's tape: the same output as Writer without a
+// Classifier (documents whose size needs one take the Value path).
+class DocWriter {
+ public:
+  explicit DocWriter(const Document& doc)
+      : doc_(doc), nodes_(doc.nodes()), shared_(!t_in_use), scratch_(shared_ ? t_scratch : own_) {
+    t_in_use = true;
+  }
+  // The per-depth buffers stay with the thread for the next document, up
+  // to a few MiB each (fresh large blocks cost a page fault per 4 KiB).
+  ~DocWriter() {
+    if (!shared_) return;
+    t_in_use = false;
+    constexpr std::size_t kKeep = 4u << 20;
+    // The first few depths only: at most about 16 MiB stay with the thread.
+    if (scratch_.size() > 4) scratch_.resize(4);
+    for (Scratch& s : scratch_) {
+      if (s.arena.capacity() > kKeep) std::string().swap(s.arena);
+      if (s.items.capacity() * sizeof(SortItem) > kKeep) std::vector<SortItem>().swap(s.items);
+      if (s.doc_members.capacity() * sizeof(s.doc_members[0]) > kKeep) {
+        decltype(s.doc_members)().swap(s.doc_members);
+        decltype(s.sorted_members)().swap(s.sorted_members);
+      }
+      s.prev_keys.clear();  // views into this document
+      s.prev_order.clear();
+    }
+  }
+  DocWriter(const DocWriter&) = delete;
+  DocWriter& operator=(const DocWriter&) = delete;
+
+  template <class Out>
+  void emit(std::size_t i, std::uint64_t unit, Out& out) {
+    const Document::Node& n = nodes_[i];
+    switch (n.kind()) {
+      case Document::kNull:
+        out.append("null", 4);
+        break;
+      case Document::kFalse:
+        out.append("false", 5);
+        break;
+      case Document::kTrue:
+        out.append("true", 4);
+        break;
+      case Document::kInteger: {
+        const std::string_view t = doc_.text(n);
+        out.append(t.data(), t.size());
+        break;
+      }
+      case Document::kFloat: {
+        const std::string_view t = doc_.text(n);
+        out.append(t.data(), t.size());
+        break;
+      }
+      case Document::kString:
+        if (n.flag()) {
+          tahoe_detail::write_plain_string(python_strip(doc_.text(n)), unit, out);
+        } else {
+          tahoe_detail::write_json_string(python_strip(doc_.text(n)), unit, out);
+        }
+        break;
+      case Document::kArray:
+        emit_array(i, unit, out);
+        break;
+      case Document::kObject:
+        emit_object(i, unit, out);
+        break;
+    }
+  }
+
+ private:
+  Scratch& enter() {
+    if (depth_ == scratch_.size()) scratch_.emplace_back();
+    return scratch_[depth_++];
+  }
+
+  template <class Out>
+  void emit_object(std::size_t i, std::uint64_t unit, Out& out) {
+    Scratch& s = enter();
+    auto& m = s.doc_members;
+    m.clear();
+    const std::uint32_t count = nodes_[i].count();
+    std::size_t j = i + 1;
+    for (std::uint32_t k = 0; k < count; ++k) {
+      m.emplace_back(doc_.text(nodes_[j]), j + 1);
+      j = doc_.next(j + 1);
+    }
+    if (m.size() > kCachedKeys) {
+      // Large objects: sorted in place, nothing kept.
+      std::sort(m.begin(), m.end(), [](const auto& a, const auto& b) { return key_less(a.first, b.first); });
+    } else {
+      // Objects in a batch mostly have the same keys in the same order: the
+      // previous object's order at this depth is reused when they match.
+      bool same = m.size() == s.prev_keys.size();
+      for (std::size_t k = 0; same && k < m.size(); ++k) same = m[k].first == s.prev_keys[k];
+      if (!same) {
+        auto& order = s.prev_order;
+        order.resize(m.size());
+        for (std::size_t k = 0; k < m.size(); ++k) order[k] = static_cast<std::uint32_t>(k);
+        auto less = [&m](std::uint32_t a, std::uint32_t b) { return key_less(m[a].first, m[b].first); };
+        for (std::size_t a = 1; a < order.size(); ++a) {
+          const std::uint32_t cur = order[a];
+          std::size_t b = a;
+          for (; b > 0 && less(cur, order[b - 1]); --b) order[b] = order[b - 1];
+          order[b] = cur;
+        }
+        s.prev_keys.resize(m.size());
+        for (std::size_t k = 0; k < m.size(); ++k) s.prev_keys[k] = m[k].first;
+      }
+      s.sorted_members.clear();
+      for (const std::uint32_t k : s.prev_order) s.sorted_members.push_back(m[k]);
+      m.swap(s.sorted_members);
+    }
+    out.put('{');
+    for (std::size_t k = 0; k < m.size(); ++k) {
+      if (k > 0) out.append(", ", 2);
+      if (nodes_[m[k].second - 1].flag()) {
+        tahoe_detail::write_plain_string(m[k].first, unit, out);
+      } else {
+        tahoe_detail::write_json_string(m[k].first, unit, out);
+      }
+      out.append(": ", 2);
+      write_quote(unit, out);
+      emit(m[k].second, unit * 2, out);
+      write_quote(unit, out);
+    }
+    out.put('}');
+    --depth_;
+  }
+
+  template <class Out>
+  void emit_array(std::size_t i, std::uint64_t unit, Out& out) {
+    Scratch& s = enter();
+    s.arena.clear();
+    s.items.clear();
+    {
+      // Each item's canonical string into the arena; its start offset is
+      // kept in the key until the arena stops moving.
+      StringOut o(s.arena);
+      const std::uint32_t count = nodes_[i].count();
+      std::size_t j = i + 1;
+      if (count < kDedupFrom) {
+        s.items.reserve(count);
+        for (std::uint32_t k = 0; k < count; ++k) {
+          s.items.push_back({o.size(), {}});
+          emit(j, 1, o);
+          j = doc_.next(j);
+        }
+      } else {
+        // Large arrays drop duplicates as they are built (a table keyed by
+        // the process's secret hash: the items are the sender's), so memory
+        // follows the distinct items and the sort sees each once.
+        // Room for every item (pages never written are never resident), so
+        // the vector is not copied as it grows.
+        s.items.reserve(count);
+        s.table.assign(1024, 0);
+        s.table_used = 0;
+        for (std::uint32_t k = 0; k < count; ++k) {
+          const std::size_t start = o.size();
+          emit(j, 1, o);
+          j = doc_.next(j);
+          const std::string_view t(o.data() + start, o.size() - start);
+          if (t.size() > kDedupUpTo) {
+            // Long items cost more than their 24 bytes of sort entry
+            // anyway; the sort drops their duplicates.
+            s.items.push_back({start, {}});
+            continue;
+          }
+          if (s.table_used * 2 >= s.table.size()) grow_table(s, o.data(), start);
+          const std::size_t mask = s.table.size() - 1;
+          std::size_t slot = keyed_hash(t) & mask;
+          bool dup = false;
+          for (; s.table[slot] != 0; slot = (slot + 1) & mask) {
+            const std::size_t id = s.table[slot] - 1;
+            if (item_text(s, o.data(), id, start) == t) {
+              dup = true;
+              break;
+            }
+          }
+          if (dup) {
+            o.truncate(start);
+          } else {
+            s.items.push_back({start, {}});
+            s.table[slot] = static_cast<std::uint32_t>(s.items.size());
+            ++s.table_used;
+          }
+        }
+        s.table.clear();
+        s.table.shrink_to_fit();
+      }
+    }
+    sort_unique_in_place(s);
+    out.put('[');
+    for (std::size_t k = 0; k < s.items.size(); ++k) {
+      if (k > 0) out.append(", ", 2);
+      write_quote(unit, out);
+      tahoe_detail::write_reescaped(s.items[k].text, unit * 2, out);
+      write_quote(unit, out);
+    }
+    out.put(']');
+    --depth_;
+  }
+
+  static constexpr std::uint32_t kDedupFrom = 64;
+  static constexpr std::size_t kCachedKeys = 64;
+  static constexpr std::size_t kDedupUpTo = 32;
+
+  // Item id's text while the arena is being written (end: where the item
+  // after the last one starts).
+  static std::string_view item_text(const Scratch& s, const char* base, std::size_t id,
+                                    std::size_t end) {
+    const std::size_t from = static_cast<std::size_t>(s.items[id].key);
+    const std::size_t to = id + 1 < s.items.size() ? static_cast<std::size_t>(s.items[id + 1].key) : end;
+    return {base + from, to - from};
+  }
+
+  static void grow_table(Scratch& s, const char* base, std::size_t end) {
+    s.table.assign(s.table.size() * 2, 0);
+    const std::size_t mask = s.table.size() - 1;
+    for (std::size_t id = 0; id < s.items.size(); ++id) {
+      const std::string_view t = item_text(s, base, id, end);
+      if (t.size() > kDedupUpTo) continue;
+      std::size_t slot = keyed_hash(t) & mask;
+      while (s.table[slot] != 0) slot = (slot + 1) & mask;
+      s.table[slot] = static_cast<std::uint32_t>(id + 1);
+    }
+  }
+
+  // As sort_unique, for items whose keys hold their arena offsets: 24 bytes
+  // an item and no second buffer (a comparison sort, keys first).
+  static void sort_unique_in_place(Scratch& s) {
+    std::vector<SortItem>& v = s.items;
+    if (v.empty()) return;
+    const char* base = s.arena.data();
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const std::size_t start = static_cast<std::size_t>(v[k].key);
+      const std::size_t end = k + 1 < v.size() ? static_cast<std::size_t>(v[k + 1].key) : s.arena.size();
+      v[k].text = std::string_view(base + start, end - start);
+    }
+    const std::string_view first = v[0].text;
+    std::size_t lcp = first.size();
+    for (const SortItem& it : v) {
+      const std::size_t n = std::min(lcp, it.text.size());
+      std::size_t k = 0;
+      while (k < n && it.text[k] == first[k]) ++k;
+      lcp = k;
+    }
+    for (SortItem& it : v) {
+      const std::string_view t = it.text;
+      std::uint64_t key = 0;
+      if (t.size() >= lcp + 8) {
+        key = std::byteswap(tahoe_detail::load8(t.data() + lcp));
+      } else {
+        for (std::size_t k = 0; k < 8; ++k)
+          key = (key << 8) | (lcp + k < t.size() ? static_cast<unsigned char>(t[lcp + k]) : 0u);
+      }
+      it.key = key;
+    }
+    // Equal keys of texts that end within them are equal texts (canonical
+    // strings hold no NUL): no byte comparison for those.
+    const std::size_t short_len = lcp + 8;
+    auto less = [short_len](const SortItem& a, const SortItem& b) {
+      if (a.key != b.key) return a.key < b.key;
+      if (a.text.size() <= short_len && b.text.size() <= short_len) return false;
+      return a.text < b.text;
+    };
+    std::sort(v.begin(), v.end(), less);
+    v.erase(std::unique(v.begin(), v.end(),
+                        [short_len](const SortItem& a, const SortItem& b) {
+                          if (a.key != b.key) return false;
+                          if (a.text.size() <= short_len && b.text.size() <= short_len) return true;
+                          return a.text == b.text;
+                        }),
+            v.end());
+  }
+
+  static thread_local std::deque<Scratch> t_scratch;
+  static thread_local bool t_in_use;
+
+  const Document& doc_;
+  const std::vector<Document::Node>& nodes_;
+  bool shared_;
+  std::deque<Scratch> own_;  // when another DocWriter on this thread has t_scratch
+  std::deque<Scratch>& scratch_;
+  std::size_t depth_ = 0;
+};
+
+thread_local std::deque<Scratch> DocWriter::t_scratch;
+thread_local bool DocWriter::t_in_use = false;
+
+// Sizes over the tape, as measure_coarse and measure_upper_bound do for a
+// Value (canonical_internal.h).
+using tahoe_detail::Measure;
+
+struct DocAccumulator {
+  Measure m{2, 0};
+  std::uint64_t count = 0;
+  void item(const Measure& child, const tahoe_detail::StrCost* key = nullptr) {
+    using tahoe_detail::sat_add;
+    using tahoe_detail::sat_mul;
+    if (count++ > 0) m.len = sat_add(m.len, 2);
+    if (key != nullptr) {
+      m.len = sat_add(m.len, key->len + 2);
+      m.quotes = sat_add(m.quotes, key->quotes);
+    }
+    m.len = sat_add(m.len, sat_add(child.len, sat_add(child.quotes, 2)));
+    m.quotes = sat_add(m.quotes, sat_add(sat_mul(child.quotes, 2), 2));
+  }
+};
+
+// kCoarse: string costs taken as 6 bytes and 2 quotes a byte (an upper
+// bound); kExact: from their contents, as if no array held duplicates (an
+// upper bound, exact when may_dedup stays false); kLower: exact strings,
+// each array counted by its largest item only (a lower bound whatever the
+// duplicates). may_dedup is set when some array has two or more items.
+enum class Bound { kCoarse, kExact, kLower };
+
+Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_dedup) {
+  const bool exact = mode != Bound::kCoarse;
+  using tahoe_detail::sat_add;
+  using tahoe_detail::sat_mul;
+  const Document::Node& n = doc.nodes()[i++];
+  switch (n.kind()) {
+    case Document::kNull:
+    case Document::kTrue:
+      return {4, 0};
+    case Document::kFalse:
+      return {5, 0};
+    case Document::kInteger:
+      return {n.count(), 0};
+    case Document::kFloat:
+      return {exact ? n.count() : 24u, 0};
+    case Document::kString: {
+      if (!exact) return {sat_add(sat_mul(n.count(), 6), 2), sat_add(sat_mul(n.count(), 2), 2)};
+      if (n.flag()) return {python_strip(doc.text(n)).size() + 2u, 2};
+      const tahoe_detail::StrCost c = tahoe_detail::json_string_cost(python_strip(doc.text(n)));
+      return {c.len, c.quotes};
+    }
+    case Document::kArray: {
+      if (n.count() > 1) may_dedup = true;
+      DocAccumulator acc;
+      if (mode == Bound::kLower) {
+        Measure largest;
+        for (std::uint32_t k = 0; k < n.count(); ++k) {
+          const Measure m = measure_doc(doc, i, mode, may_dedup);
+          if (k == 0 || sat_add(m.len, m.quotes) > sat_add(largest.len, largest.quotes)) largest = m;
+        }
+        if (n.count() > 0) acc.item(largest);
+        return acc.m;
+      }
+      for (std::uint32_t k = 0; k < n.count(); ++k) acc.item(measure_doc(doc, i, mode, may_dedup));
+      return acc.m;
+    }
+    case Document::kObject: {
+      DocAccumulator acc;
+      for (std::uint32_t k = 0; k < n.count(); ++k) {
+        const Document::Node& key = doc.nodes()[i++];
+        const tahoe_detail::StrCost kc =
+            exact ? tahoe_detail::json_string_cost(doc.text(key))
+                  : tahoe_detail::StrCost{sat_add(sat_mul(key.count(), 6), 2),
+                                          sat_add(sat_mul(key.count(), 2), 2)};
+        acc.item(measure_doc(doc, i, mode, may_dedup), &kc);
+      }
+      return acc.m;
+    }
+  }
+  return {};
+}
+
+// True when the tape writer can write canonical(doc) within max_bytes
+// without a Classifier; false when only the Value path can decide.
+bool doc_fits(const Document& doc, std::uint64_t max_bytes) {
+  if (doc.nodes().empty()) return false;
+  bool may_dedup = false;
+  std::size_t i = 0;
+  const std::uint64_t coarse = measure_doc(doc, i, Bound::kCoarse, may_dedup).len;
+  if (coarse <= max_bytes && coarse != UINT64_MAX) return true;
+  i = 0;
+  may_dedup = false;
+  const std::uint64_t bound = measure_doc(doc, i, Bound::kExact, may_dedup).len;
+  return bound <= max_bytes && bound != UINT64_MAX;
+}
+
+// The refusal when even a lower bound of canonical(doc) is over max_bytes
+// (so the Value path's exact count is not needed), else nothing.
+std::optional<Error> doc_surely_over(const Document& doc, std::uint64_t max_bytes) {
+  bool may_dedup = false;
+  std::size_t i = 0;
+  const std::uint64_t lower = measure_doc(doc, i, Bound::kLower, may_dedup).len;
+  if (lower <= max_bytes) return std::nullopt;
+  return make_error(ErrorKind::kLimit, "canonical form would be at least " + std::to_string(lower) +
+                                           " bytes, over the " + std::to_string(max_bytes) +
+                                           "-byte limit")
+      .error();
+}
 
 // The size check shared by canonical() and raw_hash(): a coarse bound,
 // then the exact size as if without duplicates, and only when that is over
@@ -348,9 +762,11 @@ Result<std::string> canonical(const Value& v, std::uint64_t max_bytes) {
   return out;
 }
 
-Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
-                             std::uint64_t max_bytes) {
-  const SizePlan plan = CYBEXP_TRY(plan_size(data, max_bytes));
+namespace {
+
+// SHA-256 of "raw" + sub_type + whatever write(out) writes, as hex.
+template <class Write>
+Result<std::string> hash_hex(std::string_view sub_type, Write write) {
   const EVP_MD* md = sha256();
   if (md == nullptr) return make_error(ErrorKind::kCrypto, "SHA-256 is not available from OpenSSL");
   const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
@@ -361,8 +777,7 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
     auto out = std::make_unique<HashOut>(ctx.get());
     out->append("raw", 3);
     out->append(sub_type.data(), sub_type.size());
-    Writer w(plan.classes.get());
-    w.emit(data, 1, *out);
+    write(*out);
     out->flush();
     if (!out->ok()) return make_error(ErrorKind::kCrypto, "SHA-256 update failed");
   }
@@ -371,6 +786,57 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
   if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1)
     return make_error(ErrorKind::kCrypto, "SHA-256 finalisation failed");
   return to_hex(std::span<const std::uint8_t>(digest.data(), len));
+}
+
+}  // namespace
+
+Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
+                             std::uint64_t max_bytes) {
+  const SizePlan plan = CYBEXP_TRY(plan_size(data, max_bytes));
+  return hash_hex(sub_type, [&](HashOut& out) {
+    Writer w(plan.classes.get());
+    w.emit(data, 1, out);
+  });
+}
+
+Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
+  if (!doc_fits(doc, max_bytes)) {
+    if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
+    return canonical(doc.to_value(), max_bytes);
+  }
+  std::string out;
+  {
+    DocWriter w(doc);
+    StringOut o(out);
+    w.emit(0, 1, o);
+  }
+  return out;
+}
+
+Result<std::string> raw_hash(std::string_view sub_type, const Document& doc,
+                             std::uint64_t max_bytes) {
+  // Over the limit as if no array held duplicates: only the Value path's
+  // Classifier can tell the exact size (and the few documents it takes
+  // are small or refused).
+  if (!doc_fits(doc, max_bytes)) {
+    if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
+    return raw_hash(sub_type, doc.to_value(), max_bytes);
+  }
+  return hash_hex(sub_type, [&](HashOut& out) {
+    DocWriter w(doc);
+    w.emit(0, 1, out);
+  });
+}
+
+// Worst cases per payload byte (docs/PERFORMANCE-DOCUMENT-MODEL.md): the
+// in-situ copy 1, the tape 4 (8 bytes a node, a node per 2 bytes at
+// densest), then the larger of the canonical form's sort entries and
+// de-duplication table (about 11 for arrays of distinct short items, whose
+// density is at most one per 3 bytes past the first few hundred) or an
+// object's member lists (about 12) and json.dumps (3, non-BMP text as
+// surrogate pairs); measured shapes use 2 to 5.
+std::uint64_t working_memory_bound(std::uint64_t payload_bytes) {
+  return tahoe_detail::sat_add(tahoe_detail::sat_mul(payload_bytes, 20), 32u << 20);
 }
 
 }  // namespace cybexp

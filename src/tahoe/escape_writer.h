@@ -96,6 +96,10 @@ class StringOut {
   }
   void commit(char* end) { cur_ = end; }
   std::size_t size() const { return static_cast<std::size_t>(cur_ - s_.data()); }
+  // The bytes written so far (valid until the next write).
+  const char* data() const { return s_.data(); }
+  // Drops what was written after the first n bytes.
+  void truncate(std::size_t n) { cur_ = s_.data() + n; }
 
  private:
   void reserve(std::size_t n) {
@@ -359,6 +363,29 @@ void write_json_string(std::string_view s, std::uint64_t unit, Out& out) {
   write_chunked(s, per_byte, out, [unit](std::string_view chunk, auto& sink) {
     json_string_body(chunk, unit, sink);
   });
+  out.backslashes(unit - 1);
+  out.put('"');
+}
+
+// write_json_string for a string with nothing to escape (printable ASCII
+// without '"' or '\\'): the quotes around it.
+template <class Out>
+void write_plain_string(std::string_view s, std::uint64_t unit, Out& out) {
+  if (unit >= 1 && unit <= 16) {
+    const std::size_t q = static_cast<std::size_t>(unit - 1);  // at most 15
+    if (char* d = out.raw(s.size() + 2 * q + 2); d != nullptr) {
+      d = copy_small(d, kSixteenBackslashes, q);
+      *d++ = '"';
+      d = copy_small(d, s.data(), s.size());
+      d = copy_small(d, kSixteenBackslashes, q);
+      *d++ = '"';
+      out.commit(d);
+      return;
+    }
+  }
+  out.backslashes(unit - 1);
+  out.put('"');
+  out.append(s.data(), s.size());
   out.backslashes(unit - 1);
   out.put('"');
 }

@@ -20,11 +20,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 #include <unordered_map>
 
+#include "cybexp/document.h"
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
+#include "tahoe/escape.h"
 #include "tahoe/json_rewrite.h"
 #include "util/keyed_hash.h"
 
@@ -53,7 +56,83 @@ struct ParseOptions {
   bool check_low_surrogates = false;
 };
 
-enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal };
+enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal, kTooLarge };
+
+// slots[i]: index in the deduplicated object of key i's first occurrence;
+// returns how many distinct keys there are.
+std::size_t assign_key_slots(std::span<const std::string_view> keys, std::vector<std::size_t>& slots) {
+  const std::size_t n = keys.size();
+  slots.resize(n);
+  std::size_t unique = 0;
+  if (n <= 16) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t slot = unique;
+      for (std::size_t j = 0; j < i; ++j) {
+        if (keys[j] == keys[i]) {
+          slot = slots[j];
+          break;
+        }
+      }
+      slots[i] = slot;
+      if (slot == unique) ++unique;
+    }
+    return unique;
+  }
+  // Open addressing on the keyed hash (the keys are the sender's:
+  // util/keyed_hash.h), 8 bytes a key at most.
+  std::size_t size = 64;
+  while (size < 2 * n) size *= 2;
+  std::vector<std::uint32_t> table(size, 0);  // key index + 1, 0 = empty
+  const std::size_t mask = size - 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t slot = keyed_hash(keys[i]) & mask;
+    for (;; slot = (slot + 1) & mask) {
+      if (table[slot] == 0) {
+        table[slot] = static_cast<std::uint32_t>(i + 1);
+        slots[i] = unique++;
+        break;
+      }
+      const std::size_t j = table[slot] - 1;
+      if (keys[j] == keys[i]) {
+        slots[i] = slots[j];
+        break;
+      }
+    }
+  }
+  return unique;
+}
+
+// A lone low surrogate escape comes out as ED B0..BF xx; valid UTF-8 input
+// never holds those bytes itself.
+bool holds_low_surrogate(const char* s, SizeType n) {
+  const char* end = s + n;
+  for (const char* p = s;
+       (p = static_cast<const char*>(std::memchr(p, 0xED, end - p))) != nullptr; ++p) {
+    if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+    if (p + 1 >= end) break;
+  }
+  return false;
+}
+
+double token_to_double(std::string_view t) {
+  if (t == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  if (t == "Infinity") return std::numeric_limits<double>::infinity();
+  if (t == "-Infinity") return -std::numeric_limits<double>::infinity();
+  double d = 0;
+  const auto r = std::from_chars(t.data(), t.data() + t.size(), d);
+  if (r.ec == std::errc()) return d;
+  // Out of range: strtod gives what Python's float() gives (+-inf on
+  // overflow, 0 or the nearest denormal on underflow).
+  const std::string copy(t);
+  return std::strtod(copy.c_str(), nullptr);
+}
+
+// Python's literals among RapidJSON's NaN/Inf spellings: true when t is a
+// number token rather than a literal.
+bool is_numeric_token(std::string_view t) {
+  return t[0] != '-' ? t[0] != 'N' && t[0] != 'I' : t.size() > 1 && t[1] != 'I' && t[1] != 'N';
+}
+
 
 // Builds Values on flat stacks: a container's items are moved into it in
 // one exact-size allocation when it closes.
@@ -66,9 +145,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
 
   bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
     std::string_view t(s, n);
-    const bool numeric =
-        t[0] != '-' ? t[0] != 'N' && t[0] != 'I' : n > 1 && t[1] != 'I' && t[1] != 'N';
-    if (!numeric) {
+    if (!is_numeric_token(t)) {
       // RapidJSON also takes Inf, -Inf, -NaN and letters after them; Python
       // takes exactly these three.
       if (opt_.allow_nan && t == "NaN") return push(std::numeric_limits<double>::quiet_NaN());
@@ -85,7 +162,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
       // Python int: exact, any size; -0 is 0.
       return push(Integer{t == "-0" ? std::string("0") : std::string(t)});
     }
-    return push(to_double(t));
+    return push(token_to_double(t));
   }
 
   bool String(const char* s, SizeType n, bool /*copy*/) {
@@ -135,6 +212,7 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   const std::string& stop_detail() const { return stop_detail_; }
   bool saw_lone_surrogate() const { return lone_surrogate_; }
   Value take_root() { return std::move(values_.back()); }
+  void set_buffer(const char* /*base*/) {}
 
  private:
   // Constructs in place: no moved-from temporary Values.
@@ -159,57 +237,13 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
     return false;
   }
 
-  // A lone low surrogate escape comes out as ED B0..BF xx; valid UTF-8 input
-  // never holds those bytes itself.
   void check_surrogate(const char* s, SizeType n) {
     if (!opt_.check_low_surrogates || lone_surrogate_) return;
-    const char* end = s + n;
-    for (const char* p = s;
-         (p = static_cast<const char*>(std::memchr(p, 0xED, end - p))) != nullptr; ++p) {
-      if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) {
-        lone_surrogate_ = true;
-        return;
-      }
-      if (p + 1 >= end) break;
-    }
+    lone_surrogate_ = holds_low_surrogate(s, n);
   }
 
-  static double to_double(std::string_view t) {
-    double d = 0;
-    const auto r = std::from_chars(t.data(), t.data() + t.size(), d);
-    if (r.ec == std::errc()) return d;
-    // Out of range: strtod gives what Python's float() gives (+-inf on
-    // overflow, 0 or the nearest denormal on underflow).
-    const std::string copy(t);
-    return std::strtod(copy.c_str(), nullptr);
-  }
-
-  // slots_[i]: index in the new object of key i's first occurrence.
   void assign_slots(std::size_t kbase, std::size_t n) {
-    slots_.resize(n);
-    std::size_t unique = 0;
-    if (n <= 16) {
-      for (std::size_t i = 0; i < n; ++i) {
-        std::size_t slot = unique;
-        for (std::size_t j = 0; j < i; ++j) {
-          if (keys_[kbase + j] == keys_[kbase + i]) {
-            slot = slots_[j];
-            break;
-          }
-        }
-        slots_[i] = slot;
-        if (slot == unique) ++unique;
-      }
-      return;
-    }
-    // Keyed: the keys are the sender's (util/keyed_hash.h).
-    std::unordered_map<std::string_view, std::size_t, KeyedStringHash> index;
-    index.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto [it, inserted] = index.try_emplace(keys_[kbase + i], unique);
-      slots_[i] = it->second;
-      if (inserted) ++unique;
-    }
+    assign_key_slots(std::span<const std::string_view>(keys_.data() + kbase, n), slots_);
   }
 
   const ParseOptions& opt_;
@@ -225,27 +259,226 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   bool lone_surrogate_ = false;
 };
 
+// Builds a Document's tape: nodes in document order, each container's head
+// filled in when it closes. Keys and strings are views into the in-situ
+// buffer; numbers into the buffer or, after a rewrite, the original text.
+class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeBuilder> {
+ public:
+  using Node = Document::Node;
+  TapeBuilder(const ParseOptions& opt, std::string_view original, std::vector<Node> nodes)
+      : opt_(opt), original_(original), nodes_(std::move(nodes)) {
+    nodes_.clear();
+  }
+
+  void set_buffer(const char* base) { buffer_ = base; }
+
+  bool Null() { return leaf(Document::kNull); }
+  bool Bool(bool b) { return leaf(b ? Document::kTrue : Document::kFalse); }
+
+  bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
+    std::string_view t(s, n);
+    if (!is_numeric_token(t)) {
+      if (opt_.allow_nan && (t == "NaN" || t == "Infinity" || t == "-Infinity"))
+        return number(Document::kFloat, t, buffer_, false);
+      return stop(Stop::kBadLiteral, "'" + std::string(t) + "' is not a JSON value");
+    }
+    const char* base = buffer_;
+    if (opt_.numbers != nullptr) {
+      if (number_index_ >= opt_.numbers->size())
+        return stop(Stop::kInternal, "number count mismatch");
+      t = (*opt_.numbers)[number_index_++];
+      base = original_.data();
+    }
+    if (t.find_first_of(".eE") == std::string_view::npos) {
+      if (t == "-0") t.remove_prefix(1);  // Python int: -0 is 0
+      return number(Document::kInteger, t, base, false);
+    }
+    // repr() once here, not in each writer; kept aside only when the
+    // token is not already written that way.
+    char buf[32];
+    const std::size_t len = tahoe_detail::format_python_float(token_to_double(t), buf);
+    const std::string_view repr(buf, len);
+    if (repr == t) return number(Document::kFloat, t, base, false);
+    if (floats_.size() > UINT32_MAX)
+      return stop(Stop::kTooLarge, "too many floats for the compact document model");
+    const std::size_t at = floats_.size();
+    floats_.append(repr);
+    nodes_.push_back({static_cast<std::uint32_t>(len << 4 | 8 | Document::kFloat),
+                      static_cast<std::uint32_t>(at)});
+    return true;
+  }
+
+  bool String(const char* s, SizeType n, bool /*copy*/) {
+    if (opt_.check_low_surrogates && !lone_surrogate_) lone_surrogate_ = holds_low_surrogate(s, n);
+    return text_node(s, n);
+  }
+
+  bool Key(const char* s, SizeType n, bool /*copy*/) {
+    if (opt_.check_low_surrogates && !lone_surrogate_) lone_surrogate_ = holds_low_surrogate(s, n);
+    keys_.emplace_back(s, n);
+    key_nodes_.push_back(nodes_.size());
+    return text_node(s, n);
+  }
+
+  bool StartObject() { return open(); }
+  bool StartArray() { return open(); }
+
+  bool EndArray(SizeType n) { return close(Document::kArray, n); }
+
+  bool EndObject(SizeType n) {
+    const std::size_t kbase = keys_.size() - n;
+    const std::span<const std::string_view> keys(keys_.data() + kbase, n);
+    // The keys of the last object without duplicates: objects in a batch
+    // mostly repeat them, and n comparisons settle it.
+    if (unique_keys_.size() < depth_) unique_keys_.resize(depth_);
+    std::vector<std::string_view>& cached = unique_keys_[depth_ - 1];  // this object's depth
+    std::size_t unique = n;
+    if (!std::equal(keys.begin(), keys.end(), cached.begin(), cached.end())) {
+      unique = assign_key_slots(keys, slots_);
+      if (unique != n) {
+        dedup(kbase, n);
+      } else if (n <= kCachedKeys) {
+        cached.assign(keys.begin(), keys.end());
+      }
+    }
+    keys_.resize(kbase);
+    key_nodes_.resize(kbase);
+    return close(Document::kObject, unique);
+  }
+
+  Stop stopped() const { return stop_; }
+  const std::string& stop_detail() const { return stop_detail_; }
+  bool saw_lone_surrogate() const { return lone_surrogate_; }
+  std::vector<Node> take_nodes() { return std::move(nodes_); }
+  std::string take_floats() { return std::move(floats_); }
+  bool numbers_from_original() const { return opt_.numbers != nullptr; }
+
+ private:
+  bool leaf(Document::Kind k) {
+    nodes_.push_back({static_cast<std::uint32_t>(k), 0});
+    return true;
+  }
+
+  bool text_node(const char* s, std::size_t n) {
+    return ref_node(Document::kString, static_cast<std::size_t>(s - buffer_), n,
+                    is_plain({s, n}));
+  }
+
+  // json.dumps writes s as it is: no byte to escape (one pass, 8 at a time).
+  static bool is_plain(std::string_view s) {
+    const char* p = s.data();
+    const char* end = p + s.size();
+    std::uint64_t m = 0;
+    for (; end - p >= 8; p += 8) m |= tahoe_detail::escape_mask(tahoe_detail::load8(p));
+    for (; p < end; ++p) m |= tahoe_detail::kByteCost.len[static_cast<unsigned char>(*p)] != 1;
+    return m == 0;
+  }
+
+  bool number(Document::Kind k, std::string_view t, const char* base, bool flag) {
+    return ref_node(k, static_cast<std::size_t>(t.data() - base), t.size(), flag);
+  }
+
+  bool ref_node(Document::Kind k, std::size_t offset, std::size_t n, bool flag) {
+    if (n > Document::kMaxCount || offset > UINT32_MAX)
+      return stop(Stop::kTooLarge, "a value too large for the compact document model");
+    nodes_.push_back({static_cast<std::uint32_t>(n << 4 | (flag ? 8u : 0u) | k),
+                      static_cast<std::uint32_t>(offset)});
+    return true;
+  }
+
+  bool open() {
+    if (depth_ >= opt_.max_depth)
+      return stop(Stop::kTooDeep,
+                  "nested deeper than " + std::to_string(opt_.max_depth) + " levels");
+    ++depth_;
+    open_.push_back(nodes_.size());
+    nodes_.push_back({});
+    return true;
+  }
+
+  bool close(Document::Kind k, std::size_t count) {
+    --depth_;
+    const std::size_t start = open_.back();
+    open_.pop_back();
+    const std::size_t size = nodes_.size() - start;
+    if (count > Document::kMaxCount || size > UINT32_MAX)
+      return stop(Stop::kTooLarge, "a container too large for the compact document model");
+    nodes_[start] = {static_cast<std::uint32_t>(count << 4 | k), static_cast<std::uint32_t>(size)};
+    return true;
+  }
+
+  static constexpr std::size_t kCachedKeys = 64;  // larger objects are rarely repeated
+
+  // Python dict semantics for the object just closed, whose n members start
+  // at key_nodes_[kbase]: each key once, at its first place, with its last
+  // value. Rare; rewrites the members in place.
+  void dedup(std::size_t kbase, std::size_t n) {
+    const std::size_t begin = key_nodes_[kbase];
+    const std::vector<Node> members(nodes_.begin() + static_cast<std::ptrdiff_t>(begin), nodes_.end());
+    auto span_of = [&](std::size_t i) {  // member i's value, as offsets in members
+      const std::size_t from = key_nodes_[kbase + i] - begin + 1;
+      const std::size_t to = i + 1 < n ? key_nodes_[kbase + i + 1] - begin : members.size();
+      return std::pair{from, to};
+    };
+    std::vector<std::size_t> last(n);  // slot -> member whose value wins
+    for (std::size_t i = 0; i < n; ++i) last[slots_[i]] = i;
+    nodes_.resize(begin);
+    std::size_t next_slot = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (slots_[i] != next_slot) continue;  // a later duplicate
+      ++next_slot;
+      nodes_.push_back(members[key_nodes_[kbase + i] - begin]);
+      const auto [from, to] = span_of(last[slots_[i]]);
+      nodes_.insert(nodes_.end(), members.begin() + static_cast<std::ptrdiff_t>(from),
+                    members.begin() + static_cast<std::ptrdiff_t>(to));
+    }
+  }
+
+  bool stop(Stop why, std::string detail) {
+    stop_ = why;
+    stop_detail_ = std::move(detail);
+    return false;
+  }
+
+  const ParseOptions& opt_;
+  std::string_view original_;
+  const char* buffer_ = nullptr;
+  std::vector<Node> nodes_;
+  std::string floats_;
+  std::vector<std::size_t> open_;  // head nodes of the open containers
+  std::vector<std::string_view> keys_;
+  std::vector<std::vector<std::string_view>> unique_keys_;  // per depth
+  std::vector<std::size_t> key_nodes_;
+  std::vector<std::size_t> slots_;
+  std::size_t depth_ = 0;
+  std::size_t number_index_ = 0;
+  Stop stop_ = Stop::kNone;
+  std::string stop_detail_;
+  bool lone_surrogate_ = false;
+};
+
 struct Outcome {
   rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
   std::size_t offset = 0;
   Stop stop = Stop::kNone;
   std::string detail;  // set when not ok
   bool lone_surrogate = false;
-  Value value;
 };
 
-template <unsigned kFlags>
-Outcome parse_once(std::string_view text, const ParseOptions& opt) {
+// One RapidJSON pass of `text` into `builder`, through `buffer` (which
+// holds the in-situ decoded strings afterwards).
+template <unsigned kFlags, class B>
+Outcome parse_once(std::string_view text, B& builder, std::string& buffer) {
   Outcome out;
-  Builder builder(opt);
   rapidjson::Reader reader;
   // In-situ parsing decodes strings in place (no copy through the reader's
   // stack) and gets RapidJSON's SIMD scanning; it needs a NUL-terminated
   // buffer of its own. The SIMD loops read whole aligned 16-byte blocks, so
   // the buffer has 16 zero bytes after the text.
-  std::string buffer(text.size() + 16, '\0');
+  buffer.assign(text.size() + 16, '\0');
   // memcpy from the null data() of an empty view is undefined behaviour.
   if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
+  builder.set_buffer(buffer.data());
   rapidjson::InsituStringStream stream(buffer.data());
   const rapidjson::ParseResult r =
       reader.Parse<kFlags | rapidjson::kParseInsituFlag>(stream, builder);
@@ -269,14 +502,16 @@ Outcome parse_once(std::string_view text, const ParseOptions& opt) {
     return out;
   }
   out.lone_surrogate = builder.saw_lone_surrogate();
-  out.value = builder.take_root();
   return out;
 }
 
 // Parses with RapidJSON, rewriting the text (same length, same offsets) and
-// retrying when RapidJSON refuses what Python accepts.
-template <unsigned kFlags>
-Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surrogates_replaced) {
+// retrying when RapidJSON refuses what Python accepts. make(opt) gives a
+// fresh builder for each attempt; done(builder, outcome) is called on the
+// last attempt's, with `buffer` holding its in-situ text.
+template <unsigned kFlags, class B, class Make, class Done>
+Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surrogates_replaced,
+                             std::string& buffer, Make make, Done done) {
   opt.check_low_surrogates = tahoe_detail::may_hold_low_surrogate(text);
   std::string copy;
   std::vector<std::string_view> numbers;
@@ -284,7 +519,8 @@ Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surr
   bool numbers_replaced = false;
   surrogates_replaced = false;
   for (;;) {
-    Outcome o = parse_once<kFlags>(cur, opt);
+    B builder = make(opt);
+    Outcome o = parse_once<kFlags>(cur, builder, buffer);
     if (o.code == rapidjson::kParseErrorNumberTooBig && o.stop == Stop::kNone &&
         !numbers_replaced) {
       if (copy.empty()) copy.assign(text);
@@ -301,8 +537,19 @@ Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surr
       cur = copy;
       continue;
     }
+    done(builder, o);
     return o;
   }
+}
+
+template <unsigned kFlags>
+Outcome parse_value(std::string_view text, const ParseOptions& opt, bool& replaced, Value& value) {
+  std::string buffer;
+  return parse_with_fallbacks<kFlags, Builder>(
+      text, opt, replaced, buffer, [](const ParseOptions& o) { return Builder(o); },
+      [&value](Builder& b, const Outcome& o) {
+        if (o.code == rapidjson::kParseErrorNone) value = b.take_root();
+      });
 }
 
 // UTF-8 is checked up front by is_valid_utf8, many times faster than
@@ -316,6 +563,127 @@ constexpr std::string_view kNotUtf8 = "invalid JSON: the text is not valid UTF-8
 
 }  // namespace
 
+struct DocumentAccess {
+  static std::vector<Document::Node>& nodes(Document& d) { return d.nodes_; }
+  static std::string& strings(Document& d) { return d.strings_; }
+  static const char*& numbers(Document& d) { return d.numbers_; }
+  static std::string& floats(Document& d) { return d.floats_; }
+};
+
+double Document::float_value(const Node& n) const { return token_to_double(text(n)); }
+
+Value Document::to_value_at(std::size_t& i) const {
+  const Node& n = nodes_[i++];
+  switch (n.kind()) {
+    case kNull:
+      return Value(nullptr);
+    case kFalse:
+      return Value(false);
+    case kTrue:
+      return Value(true);
+    case kInteger:
+      return Value(Integer{std::string(text(n))});
+    case kFloat:
+      return Value(float_value(n));
+    case kString:
+      return Value(std::string(text(n)));
+    case kArray: {
+      Array a;
+      a.reserve(n.count());
+      for (std::uint32_t k = 0; k < n.count(); ++k) a.push_back(to_value_at(i));
+      return Value(std::move(a));
+    }
+    case kObject: {
+      Object o;
+      o.reserve(n.count());
+      for (std::uint32_t k = 0; k < n.count(); ++k) {
+        std::string key(text(nodes_[i++]));
+        o.emplace_back(std::move(key), to_value_at(i));
+      }
+      return Value(std::move(o));
+    }
+  }
+  return Value();
+}
+
+Value Document::to_value() const {
+  std::size_t i = 0;
+  return nodes_.empty() ? Value() : to_value_at(i);
+}
+
+namespace {
+
+// Each thread keeps the last document's buffers (up to kKeepBytes each) for
+// the next: allocating them afresh costs a page fault per 4 KiB every
+// time, as the allocator hands large freed blocks back to the kernel.
+constexpr std::size_t kKeepBytes = 8u << 20;
+thread_local std::string t_buffer;
+thread_local std::vector<Document::Node> t_nodes;
+
+}  // namespace
+
+void recycle_document(Document&& doc) {
+  std::string& strings = DocumentAccess::strings(doc);
+  std::vector<Document::Node>& nodes = DocumentAccess::nodes(doc);
+  if (strings.capacity() <= kKeepBytes && strings.capacity() > t_buffer.capacity())
+    t_buffer = std::move(strings);
+  if (nodes.capacity() * sizeof(Document::Node) <= kKeepBytes && nodes.capacity() > t_nodes.capacity())
+    t_nodes = std::move(nodes);
+  doc = Document();
+}
+
+DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits) {
+  DocumentParseResult res;
+  DocumentAccess::strings(res.document) = std::move(t_buffer);
+  t_buffer = std::string();
+  if (!is_valid_utf8(text)) {
+    res.detail = std::string(kNotUtf8);
+    return res;
+  }
+  if (text.size() >= UINT32_MAX) {
+    res.status = DocumentParseResult::kTooLarge;
+    res.detail = "text too large for the compact document model";
+    return res;
+  }
+  ParseOptions opt;
+  opt.max_depth = limits.max_depth;
+  opt.allow_nan = true;
+  bool replaced = false;
+  bool numbers_from_text = false;
+  std::string& buffer = DocumentAccess::strings(res.document);
+  const Outcome o = parse_with_fallbacks<kPythonFlags, TapeBuilder>(
+      text, opt, replaced, buffer,
+      [text](const ParseOptions& po) {
+        std::vector<Document::Node> nodes = std::move(t_nodes);
+        t_nodes = {};
+        return TapeBuilder(po, text, std::move(nodes));
+      },
+      [&](TapeBuilder& b, const Outcome& out) {
+        if (out.code == rapidjson::kParseErrorNone) {
+          DocumentAccess::nodes(res.document) = b.take_nodes();
+          DocumentAccess::floats(res.document) = b.take_floats();
+          numbers_from_text = b.numbers_from_original();
+        }
+      });
+  if (o.code == rapidjson::kParseErrorNone) {
+    if (replaced || o.lone_surrogate) {
+      res.status = DocumentParseResult::kLoneSurrogate;
+      res.detail = "string holds a lone UTF-16 surrogate escape";
+      res.document = Document();
+    } else {
+      res.status = DocumentParseResult::kOk;
+      DocumentAccess::numbers(res.document) = numbers_from_text ? text.data() : buffer.data();
+    }
+    return res;
+  }
+  res.document = Document();
+  res.status = o.stop == Stop::kTooDeep    ? DocumentParseResult::kTooDeep
+               : o.stop == Stop::kTooLarge ? DocumentParseResult::kTooLarge
+                                           : DocumentParseResult::kNotJson;
+  res.detail = std::move(o.detail);
+  return res;
+}
+
 JsonParseResult parse_python_json(std::string_view text, const JsonLimits& limits) {
   ParseOptions opt;
   opt.max_depth = limits.max_depth;
@@ -323,7 +691,8 @@ JsonParseResult parse_python_json(std::string_view text, const JsonLimits& limit
   if (!is_valid_utf8(text))
     return JsonParseResult{JsonParseStatus::kNotJson, Value(), std::string(kNotUtf8)};
   bool replaced = false;
-  Outcome o = parse_with_fallbacks<kPythonFlags>(text, opt, replaced);
+  Value value;
+  Outcome o = parse_value<kPythonFlags>(text, opt, replaced, value);
   JsonParseResult res;
   if (o.code == rapidjson::kParseErrorNone) {
     if (replaced || o.lone_surrogate) {
@@ -331,7 +700,7 @@ JsonParseResult parse_python_json(std::string_view text, const JsonLimits& limit
       res.detail = "string holds a lone UTF-16 surrogate escape";
     } else {
       res.status = JsonParseStatus::kOk;
-      res.value = std::move(o.value);
+      res.value = std::move(value);
     }
     return res;
   }
@@ -346,7 +715,8 @@ Result<Value> parse_json_strict(std::string_view text, std::string_view origin) 
     return make_error(ErrorKind::kInvalidArgument,
                       std::string(origin) + ": " + std::string(kNotUtf8));
   bool replaced = false;
-  Outcome o = parse_with_fallbacks<kStrictFlags>(text, opt, replaced);
+  Value value;
+  Outcome o = parse_value<kStrictFlags>(text, opt, replaced, value);
   if (o.code == rapidjson::kParseErrorNone && (replaced || o.lone_surrogate)) {
     return make_error(
         ErrorKind::kInvalidArgument,
@@ -354,7 +724,7 @@ Result<Value> parse_json_strict(std::string_view text, std::string_view origin) 
   }
   if (o.code != rapidjson::kParseErrorNone)
     return make_error(ErrorKind::kInvalidArgument, std::string(origin) + ": " + o.detail);
-  return std::move(o.value);
+  return value;
 }
 
 }  // namespace cybexp

@@ -2,6 +2,8 @@
 // repr), str.strip() and strict UTF-8 validation, on UTF-8 bytes.
 #include "cybexp/python_json.h"
 
+#include "cybexp/document.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -137,6 +139,124 @@ void append_python_json(const Value& v, std::string& out) {
   // the tree.
   StringOut o(out);
   append_value(v, o);
+}
+
+namespace {
+
+// json.dumps from the tape: containers are written in document order, so
+// one loop with a stack of open containers' remaining counts does it.
+void append_document(const Document& doc, StringOut& out) {
+  const std::vector<Document::Node>& nodes = doc.nodes();
+  struct Open {
+    std::uint32_t left;
+    bool object;
+    bool first;
+  };
+  std::vector<Open> open;
+  std::size_t i = 0;
+  while (i < nodes.size()) {
+    // Separator and key for the value at i, from its container.
+    if (!open.empty()) {
+      Open& o = open.back();
+      if (o.left == 0) {
+        out.put(o.object ? '}' : ']');
+        open.pop_back();
+        continue;
+      }
+      --o.left;
+      if (!o.first) out.append(", ", 2);
+      o.first = false;
+      if (o.object) {
+        if (nodes[i].flag()) {
+          tahoe_detail::write_plain_string(doc.text(nodes[i]), 1, out);
+        } else {
+          tahoe_detail::write_json_string(doc.text(nodes[i]), 1, out);
+        }
+        out.append(": ", 2);
+        ++i;
+      }
+    }
+    const Document::Node& n = nodes[i++];
+    switch (n.kind()) {
+      case Document::kNull:
+        out.append("null", 4);
+        break;
+      case Document::kFalse:
+        out.append("false", 5);
+        break;
+      case Document::kTrue:
+        out.append("true", 4);
+        break;
+      case Document::kInteger: {
+        const std::string_view t = doc.text(n);
+        out.append(t.data(), t.size());
+        break;
+      }
+      case Document::kFloat: {
+        const std::string_view t = doc.text(n);
+        out.append(t.data(), t.size());
+        break;
+      }
+      case Document::kString:
+        if (n.flag()) {
+          tahoe_detail::write_plain_string(doc.text(n), 1, out);
+        } else {
+          tahoe_detail::write_json_string(doc.text(n), 1, out);
+        }
+        break;
+      case Document::kArray:
+      case Document::kObject:
+        out.put(n.kind() == Document::kArray ? '[' : '{');
+        open.push_back({n.count(), n.kind() == Document::kObject, true});
+        break;
+    }
+  }
+  while (!open.empty()) {
+    out.put(open.back().object ? '}' : ']');
+    open.pop_back();
+  }
+}
+
+}  // namespace
+
+std::size_t python_json_size(const Document& doc) {
+  std::size_t size = 0;
+  for (const Document::Node& n : doc.nodes()) {
+    switch (n.kind()) {
+      case Document::kNull:
+      case Document::kTrue:
+        size += 4;
+        break;
+      case Document::kFalse:
+        size += 5;
+        break;
+      case Document::kInteger:
+      case Document::kFloat:
+        size += n.count();
+        break;
+      case Document::kString:  // keys too: ": " is counted with their object
+        size += n.flag() ? n.count() + 2u
+                         : static_cast<std::size_t>(tahoe_detail::json_string_cost(doc.text(n)).len);
+        break;
+      case Document::kArray:
+      case Document::kObject: {
+        const std::size_t items = n.count();
+        // Brackets, ", " between items, ": " after each key.
+        size += 2 + (items > 0 ? 2 * (items - 1) : 0) + (n.kind() == Document::kObject ? 2 * items : 0);
+        break;
+      }
+    }
+  }
+  return size;
+}
+
+void append_python_json(const Document& doc, std::string& out) {
+  // Sized first: growing by doubling would hold the old and the new buffer
+  // at once. The slack is the most room a writer asks for ahead of what it
+  // writes (escape_writer.h: kRawMax).
+  out.reserve(out.size() + python_json_size(doc) + 2 * tahoe_detail::kRawMax);
+  StringOut o(out);
+  append_document(doc, o);
 }
 
 std::string python_json(const Value& v) {

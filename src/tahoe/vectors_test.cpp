@@ -13,6 +13,7 @@
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
 #include "cybexp/raw_document.h"
+#include "support/vectors.h"
 #include "util/encoding.h"
 
 namespace cybexp {
@@ -20,46 +21,8 @@ namespace {
 
 constexpr std::uint64_t kLimit = 64ull << 20;
 
-std::vector<std::string> read_lines(const std::string& name) {
-  std::ifstream in(std::string(CYBEXP_TEST_DATA_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  return lines;
-}
-
-struct Vector {
-  std::string name;
-  std::string plaintext;
-  std::string state;
-  std::string sub_type;
-  std::string hash;
-  std::string canonical;
-};
-
-std::vector<Vector> load_vectors() {
-  std::vector<Vector> out;
-  for (const std::string& line : read_lines("vectors.jsonl")) {
-    rapidjson::Document d;
-    d.Parse(line.c_str(), line.size());
-    EXPECT_FALSE(d.HasParseError());
-    Vector v;
-    v.name = d["name"].GetString();
-    const auto plain = base64_decode(d["plaintext_b64"].GetString());
-    EXPECT_TRUE(plain.has_value()) << v.name;
-    v.plaintext.assign(plain->begin(), plain->end());
-    const auto& e = d["expect"];
-    v.state = e["state"].GetString();
-    if (v.state == "success") {
-      v.sub_type = e["sub_type"].GetString();
-      v.hash = e["_hash"].GetString();
-      v.canonical.assign(e["canonical"].GetString(), e["canonical"].GetStringLength());
-    }
-    out.push_back(std::move(v));
-  }
-  return out;
-}
+using testing::load_vectors;
+using testing::Vector;
 
 // What parsemain stores as data: the parsed payload, or {"data": text}.
 Value payload_data(const std::string& text) {
@@ -70,11 +33,8 @@ Value payload_data(const std::string& text) {
   return Value(std::move(o));
 }
 
-const Vector& find_vector(const std::vector<Vector>& all, const std::string& name) {
-  for (const Vector& v : all)
-    if (v.name == name) return v;
-  ADD_FAILURE() << "no vector " << name;
-  return all.front();
+const Vector& find_vector(const std::vector<Vector>&, const std::string& name) {
+  return testing::vector_named(name);
 }
 
 TEST(Vectors, EverySuccessVectorMatchesCanonicalAndHash) {
@@ -84,7 +44,7 @@ TEST(Vectors, EverySuccessVectorMatchesCanonicalAndHash) {
   for (const Vector& v : all) {
     if (v.state != "success") continue;
     SCOPED_TRACE(v.name);
-    const Value data = payload_data(v.plaintext);
+    const Value data = payload_data(v.plaintext_text());
     const auto canon = canonical(data, kLimit);
     ASSERT_TRUE(canon.has_value()) << canon.error().message;
     EXPECT_EQ(*canon, v.canonical);
@@ -100,7 +60,7 @@ TEST(Vectors, EverySuccessVectorMatchesCanonicalAndHash) {
 TEST(Vectors, DeepNesting40IsOverTheLimit) {
   const std::vector<Vector> all = load_vectors();
   const Vector& v = find_vector(all, "deep_nesting_40_too_large");
-  JsonParseResult r = parse_python_json(v.plaintext);
+  JsonParseResult r = parse_python_json(v.plaintext_text());
   ASSERT_EQ(r.status, JsonParseStatus::kOk);
   const std::uint64_t size = canonical_size(r.value);
   EXPECT_GT(size, 1ull << 40);
@@ -115,29 +75,29 @@ TEST(Vectors, DeepNesting40IsOverTheLimit) {
 TEST(Vectors, LoneSurrogateIsReported) {
   const std::vector<Vector> all = load_vectors();
   const Vector& v = find_vector(all, "lone_surrogate");
-  EXPECT_EQ(parse_python_json(v.plaintext).status, JsonParseStatus::kLoneSurrogate);
+  EXPECT_EQ(parse_python_json(v.plaintext_text()).status, JsonParseStatus::kLoneSurrogate);
 }
 
 TEST(Vectors, InvalidUtf8IsCaught) {
   const std::vector<Vector> all = load_vectors();
-  EXPECT_FALSE(is_valid_utf8(find_vector(all, "invalid_utf8").plaintext));
+  EXPECT_FALSE(is_valid_utf8(find_vector(all, "invalid_utf8").plaintext_text()));
   for (const Vector& v : all)
     if (v.state == "success") {
-      EXPECT_TRUE(is_valid_utf8(v.plaintext)) << v.name;
+      EXPECT_TRUE(is_valid_utf8(v.plaintext_text())) << v.name;
     }
 }
 
 TEST(Vectors, BigPayloadDumpsAsPythonDoes) {
   const std::vector<Vector> all = load_vectors();
   const Vector& v = find_vector(all, "big_1mib");
-  JsonParseResult r = parse_python_json(v.plaintext);
+  JsonParseResult r = parse_python_json(v.plaintext_text());
   ASSERT_EQ(r.status, JsonParseStatus::kOk);
   // The payload was written by json.dumps, so dumps(loads(x)) == x.
-  EXPECT_EQ(python_json(r.value), v.plaintext);
+  EXPECT_EQ(python_json(r.value), v.plaintext_text());
 }
 
 TEST(CowrieRaw, UpstreamDocumentsRoundTripAndHash) {
-  const std::vector<std::string> lines = read_lines("cowrie_raw.txt");
+  const std::vector<std::string> lines = testing::data_lines("cowrie_raw.txt");
   ASSERT_EQ(lines.size(), 16u);
   for (const std::string& line : lines) {
     JsonParseResult doc = parse_python_json(line);

@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "support/daemon.h"
 #include "support/process.h"
+#include "util/encoding.h"
 
 namespace cybexp {
 namespace {
@@ -33,6 +36,16 @@ class Cli : public ::testing::Test {
     auto r = run("submit", "--typetag", typetag.c_str(), "--orgid", "org-1", "in.txt");
     EXPECT_EQ(r.code, 0) << r.err;
     return r.out;
+  }
+  // Submits n files NAME0... (content(i) each) with one submit.
+  void submit_files(const std::string& name, int n, const std::function<std::string(int)>& content) {
+    std::vector<std::string> args = {"submit", "--typetag", "cowrie", "--orgid", "o"};
+    for (int i = 0; i < n; ++i) {
+      args.push_back(name + std::to_string(i));
+      testing::write_file(dir_ / args.back(), content(i));
+    }
+    auto r = run_binary(dir_.path(), args);
+    ASSERT_EQ(r.code, 0) << r.err;
   }
   TempDir dir_;
 };
@@ -124,8 +137,9 @@ TEST_F(Cli, DecryptShowsThePlaintextOfAnEnvelope) {
   line = line.substr(0, line.find('\n'));
   std::string b64 = line.substr(line.find("\"blob_b64\": \"") + 13);
   b64 = b64.substr(0, b64.find('"'));
-  testing::write_file(dir_ / "blob.b64", b64);
-  ASSERT_EQ(std::system(("cd " + testing::shell_quote(dir_.path().string()) + " && base64 -d blob.b64 > blob").c_str()), 0);
+  auto blob = base64_decode(b64);
+  ASSERT_TRUE(blob.has_value());
+  testing::write_file(dir_ / "blob", std::string(blob->begin(), blob->end()));
   auto r = run("-c", "v.json", "decrypt", "blob");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.out.starts_with("{\"eventid\": \"cowrie.login.failed\", \"username\": \"root\""))
@@ -133,60 +147,32 @@ TEST_F(Cli, DecryptShowsThePlaintextOfAnEnvelope) {
 }
 
 TEST_F(Cli, TwoProcessesNeverProcessOneEntryTwice) {
-  std::string many;
-  for (int i = 0; i < 400; ++i) {
-    testing::write_file(dir_ / ("e" + std::to_string(i)), "{\"i\": " + std::to_string(i) + "}");
-    many += " e" + std::to_string(i);
-  }
-  std::string cmd = "cd " + testing::shell_quote(dir_.path().string()) + " && " +
-                    testing::shell_quote(CYBEXP_BINARY) + " submit --typetag cowrie --orgid o" + many +
-                    " >/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::string both = "cd " + testing::shell_quote(dir_.path().string()) + " && (" +
-                     testing::shell_quote(CYBEXP_BINARY) + " run --once --batch 8 --workers 1 > a.out 2>&1 & " +
-                     testing::shell_quote(CYBEXP_BINARY) + " run --once --batch 8 --workers 1 > b.out 2>&1; wait)";
-  ASSERT_EQ(std::system(both.c_str()), 0);
-  auto processed_of = [&](const char* f) {
-    std::string out = testing::read_file(dir_ / f);
-    return std::stoul(out.substr(out.find("processed ") + 10));
+  submit_files("e", 400, [](int i) { return "{\"i\": " + std::to_string(i) + "}"; });
+  const std::vector<std::string> once = {"run", "--once", "--batch", "8", "--workers", "1"};
+  testing::Process a(dir_.path(), testing::binary_argv(once));
+  testing::Process b(dir_.path(), testing::binary_argv(once));
+  auto processed_of = [](testing::Process& p) {
+    testing::RunResult r = p.result(std::chrono::seconds(120));
+    EXPECT_EQ(r.code, 0) << r.err;
+    const std::string both = r.out + r.err;
+    return std::stoul(both.substr(both.find("processed ") + 10));
   };
-  EXPECT_EQ(processed_of("a.out") + processed_of("b.out"), 400u);
+  EXPECT_EQ(processed_of(a) + processed_of(b), 400u);
   auto status = run("status", "--json");
   EXPECT_TRUE(status.out.starts_with("{\"pending\": 0, \"processed\": 400, \"skipped\": {}, \"documents\": 400, "))
       << status.out;
 }
 
 TEST_F(Cli, SigtermFinishesTheEntriesInHandAndExitsZero) {
-  std::string files;
-  for (int i = 0; i < 3000; ++i) files += "{\"n\": " + std::to_string(i) + "}\n";
-  // One entry a line would take 3000 submits; one process adding 3000 files is faster.
-  std::string list;
-  for (int i = 0; i < 3000; ++i) {
-    testing::write_file(dir_ / ("f" + std::to_string(i)), "{\"n\": " + std::to_string(i) + "}");
-    list += " f" + std::to_string(i);
-  }
-  std::string cmd = "cd " + testing::shell_quote(dir_.path().string()) + " && " +
-                    testing::shell_quote(CYBEXP_BINARY) + " submit --typetag cowrie --orgid o" + list + " >/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    chdir(dir_.path().c_str());
-    execl(CYBEXP_BINARY, CYBEXP_BINARY, "run", "--workers", "1", "--batch", "16", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  // SIGTERM once the loop is archiving (its handler is installed by then):
-  // a fixed sleep raced the start-up on a loaded machine.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (run("status", "--json").out.find("\"processed\": 0,") != std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // One process adding 3000 files is faster than 3000 submits.
+  submit_files("f", 3000, [](int i) { return "{\"n\": " + std::to_string(i) + "}"; });
+  testing::Daemon daemon(dir_.path(), {"run", "--workers", "1", "--batch", "16"});
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
+  // Working: at least one entry is done.
+  ASSERT_TRUE(testing::eventually([&] {
+    return run("status", "--json").out.find("\"processed\": 0,") == std::string::npos;
+  })) << daemon.err();
+  EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
   auto entries = run("entries", "--json");
   std::istringstream in(entries.out);
   std::string line;

@@ -35,12 +35,7 @@ using Seconds = std::chrono::duration<double>;
 // The server shared by the tests of this process (ctest runs each test in a
 // process of its own, so tests never share one). Throws if it cannot start;
 // gtest reports the exception as the test's failure.
-inline test_support::PostgresServer& server() {
-  static test_support::PostgresServer instance;
-  static Result<std::string> started = instance.start();
-  if (!started) throw std::runtime_error(started.error().message);
-  return instance;
-}
+inline test_support::PostgresServer& server() { return test_support::shared_test_server(); }
 
 // A fresh database on the shared server.
 inline std::string fresh_database(const std::string& name) {
@@ -155,66 +150,23 @@ class WorkDir {
 
 // A `cybexp-archive -c CONFIG ARGS...` process running in the background;
 // output goes to NAME.out and NAME.err in the work directory.
-class Child {
+class Child : public testing::Process {
  public:
   Child(const WorkDir& dir, const std::string& name, std::vector<std::string> args,
         const std::string& config = "config.json")
-      : out_(dir / (name + ".out")), err_(dir / (name + ".err")) {
-    args.insert(args.begin(), {CYBEXP_BINARY, "-c", config});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string cwd = dir.path().string(), out = out_.string(), err = err_.string();
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      int in = open("/dev/null", O_RDONLY);
-      int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (in < 0 || o < 0 || e < 0 || chdir(cwd.c_str()) != 0) _exit(125);
-      dup2(in, 0);
-      dup2(o, 1);
-      dup2(e, 2);
-      close_range(3, ~0U, 0);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
+      : Process(dir.path(), with_config(std::move(args), config), {{}, {}, name}) {}
 
-  pid_t pid() const { return pid_; }
-  bool running() const { return !exited_; }
-  void signal(int sig) const { ::kill(pid_, sig); }
-
-  // Waits up to `limit` for the process to end; true if it did. Afterwards
-  // code() is the exit status, or 128 + signal.
+  // Waits up to `limit` for the process to end; true if it did.
   bool wait(Seconds limit) {
-    return poll_until(limit, [&] {
-      if (exited_) return true;
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
-      exited_ = true;
-      code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return true;
-    });
+    return Process::wait(std::chrono::duration_cast<std::chrono::milliseconds>(limit));
   }
-  int code() const { return code_; }
-  std::string out() const { return testing::read_file(out_); }
-  std::string err() const { return testing::read_file(err_); }
 
  private:
-  std::filesystem::path out_, err_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int code_ = -1;
+  static std::vector<std::string> with_config(std::vector<std::string> args,
+                                              const std::string& config) {
+    args.insert(args.begin(), {"-c", config});
+    return testing::binary_argv(std::move(args));
+  }
 };
 
 }  // namespace cybexp::cluster

@@ -3,9 +3,6 @@
 // a socket the test owns (READY, STATUS, WATCHDOG, STOPPING).
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <map>
 #include <optional>
@@ -68,17 +65,13 @@ TEST_F(OpsDaemon, MetricsScrapedWhileRunWorksAgreeWithStatus) {
 
   Daemon daemon(dir_.path(),
                 {"run", "--workers", "2", "--batch", "32", "--metrics-listen", "127.0.0.1:0"});
-  int port = 0;
-  ASSERT_TRUE(eventually([&] {
-    std::smatch m;
-    const std::string err = daemon.err();
-    if (!std::regex_search(
-            err, m, std::regex("serving metrics address=http://127\\.0\\.0\\.1:(\\d+)/metrics"))) {
-      return false;
-    }
-    port = std::stoi(m[1]);
-    return true;
-  })) << daemon.err();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
+  std::smatch address;
+  const std::string err = daemon.err();
+  ASSERT_TRUE(std::regex_search(
+      err, address, std::regex("serving metrics address=http://127\\.0\\.0\\.1:(\\d+)/metrics")))
+      << err;
+  const int port = std::stoi(address[1]);
 
   httplib::Client client("127.0.0.1", port);
   std::map<std::string, double> m;
@@ -129,66 +122,23 @@ TEST_F(OpsDaemon, MetricsScrapedWhileRunWorksAgreeWithStatus) {
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
 }
 
-// An AF_UNIX datagram socket standing in for systemd's notify socket.
-class NotifySocket {
- public:
-  explicit NotifySocket(const std::filesystem::path& path) : path_(path.string()) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
-    bound_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~NotifySocket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool bound() const { return bound_; }
-  const std::string& path() const { return path_; }
-  // Reads datagrams into `seen` until one satisfies pred (true) or 30 s pass.
-  bool wait_for(const std::function<bool(const std::string&)>& pred,
-                std::vector<std::string>& seen) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) != 1) continue;
-      char buf[4096];
-      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n < 0) return false;
-      seen.emplace_back(buf, static_cast<std::size_t>(n));
-      if (pred(seen.back())) return true;
-    }
-    return false;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-};
-
 TEST_F(OpsDaemon, TellsSystemdReadyStatusWatchdogAndStopping) {
   submit("cowrie", {"{\"a\": 1}", "{\"a\": 2}", "{\"a\": 3}"});
-  NotifySocket sock(dir_ / "notify.sock");
-  ASSERT_TRUE(sock.bound());
-  Daemon daemon(
-      dir_.path(), {"run", "--workers", "1"},
-      {{"NOTIFY_SOCKET", sock.path()}, {"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$PID"}});
-  std::vector<std::string> seen;
-  ASSERT_TRUE(sock.wait_for([](const std::string& m) { return m.starts_with("READY=1"); }, seen))
-      << daemon.err();
+  Daemon daemon(dir_.path(), {"run", "--workers", "1"},
+                {{"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$PID"}});
+  const std::vector<std::string>& seen = daemon.notified();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
   EXPECT_EQ(seen.back(), "READY=1\nSTATUS=archiving: 3 pending");
   EXPECT_EQ(std::count(seen.begin(), seen.end(), "STATUS=starting: opening the stores"), 1);
-  EXPECT_TRUE(sock.wait_for(
-      [](const std::string& m) { return m.starts_with("STATUS=idle: 0 pending; next pass in "); },
-      seen))
+  EXPECT_TRUE(daemon.wait_notified(
+      [](const std::string& m) { return m.starts_with("STATUS=idle: 0 pending; next pass in "); }))
       << daemon.err();
-  EXPECT_TRUE(sock.wait_for([](const std::string& m) { return m == "WATCHDOG=1"; }, seen));
-  EXPECT_TRUE(sock.wait_for([](const std::string& m) { return m == "WATCHDOG=1"; }, seen))
+  EXPECT_TRUE(daemon.wait_notified([](const std::string& m) { return m == "WATCHDOG=1"; }));
+  EXPECT_TRUE(daemon.wait_notified([](const std::string& m) { return m == "WATCHDOG=1"; }))
       << "the watchdog pings go on while the loop sleeps";
 
-  kill(daemon.pid(), SIGTERM);
-  EXPECT_TRUE(
-      sock.wait_for([](const std::string& m) { return m.starts_with("STOPPING=1"); }, seen));
+  daemon.signal(SIGTERM);
+  EXPECT_TRUE(daemon.wait_notified([](const std::string& m) { return m.starts_with("STOPPING=1"); }));
   EXPECT_EQ(seen.back(), "STOPPING=1\nSTATUS=stopping: finishing the entries in hand");
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
   EXPECT_EQ(run_binary(dir_.path(), {"status", "--json"}).out.substr(0, 31),

@@ -88,6 +88,7 @@ TEST_F(Ops, CheckReportsEverythingAndExitsZeroWhenReady) {
 }
 
 TEST_F(Ops, CheckExitsTwoOnAKeyReadableByOthers) {
+  ASSERT_EQ(run("run", "--once").code, 0);  // the stores exist: check opens them read-only
   chmod(path("priv.pem").c_str(), 0644);
   auto r = run("check");
   EXPECT_EQ(r.code, 2);
@@ -125,6 +126,49 @@ TEST_F(Ops, CheckExitsTwoOnABadConfigurationAndOneOnAnUnreachableStore) {
   EXPECT_EQ(down.out, "configuration " + dir + "/down.json\ncache         postgresql://127.0.0.1:1/cybexp\n"
                       "archive       postgresql://127.0.0.1:1/cybexp\nprivate key   " + path("priv.pem") +
                           ": RSA-2048, mode 0600\n");
+}
+
+testing::ProcessOptions home_at(const std::string& home) {
+  testing::ProcessOptions options;
+  options.env = {{"CYBEXP_HOME", home}};
+  return options;
+}
+
+// Read commands open the stores read-only: a mistyped CYBEXP_HOME or store
+// path is an error (exit 1) that says so, and creates nothing.
+TEST_F(Ops, ReadCommandsNeverCreateAStore) {
+  const std::string missing = (std::filesystem::canonical(dir_.path()) / "typo").string();
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"status"},
+                                       {"entries"}, {"export"}, {"subtypes", "list"},
+                                       {"inspect", "1"}}) {
+    SCOPED_TRACE(cmd[0]);
+    auto r = testing::run_binary(dir_.path(), cmd, home_at(missing));
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "cybexp-archive: sqlite " + missing +
+                         "/cache.db: No such file or directory (commands that only read never "
+                         "create a store: check CYBEXP_HOME, -c and the store's url)\n");
+    EXPECT_FALSE(std::filesystem::exists(missing));
+  }
+  // check reports it among its findings (with the missing keys: exit 2),
+  // also without creating anything.
+  auto r = testing::run_binary(dir_.path(), {"check"}, home_at(missing));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("/cache.db: No such file or directory (commands that only read never "
+                       "create a store"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  // An empty archive.db beside a cache is reported, not made a new store.
+  three_entries();
+  std::filesystem::resize_file(home_ / "archive.db", 0);
+  std::filesystem::remove(home_ / "archive.db-wal");
+  std::filesystem::remove(home_ / "archive.db-shm");
+  auto empty = run("status");
+  EXPECT_EQ(empty.code, 1);
+  EXPECT_NE(empty.err.find("archive.db: the file is empty (0 bytes)"), std::string::npos)
+      << empty.err;
+  EXPECT_EQ(std::filesystem::file_size(home_ / "archive.db"), 0u);
 }
 
 TEST_F(Ops, InspectShowsPendingProcessedAndSkippedEntries) {

@@ -4,12 +4,10 @@
 // private key an upstream layout keeps in the working directory.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <thread>
 
+#include "support/daemon.h"
 #include "support/process.h"
 
 namespace cybexp {
@@ -71,29 +69,21 @@ TEST_F(UpstreamCli, ConfPathRunsTheLoopLikeRun) {
 TEST_F(UpstreamCli, ConfPathWithoutRunOnceIsTheDaemonAndStopsOnSigterm) {
   submit(R"({"a": 1})", "unr-honeypot");
   fs::copy_file(dir_ / "conf.json", dir_ / "archive.conf");  // any existing file, not only *.json
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    chdir(dir_.path().c_str());
-    execl(CYBEXP_BINARY, CYBEXP_BINARY, "archive.conf", "--force-process",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  testing::Daemon daemon(dir_.path(), {"archive.conf", "--force-process"});
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
   std::string status;
-  for (int i = 0; i < 100 && !status.starts_with("pending     0\nprocessed   1\n"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  testing::eventually([&] {
     status = run("-c", "conf.json", "status").out;
-  }
-  kill(pid, SIGTERM);
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  ASSERT_TRUE(WIFEXITED(wstatus));
-  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+    return status.starts_with("pending     0\nprocessed   1\n");
+  }, std::chrono::seconds(10));
+  EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
   EXPECT_TRUE(status.starts_with("pending     0\nprocessed   1\n")) << status;
 }
 
 TEST_F(UpstreamCli, WhatIsACommandAndWhatIsAConfPath) {
   testing::write_file(dir_ / "status", "{}");  // a file named like a command: the command wins
+  // status only reads (issue 12): the stores must exist first.
+  ASSERT_EQ(run("-c", "conf.json", "run", "--once").code, 0);
   auto status = run("-c", "conf.json", "status");
   EXPECT_EQ(status.code, 0) << status.err;
   EXPECT_TRUE(status.out.starts_with("pending     0\n")) << status.out;
@@ -169,6 +159,9 @@ TEST_F(UpstreamCli, CheckPrintsTheResolvedTargetsOfAnUpstreamFile) {
                           "cache":   {"mongo_url": "sqlite:cache.db", "db": "cache_db", "coll": "file_entries"},
                           "tahoe":   {"mongo_url": "sqlite:archive.db", "db": "tahoe_db", "coll": "instance"},
                           "api": {"port": 5000}})");
+  // check only reads (issue 12): the stores must exist first.
+  auto created = run("-c", "head.json", "run", "--once");
+  ASSERT_EQ(created.code, 0) << created.err;
   auto r = run("-c", "head.json", "check");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.out.starts_with("configuration " + real("head.json") +

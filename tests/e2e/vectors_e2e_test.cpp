@@ -12,6 +12,7 @@
 #include "cybexp/python_json.h"
 #include "support/json_lines.h"
 #include "support/process.h"
+#include "support/vector_checks.h"
 #include "support/vectors.h"
 
 namespace cybexp {
@@ -37,61 +38,15 @@ void archive_vectors(const std::string& workers) {
   install_keys(dir);
   auto vectors = testing::load_vectors();
   ASSERT_EQ(vectors.size(), 34u);
-  std::map<std::string, std::string> id_to_name;
-  for (const auto& v : vectors) {
-    testing::write_file(dir / "blob", std::string(v.blob.begin(), v.blob.end()));
-    auto r = run_binary(dir.path(), {"submit", "--encrypted", "--typetag", v.typetag, "--orgid", v.orgid,
-                                     "--timezone", v.timezone, "--name", v.name, "blob"});
-    ASSERT_EQ(r.code, 0) << r.err;
-    ASSERT_FALSE(r.out.empty());
-    id_to_name[r.out.substr(0, r.out.size() - 1)] = v.name;
-  }
+  testing::BinaryRunner run_in_dir = [&](std::vector<std::string> args) {
+    return run_binary(dir.path(), args);
+  };
+  auto id_to_name = testing::submit_vectors(run_in_dir, dir.path(), vectors);
+  ASSERT_EQ(id_to_name.size(), vectors.size());
   auto run = run_binary(dir.path(), {"run", "--once", "--workers", workers});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_TRUE(run.out.starts_with(
-      "processed 25, skipped 9 (bad_data 6, error 2, typetag_not_supported 1), new documents 25, "
-      "duplicates 0; "))
-      << run.out;
-
-  auto entries = run_binary(dir.path(), {"entries", "--json"});
-  ASSERT_EQ(entries.code, 0) << entries.err;
-  std::map<std::string, Value> by_name;
-  for (Value& e : json_lines(entries.out)) by_name[field(e, "name")] = std::move(e);
-  ASSERT_EQ(by_name.size(), vectors.size());
-  std::set<std::string> expected_hashes;
-  for (const auto& v : vectors) {
-    SCOPED_TRACE(v.name);
-    const Value& e = by_name.at(v.name);
-    EXPECT_EQ(id_to_name.at(field(e, "id")), v.name);
-    EXPECT_EQ(field(e, "typetag"), v.typetag);
-    EXPECT_EQ(field(e, "orgid"), v.orgid);
-    const Array& refs = e.find("_ref")->as_array();
-    if (v.state == "success") {
-      EXPECT_EQ(field(e, "state"), "processed");
-      ASSERT_EQ(refs.size(), 1u);
-      EXPECT_EQ(refs[0].as_string(), v.hash);
-      EXPECT_TRUE(e.find("reason")->is_null());
-      expected_hashes.insert(v.hash);
-    } else {
-      EXPECT_EQ(field(e, "state"), v.state);
-      EXPECT_TRUE(refs.empty());
-      EXPECT_FALSE(field(e, "reason").empty());
-    }
-  }
-
-  auto exported = run_binary(dir.path(), {"export"});
-  ASSERT_EQ(exported.code, 0) << exported.err;
-  std::map<std::string, std::string> sub_type_of;
-  for (const auto& v : vectors) {
-    if (v.state == "success") sub_type_of[v.hash] = v.sub_type;
-  }
-  std::set<std::string> hashes;
-  for (const Value& d : json_lines(exported.out)) {
-    EXPECT_EQ(field(d, "itype"), "raw");
-    EXPECT_TRUE(hashes.insert(field(d, "_hash")).second) << "exported twice: " << field(d, "_hash");
-    EXPECT_EQ(field(d, "sub_type"), sub_type_of.at(field(d, "_hash")));
-  }
-  EXPECT_EQ(hashes, expected_hashes);
+  EXPECT_TRUE(run.out.starts_with(testing::kVectorsSummary)) << run.out;
+  testing::expect_vectors_archived(run_in_dir, vectors, id_to_name);
 
   auto status = run_binary(dir.path(), {"status", "--json"});
   ASSERT_EQ(status.code, 0) << status.err;
@@ -107,11 +62,9 @@ TEST(VectorsEndToEnd, FourWorkers) { archive_vectors("4"); }
 TEST(VectorsEndToEnd, UpstreamHoneypotDocumentsHashTheSame) {
   TempDir dir;
   install_keys(dir);
-  std::istringstream lines(testing::read_file(std::string(CYBEXP_TEST_DATA_DIR) + "/cowrie_raw.txt"));
-  std::string line;
   std::vector<std::string> upstream_hashes;
   std::vector<std::string> upstream_data;
-  while (std::getline(lines, line)) {
+  for (const std::string& line : testing::data_lines("cowrie_raw.txt")) {
     auto doc = parse_python_json(line);
     ASSERT_EQ(doc.status, JsonParseStatus::kOk);
     std::string data = python_json(*doc.value.find("data"));

@@ -12,7 +12,7 @@
 
 #include "fault/fault_fixture.h"
 #include "fault/full_disk_vfs.h"
-#include "fault/hooked_stores.h"
+#include "support/hooked_stores.h"
 
 namespace cybexp::testing {
 namespace {

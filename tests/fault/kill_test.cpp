@@ -14,7 +14,7 @@
 #include <random>
 
 #include "fault/fault_fixture.h"
-#include "fault/hooked_stores.h"
+#include "support/hooked_stores.h"
 
 namespace cybexp::testing {
 namespace {

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "fault/fault_fixture.h"
-#include "fault/hooked_stores.h"
+#include "support/hooked_stores.h"
 
 namespace cybexp::testing {
 namespace {

@@ -94,8 +94,9 @@ TEST(HardeningKeys, NoSecretOrPayloadByteReachesOutputOrReasons) {
   const auto config = make_home(dir, R"("max_blob_bytes": 65536, "max_depth": 8,
                                          "max_canonical_bytes": 4096, "canonical_payload_factor": 1)");
   // A second key pair, made by the binary: entries the archive cannot open.
-  RunResult keygen =
-      run_binary(other_home.path(), {"keygen"}, "CYBEXP_HOME=" + (other_home / "keys").string());
+  ProcessOptions other_keys;
+  other_keys.env = {{"CYBEXP_HOME", (other_home / "keys").string()}};
+  RunResult keygen = run_binary(other_home.path(), {"keygen"}, other_keys);
   ASSERT_EQ(keygen.code, 0) << keygen.err;
   namespace fs = std::filesystem;
   EXPECT_EQ(fs::status(other_home / "keys/priv.pem").permissions() & fs::perms::all,

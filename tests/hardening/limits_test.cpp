@@ -149,7 +149,7 @@ TEST(HardeningLimits, GiantBracketEnvelopeIsRefusedBySizeUnreadInFlatMemory) {
   const std::uint64_t blob_bytes = max_blob - 4096;
   add_streamed_brackets(dir / "cache.db", blob_bytes - 256 - 32, *pub);
 
-  const Child c = spawn(dir.path(), {"-c", config.string(), "run", "--once"});
+  const RunResult c = run_binary(dir.path(), {"-c", config.string(), "run", "--once"});
   std::printf("run --once on a %llu-byte envelope: %.2f s, peak RSS %ld KiB\n",
               static_cast<unsigned long long>(blob_bytes), c.seconds, c.max_rss_kib);
   ASSERT_EQ(c.code, 0) << c.err;
@@ -184,7 +184,7 @@ TEST(HardeningLimits, DeepBracketsAreRefusedByDepthQuicklyWhenSizeAllows) {
                     ->add_entry({"deep", "unr-honeypot", "identity--x", "UTC", 1.0}, *blob)
                     .has_value());
   }
-  const Child c = spawn(dir.path(), {"-c", config.string(), "run", "--once"});
+  const RunResult c = run_binary(dir.path(), {"-c", config.string(), "run", "--once"});
   std::printf("run --once on %llu bytes of '[': %.2f s, peak RSS %ld KiB\n",
               static_cast<unsigned long long>(n), c.seconds, c.max_rss_kib);
   ASSERT_EQ(c.code, 0) << c.err;

@@ -1,25 +1,28 @@
-// The real cybexp-archive binary as a background process (for `run` without
-// --once): started with fork/exec in a directory, with extra environment,
-// stdout and stderr to files; stopped with a signal and reaped. Plus
-// `eventually`, the bounded poll the end-to-end tests wait with.
+// The real cybexp-archive binary as a daemon (`run` without --once): a
+// Process (support/process.h) with an AF_UNIX datagram socket of the test's
+// own as systemd's NOTIFY_SOCKET, so a test waits for READY=1 instead of
+// sleeping. Plus `eventually`, the bounded poll the end-to-end tests wait with.
+//
+//   Daemon daemon(dir, {"run", "--workers", "1"});
+//   ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
 //
 // Thread safety: one Daemon per test thread.
 #pragma once
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cstdlib>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "support/temp_dir.h"
+#include "support/process.h"
 
 namespace cybexp::testing {
 
@@ -34,59 +37,86 @@ inline bool eventually(const std::function<bool()>& pred,
   }
 }
 
-class Daemon {
+// An AF_UNIX datagram socket standing in for systemd's notify socket.
+class NotifySocket {
  public:
-  // env values equal to "$PID" become the child's own pid (WATCHDOG_PID).
-  Daemon(const std::filesystem::path& dir, const std::vector<std::string>& args,
-         const std::vector<std::pair<std::string, std::string>>& env = {}) {
-    static int counter = 0;
-    const std::string tag = std::to_string(counter++);
-    out_ = dir / ("daemon.out." + tag);
-    err_ = dir / ("daemon.err." + tag);
-    pid_ = fork();
-    if (pid_ != 0) return;
-    // Child: only async-signal-safe work is strictly needed here, but the
-    // parent is a single-threaded test at this point.
-    if (chdir(dir.c_str()) != 0) _exit(126);
-    int out = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (out < 0 || err < 0) _exit(126);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    for (const auto& [k, v] : env)
-      setenv(k.c_str(), v == "$PID" ? std::to_string(getpid()).c_str() : v.c_str(), 1);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(CYBEXP_BINARY));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(CYBEXP_BINARY, argv.data());
-    _exit(127);
+  explicit NotifySocket(const std::filesystem::path& path) : path_(path.string()) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    bound_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   }
-  ~Daemon() {
-    if (running()) stop(SIGKILL);
+  ~NotifySocket() {
+    if (fd_ >= 0) close(fd_);
   }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
 
-  pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0 && !reaped_; }
-  std::string out() const { return read_file(out_); }
-  std::string err() const { return read_file(err_); }
-
-  // Sends sig and waits for the exit: the exit code, or 128 + the signal.
-  int stop(int sig = SIGTERM) {
-    if (!running()) return -1;
-    kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  bool bound() const { return bound_; }
+  const std::string& path() const { return path_; }
+  // Reads datagrams into `seen` until one satisfies pred (true) or 30 s pass.
+  bool wait_for(const std::function<bool(const std::string&)>& pred,
+                std::vector<std::string>& seen) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (bound_ && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) != 1) continue;
+      char buf[4096];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n < 0) return false;
+      seen.emplace_back(buf, static_cast<std::size_t>(n));
+      if (pred(seen.back())) return true;
+    }
+    return false;
   }
 
  private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  std::filesystem::path out_, err_;
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
+// NOTIFY_SOCKET for a daemon started in dir: a fresh socket's path.
+inline std::string notify_socket_path(const std::filesystem::path& dir) {
+  static int counter = 0;
+  return (dir / ("notify." + std::to_string(counter++) + ".sock")).string();
+}
+
+// The notify socket, bound before the daemon starts (a base, so it is
+// constructed before the Process base).
+struct NotifyEndpoint {
+  explicit NotifyEndpoint(const std::filesystem::path& dir) : notify_(notify_socket_path(dir)) {}
+  NotifySocket notify_;
+};
+
+class Daemon : private NotifyEndpoint, public Process {
+ public:
+  // env values equal to "$PID" become the child's own pid (WATCHDOG_PID).
+  Daemon(const std::filesystem::path& dir, const std::vector<std::string>& args,
+         std::vector<std::pair<std::string, std::string>> env = {})
+      : NotifyEndpoint(dir),
+        Process(dir, binary_argv(args), {with_socket(std::move(env), notify_.path()), {}, {}}) {}
+
+  // Every notify message so far, oldest first.
+  const std::vector<std::string>& notified() const { return seen_; }
+  // Waits (30 s at most) for the daemon to tell systemd READY=1.
+  bool wait_ready() {
+    return wait_notified([](const std::string& m) { return m.starts_with("READY=1"); });
+  }
+  // Waits (30 s at most) for a notify message that satisfies pred.
+  bool wait_notified(const std::function<bool(const std::string&)>& pred) {
+    return notify_.wait_for(pred, seen_);
+  }
+
+ private:
+  static std::vector<std::pair<std::string, std::string>> with_socket(
+      std::vector<std::pair<std::string, std::string>> env, const std::string& socket) {
+    env.emplace_back("NOTIFY_SOCKET", socket);
+    return env;
+  }
+
+  std::vector<std::string> seen_;
 };
 
 }  // namespace cybexp::testing

@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace cybexp::test_support {
@@ -304,6 +306,20 @@ Result<std::string> PostgresServer::create_database(const std::string& name) {
   PQfinish(conn);
   if (!ok) return std::unexpected(fail("create database " + name, why));
   return url_for(name);
+}
+
+PostgresServer& shared_test_server() {
+  static PostgresServer server;
+  static Result<std::string> started = server.start();
+  if (!started) throw std::runtime_error(started.error().message);
+  return server;
+}
+
+std::string fresh_test_database() {
+  static std::atomic<int> counter{0};
+  auto url = shared_test_server().create_database("t" + std::to_string(++counter));
+  if (!url) throw std::runtime_error(url.error().message);
+  return *url;
 }
 
 }  // namespace cybexp::test_support

@@ -8,6 +8,8 @@
 //   auto other = server.create_database("t1");  // a fresh database on it
 //   server.restart();                    // same port, same data
 //
+// Tests that need no server of their own share one: fresh_test_database().
+//
 // The binaries are found in $CYBEXP_PG_BINDIR or the newest
 // /usr/lib/postgresql/*/bin; if there are none, start() fails saying to
 // `apt-get install postgresql`. PostgreSQL refuses to run as root: under root
@@ -85,5 +87,11 @@ class PostgresServer {
 
 // The directory holding initdb and pg_ctl, or an error saying what to install.
 Result<std::filesystem::path> find_postgres_bindir();
+
+// The test process's one server, started on first use and stopped at exit;
+// throws std::runtime_error (a test failure) when it cannot start.
+PostgresServer& shared_test_server();
+// A fresh, empty database on it (t1, t2, ...); returns its URL. Throws as above.
+std::string fresh_test_database();
 
 }  // namespace cybexp::test_support

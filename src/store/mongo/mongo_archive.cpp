@@ -56,6 +56,7 @@ Result<std::shared_ptr<MongoArchive>> MongoArchive::open(const StoreConfig& conf
   std::shared_ptr<MongoArchive> archive(new MongoArchive(
       pool, config.db.empty() ? "tahoe_db" : config.db,
       config.coll.empty() ? "instance" : config.coll));
+  archive->insert_opts_ = CYBEXP_TRY(archive_insert_opts(config.url));
   CYBEXP_TRY_VOID(archive->ensure_meta());
   CYBEXP_TRY_VOID(archive->ensure_hash_index());
   return archive;
@@ -240,11 +241,11 @@ Result<std::uint64_t> MongoArchive::put_documents(std::span<const RawDocument> d
   if (fresh.empty()) return 0;
   // Unordered: a duplicate (another worker inserted it since the look-up)
   // does not stop the rest. No client-side key checks: pymongo 4 stores keys
-  // with dots and dollars too, and the server decides.
-  BsonPtr opts = Doc().boolean("ordered", false).boolean("validate", false).take();
+  // with dots and dollars too, and the server decides. Majority and
+  // journaled unless the URL says otherwise (archive_insert_opts).
   bson_t reply;
   bson_error_t err;
-  bool ok = mongoc_collection_insert_many(coll.get(), fresh.data(), fresh.size(), opts.get(),
+  bool ok = mongoc_collection_insert_many(coll.get(), fresh.data(), fresh.size(), insert_opts_.get(),
                                           &reply, &err);
   BsonPtr owned(bson_copy(&reply));
   bson_destroy(&reply);

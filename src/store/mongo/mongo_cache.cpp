@@ -164,7 +164,11 @@ Result<FinishReport> MongoCache::finish(std::span<const EntryResult> results,
   mongoc_bulk_operation_destroy(bulk);
   if (!ok) return std::unexpected(db_error(where(), "finish", err));
   report.marked = reply_count(owned.get(), "nMatched");
-  if (report.marked < ids.size()) {
+  if (report.marked == 0) {  // none held: no need to ask which
+    for (const auto& r : results) {
+      if (parse_oid(r.id)) report.lost.push_back(r.id);
+    }
+  } else if (report.marked < ids.size()) {
     CYBEXP_TRY_VOID(find_lost(coll, ids, now, report));
   }
   return report;

@@ -67,6 +67,31 @@ Result<std::shared_ptr<Pool>> Pool::open(const std::string& url) {
   return pool;
 }
 
+Result<BsonPtr> archive_insert_opts(const std::string& url) {
+  init_once();
+  bson_error_t err;
+  std::unique_ptr<mongoc_uri_t, decltype(&mongoc_uri_destroy)> uri(
+      mongoc_uri_new_with_error(url.c_str(), &err), &mongoc_uri_destroy);
+  if (!uri) {
+    return make_error(ErrorKind::kInvalidArgument, "mongodb: bad URL: " + one_line(err.message));
+  }
+  BsonPtr opts = Doc().boolean("ordered", false).boolean("validate", false).take();
+  const mongoc_write_concern_t* from_url = mongoc_uri_get_write_concern(uri.get());
+  const bool url_sets_w = mongoc_write_concern_get_w(from_url) != MONGOC_WRITE_CONCERN_W_DEFAULT ||
+                          mongoc_write_concern_get_wtag(from_url) != nullptr;
+  if (url_sets_w || mongoc_write_concern_journal_is_set(from_url)) return opts;
+  std::unique_ptr<mongoc_write_concern_t, decltype(&mongoc_write_concern_destroy)> wc(
+      mongoc_write_concern_new(), &mongoc_write_concern_destroy);
+  mongoc_write_concern_set_wmajority(wc.get(), 0);
+  mongoc_write_concern_set_wtimeout_int64(wc.get(),
+                                          mongoc_write_concern_get_wtimeout_int64(from_url));
+  mongoc_write_concern_set_journal(wc.get(), true);
+  if (!mongoc_write_concern_append(wc.get(), opts.get())) {
+    return make_error(ErrorKind::kInternal, "mongodb: cannot append the write concern");
+  }
+  return opts;
+}
+
 Pool::~Pool() {
   if (pool_ != nullptr) mongoc_client_pool_destroy(pool_);
   if (uri_ != nullptr) mongoc_uri_destroy(uri_);

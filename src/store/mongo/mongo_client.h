@@ -74,6 +74,16 @@ class Pool {
   mongoc_client_pool_t* pool_ = nullptr;
 };
 
+// The options of the archive's insert_many: unordered, no client-side key
+// checks, and a write concern of {w: "majority", j: true} unless the URL sets
+// w or journal itself (then the URL's write concern applies). A document must
+// be in the journal of a majority of the archive's replica set before the
+// cache entry that refers to it is marked processed: the cache is another
+// server, and a mark that outlives a rolled-back insert would point at a
+// document that is gone. wtimeoutMS from the URL is kept. kInvalidArgument
+// for a URL libmongoc cannot parse.
+Result<BsonPtr> archive_insert_opts(const std::string& url);
+
 // kDatabase: "<where>: <what>: <libmongoc's message>".
 Error db_error(std::string_view where, std::string_view what, const bson_error_t& e);
 // The server said E11000 (a unique index refused a write).

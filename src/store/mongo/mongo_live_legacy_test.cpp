@@ -9,15 +9,6 @@ namespace {
 
 using MongoLegacyLive = MongoLive;
 
-std::vector<EntryInfo> entries_of(CacheStore& store, const EntryFilter& filter) {
-  std::vector<EntryInfo> out;
-  ok(store.for_each_entry(filter, [&](const EntryInfo& e) {
-    out.push_back(e);
-    return true;
-  }));
-  return out;
-}
-
 TEST_F(MongoLegacyLive, OldEntriesAreReadFilteredAndClaimed) {
   auto store = open_cache();
   bson_oid_t blob = upload(bytes("0123456789"));
@@ -47,7 +38,7 @@ TEST_F(MongoLegacyLive, OldEntriesAreReadFilteredAndClaimed) {
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].entry.id, "5ea7816a2b3c4d5e6f700002");
 
-  auto claimed = ok(store->claim(request("w1")));
+  auto claimed = ok(store->claim(claim_request("w1")));
   ASSERT_EQ(claimed.size(), 2u);
   EXPECT_EQ(claimed[0].typetag, "unr-honeypot");
   EXPECT_EQ(claimed[0].timestamp, 1572688800.5);

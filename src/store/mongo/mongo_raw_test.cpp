@@ -5,33 +5,17 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "cybexp/canonical.h"
 #include "cybexp/python_json.h"
+#include "store/mongo/mongo_bson_testing.h"
+#include "support/vectors.h"
 
 namespace cybexp::mongo {
 namespace {
 
-BsonPtr ext(std::string_view json) {
-  bson_error_t err;
-  bson_t* b = bson_new_from_json(reinterpret_cast<const std::uint8_t*>(json.data()),
-                                 static_cast<ssize_t>(json.size()), &err);
-  EXPECT_NE(b, nullptr) << err.message;
-  return BsonPtr(b);
-}
-std::string norm(std::string_view json) { return canonical_json(ext(json).get()); }
-
 bson_oid_t oid(const char* hex) { return *parse_oid(hex); }
 
-std::vector<std::string> upstream_lines() {
-  std::ifstream in(std::string(CYBEXP_TEST_DATA_DIR) + "/cowrie_raw.txt");
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
+std::vector<std::string> upstream_lines() { return testing::data_lines("cowrie_raw.txt"); }
 
 // The BSON of doc's data field, as a document of its own for comparing.
 BsonPtr data_of(const bson_t* doc) {

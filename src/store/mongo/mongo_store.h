@@ -112,6 +112,7 @@ class MongoArchive final : public ArchiveStore {
   std::string db_;
   std::string coll_;
   bool unique_index_ = false;
+  BsonPtr insert_opts_;  // archive_insert_opts(): unordered, durable write concern
 };
 
 }  // namespace cybexp::mongo

@@ -14,44 +14,74 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "store/mongo/mongo_entries.h"
 #include "store/mongo/mongo_raw.h"
 #include "store/mongo/mongo_store.h"
+#include "support/store_testing.h"
 
 namespace cybexp::mongo {
 
-template <class T>
-T ok(Result<T> r) {
-  if (!r) {
-    throw std::runtime_error(std::string(error_kind_name(r.error().kind)) + ": " +
-                             r.error().message);
-  }
-  return std::move(*r);
+using testing::bytes;
+using testing::claim_request;
+using testing::document_counts;
+using testing::documents_of;
+using testing::entries_of;
+using testing::finish_marked;
+using testing::ids_of;
+using testing::new_entry;
+using testing::ok;
+using testing::processed;
+using testing::skipped;
+
+// The server CYBEXP_TEST_MONGODB_URI names, or nullptr when it is not set.
+inline const char* test_server_uri() {
+  const char* uri = std::getenv("CYBEXP_TEST_MONGODB_URI");
+  return uri == nullptr || *uri == '\0' ? nullptr : uri;
 }
-inline void ok(Result<void> r) {
-  if (!r) {
-    throw std::runtime_error(std::string(error_kind_name(r.error().kind)) + ": " +
-                             r.error().message);
+inline constexpr const char* kNoTestServer =
+    "CYBEXP_TEST_MONGODB_URI is not set, so there is no MongoDB server to test against: run "
+    "scripts/mongo-smoke.sh, or set it to a mongodb:// URL";
+
+// A test's own cache and archive databases (one database for both when
+// one_database), dropped on destruction.
+class TestDatabases {
+ public:
+  TestDatabases(const std::string& uri, bool one_database) {
+    static std::atomic<int> counter{0};
+    const std::string prefix =
+        "cybexp_t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+    cache = StoreConfig{uri, prefix + (one_database ? "_one" : "_cache"), "file_entries"};
+    archive = StoreConfig{uri, prefix + (one_database ? "_one" : "_tahoe"), "instance"};
+    pool = ok(Pool::open(uri));
   }
-}
+  ~TestDatabases() {
+    Client client = pool->acquire();
+    for (const auto& db : {cache.db, archive.db}) {
+      mongoc_database_t* d = mongoc_client_get_database(client.get(), db.c_str());
+      mongoc_database_drop(d, nullptr);
+      mongoc_database_destroy(d);
+    }
+  }
+  TestDatabases(const TestDatabases&) = delete;
+  TestDatabases& operator=(const TestDatabases&) = delete;
+
+  StoreConfig cache, archive;
+  std::shared_ptr<Pool> pool;
+};
 
 class MongoLive : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* uri = std::getenv("CYBEXP_TEST_MONGODB_URI");
-    if (uri == nullptr || *uri == '\0') {
-      GTEST_SKIP() << "CYBEXP_TEST_MONGODB_URI is not set, so there is no MongoDB server to test "
-                      "against: run scripts/mongo-smoke.sh, or set it to a mongodb:// URL";
-    }
-    static std::atomic<int> counter{0};
-    const std::string prefix =
-        "cybexp_t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
-    cache_ = StoreConfig{uri, prefix + "_cache", "file_entries"};
-    archive_ = StoreConfig{uri, prefix + "_tahoe", "instance"};
-    pool_ = ok(Pool::open(uri));
+    const char* uri = test_server_uri();
+    if (uri == nullptr) GTEST_SKIP() << kNoTestServer;
+    databases_.emplace(uri, false);
+    cache_ = databases_->cache;
+    archive_ = databases_->archive;
+    pool_ = databases_->pool;
     BsonPtr cmd = Doc().int32("buildInfo", 1).take();
     bson_t reply;
     bson_error_t err;
@@ -62,15 +92,7 @@ class MongoLive : public ::testing::Test {
     bson_destroy(&reply);
   }
 
-  void TearDown() override {
-    if (!pool_) return;
-    Client client = pool_->acquire();
-    for (const auto& db : {cache_.db, archive_.db}) {
-      mongoc_database_t* d = mongoc_client_get_database(client.get(), db.c_str());
-      mongoc_database_drop(d, nullptr);
-      mongoc_database_destroy(d);
-    }
-  }
+  void TearDown() override { databases_.reset(); }
 
   bool congo() const { return congo_; }
 
@@ -129,26 +151,7 @@ class MongoLive : public ::testing::Test {
   // A file in the cache's GridFS as the API module's pymongo writes one.
   bson_oid_t upload(const std::vector<std::uint8_t>& bytes);
 
-  static std::vector<std::uint8_t> bytes(std::string_view s) {
-    return std::vector<std::uint8_t>(s.begin(), s.end());
-  }
-  static NewEntry entry(std::string name, std::string typetag = "unr-honeypot") {
-    return NewEntry{std::move(name), std::move(typetag), "org1", "UTC", 1700000000.25};
-  }
-  static ClaimRequest request(std::string worker, std::size_t n = 64) {
-    ClaimRequest r;
-    r.worker = std::move(worker);
-    r.max_entries = n;
-    return r;
-  }
-  static EntryResult done(const std::string& id, std::vector<std::string> refs) {
-    return EntryResult{id, EntryFate::kProcessed, std::move(refs), ""};
-  }
-  static EntryResult skipped(const std::string& id, std::string state, std::string reason) {
-    return EntryResult{id, fate_from_state(state).value_or(EntryFate::kError), {},
-                       std::move(reason)};
-  }
-
+  std::optional<TestDatabases> databases_;
   StoreConfig cache_, archive_;
   std::shared_ptr<Pool> pool_;
   bool congo_ = false;

@@ -7,20 +7,17 @@
 #include "cybexp/archiver.h"
 #include "store/backends.h"
 #include "store/mongo/mongo_raw.h"
+#include "support/store_testing.h"
+#include "support/store_wrappers.h"
 #include "support/temp_dir.h"
 
 namespace cybexp::mongo {
 namespace {
 
 // A SQLite archive that refuses what MongoDB would.
-class MongoRules final : public ArchiveStore {
+class MongoRules final : public testing::ArchiveStoreWrapper {
  public:
-  explicit MongoRules(std::shared_ptr<ArchiveStore> inner) : inner_(std::move(inner)) {}
-  Result<std::map<std::string, std::string>> subtypes() override { return inner_->subtypes(); }
-  Result<void> add_subtype(const std::string& t, const std::string& s) override {
-    return inner_->add_subtype(t, s);
-  }
-  Result<bool> remove_subtype(const std::string& t) override { return inner_->remove_subtype(t); }
+  using ArchiveStoreWrapper::ArchiveStoreWrapper;
   std::optional<std::string> validate(const RawDocument& doc) const override {
     return unstorable_reason(doc);
   }
@@ -30,17 +27,8 @@ class MongoRules final : public ArchiveStore {
         return make_error(ErrorKind::kInvalidArgument, "refused: " + *why);
       }
     }
-    return inner_->put_documents(docs);
+    return ArchiveStoreWrapper::put_documents(docs);
   }
-  Result<void> for_each_document(const std::optional<std::string>& s,
-                                 const std::function<bool(const RawDocument&)>& fn) override {
-    return inner_->for_each_document(s, fn);
-  }
-  Result<ArchiveCounts> document_counts() override { return inner_->document_counts(); }
-  Result<int> schema_version() override { return inner_->schema_version(); }
-
- private:
-  std::shared_ptr<ArchiveStore> inner_;
 };
 
 TEST(MongoValidate, UnstorableDocumentMakesOnlyItsEntryAnError) {
@@ -88,9 +76,7 @@ TEST(MongoValidate, UnstorableDocumentMakesOnlyItsEntryAnError) {
   EXPECT_EQ(infos[2].reason,
             "the data has a key with a NUL character (\\u0000), which MongoDB (BSON) cannot store");
   EXPECT_EQ(infos[3].state, "processed");
-  auto counts = stores->archive->document_counts();
-  ASSERT_TRUE(counts);
-  EXPECT_EQ(counts->documents, 2u);
+  EXPECT_EQ(testing::document_counts(*stores->archive).documents, 2u);
 }
 
 }  // namespace

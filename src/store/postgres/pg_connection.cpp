@@ -155,6 +155,24 @@ Result<void> Connection::connect() {
     conn_ = nullptr;
     return std::unexpected(std::move(e));
   }
+  // A commit the server acknowledged is acted on at once: a document before
+  // the cache entry that refers to it (maybe on another server) is marked
+  // processed, an entry before `submit` prints its id. With
+  // synchronous_commit=off the server acknowledges before its WAL is flushed,
+  // and a crash of the server takes such commits back. A server, database or
+  // role default of off, or `options=-c synchronous_commit=off` in the URL,
+  // is raised to on for this session; the other values (local, remote_write,
+  // on, remote_apply) all flush locally first and are kept.
+  PgResult sync(PQexec(conn_,
+                       "SELECT set_config('synchronous_commit', 'on', false) "
+                       "WHERE current_setting('synchronous_commit') = 'off'"));
+  if (!sync || PQresultStatus(sync.get()) != PGRES_TUPLES_OK) {
+    Error e = error("connect: synchronous_commit",
+                    sync ? PQresultErrorMessage(sync.get()) : PQerrorMessage(conn_));
+    PQfinish(conn_);
+    conn_ = nullptr;
+    return std::unexpected(std::move(e));
+  }
   return {};
 }
 

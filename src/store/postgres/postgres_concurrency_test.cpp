@@ -36,14 +36,14 @@ TEST_F(ConcurrencyTest, TwoWorkersClaimDisjointSets) {
       auto store = ok(open_postgres(&config, nullptr)).cache;
       std::string worker = "worker-" + std::to_string(w);
       for (;;) {
-        auto claimed = ok(store->claim(request(worker, 50)));
+        auto claimed = ok(store->claim(claim_request(worker, 50)));
         if (claimed.empty()) break;
         std::vector<EntryResult> results;
         for (const auto& e : claimed) {
           got[w].push_back(e.id);
-          results.push_back(done(e.id, {"h" + e.id}));
+          results.push_back(processed(e.id, {"h" + e.id}));
         }
-        if (ok(store->finish(results, worker)).marked != claimed.size()) {
+        if (finish_marked(*store, results, worker) != claimed.size()) {
           throw std::runtime_error("finish marked fewer than claimed");
         }
       }
@@ -65,7 +65,7 @@ TEST_F(ConcurrencyTest, TwoWorkersClaimDisjointSets) {
   EXPECT_GT(s0.size(), 0u);
   EXPECT_GT(s1.size(), 0u);
   auto store = open_store();
-  EXPECT_EQ(ok(store->entry_counts()).processed, 2000u);
+  EXPECT_EQ(entry_counts(*store).processed, 2000u);
   std::printf("[ info ] worker-0 took %zu, worker-1 took %zu\n", s0.size(), s1.size());
 }
 
@@ -75,10 +75,10 @@ TEST_F(ConcurrencyTest, FetchBlobFromFourThreads) {
   for (int i = 0; i < 40; ++i) {
     std::vector<std::uint8_t> b(100000 + i * 1000);
     for (std::size_t j = 0; j < b.size(); ++j) b[j] = static_cast<std::uint8_t>(i * 31 + j);
-    ok(store->add_entry(entry("e" + std::to_string(i)), b));
+    ok(store->add_entry(new_entry("e" + std::to_string(i)), b));
     blobs.push_back(std::move(b));
   }
-  ClaimRequest req = request("w", 100);
+  ClaimRequest req = claim_request("w", 100);
   req.inline_blob_max = 0;
   auto claimed = ok(store->claim(req));
   ASSERT_EQ(claimed.size(), 40u);
@@ -100,7 +100,7 @@ TEST_F(ConcurrencyTest, FetchBlobFromFourThreads) {
     });
   }
   // The main connection keeps working meanwhile.
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(ok(store->entry_counts()).in_flight.size(), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(entry_counts(*store).in_flight.size(), 1u);
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(mismatches.load(), 0);
@@ -125,15 +125,15 @@ TEST_F(ConcurrencyTest, ConcurrentFirstStartsCreateTheSchemaOnce) {
 
 TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
   auto store = open_store();
-  for (int i = 0; i < 10; ++i) ok(store->add_entry(entry("e" + std::to_string(i)), bytes("b" + std::to_string(i))));
-  auto first = ok(store->claim(request("w", 5)));
+  for (int i = 0; i < 10; ++i) ok(store->add_entry(new_entry("e" + std::to_string(i)), bytes("b" + std::to_string(i))));
+  auto first = ok(store->claim(claim_request("w", 5)));
   ASSERT_EQ(first.size(), 5u);
   ok(test_server().restart());
 
   // The first call after the restart finds the connection dead...
   std::vector<EntryResult> results;
-  for (const auto& e : first) results.push_back(done(e.id, {"h" + e.id}));
-  auto failed = store->finish(results, "w");
+  for (const auto& e : first) results.push_back(processed(e.id, {"h" + e.id}));
+  auto failed = try_finish_marked(*store, results, "w");
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().kind, ErrorKind::kDatabase);
   std::string db = url_.substr(url_.rfind('/') + 1);
@@ -142,7 +142,7 @@ TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
   EXPECT_EQ(failed.error().message.rfind(prefix, 0), 0u) << failed.error().message;
   std::printf("[ info ] after restart: %s\n", failed.error().message.c_str());
   // ...and the next one reconnects; nothing was lost.
-  EXPECT_EQ(ok(store->finish(results, "w")).marked, 5u);
+  EXPECT_EQ(finish_marked(*store, results, "w"), 5u);
   CacheEntry fetched = first[0];
   auto blob_after = store->fetch_blob(fetched, 100);  // the pool's connection died too
   if (!blob_after) {
@@ -153,21 +153,21 @@ TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {
 
   // Server down for a while: calls fail cleanly, then work once it is back.
   ok(test_server().stop());
-  auto down = store->claim(request("w"));
+  auto down = store->claim(claim_request("w"));
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().kind, ErrorKind::kDatabase);
-  auto still_down = store->entry_counts();
+  auto still_down = try_entry_counts(*store);
   ASSERT_FALSE(still_down);
   EXPECT_NE(still_down.error().message.find(": connect: "), std::string::npos)
       << still_down.error().message;
   std::printf("[ info ] while down: %s\n", still_down.error().message.c_str());
   ok(test_server().start());
-  auto second = ok(store->claim(request("w")));
+  auto second = ok(store->claim(claim_request("w")));
   EXPECT_EQ(second.size(), 5u);
   results.clear();
-  for (const auto& e : second) results.push_back(done(e.id, {"h" + e.id}));
-  EXPECT_EQ(ok(store->finish(results, "w")).marked, 5u);
-  CacheCounts counts = ok(store->entry_counts());
+  for (const auto& e : second) results.push_back(processed(e.id, {"h" + e.id}));
+  EXPECT_EQ(finish_marked(*store, results, "w"), 5u);
+  CacheCounts counts = entry_counts(*store);
   EXPECT_EQ(counts.processed, 10u);
   EXPECT_EQ(counts.pending, 0u);
 }
@@ -211,7 +211,7 @@ TEST_F(ConcurrencyTest, SameDocumentsInOppositeOrdersDoNotDeadlock) {
   EXPECT_EQ(errors[1], "");
   EXPECT_EQ(inserted[0] + inserted[1], static_cast<std::uint64_t>(kRounds * kDocs));
   auto store = open_store();
-  EXPECT_EQ(ok(store->document_counts()).documents, static_cast<std::uint64_t>(kRounds * kDocs));
+  EXPECT_EQ(document_counts(*store).documents, static_cast<std::uint64_t>(kRounds * kDocs));
 }
 
 TEST_F(ConcurrencyTest, ClaimAndFinishRate) {
@@ -223,12 +223,12 @@ TEST_F(ConcurrencyTest, ClaimAndFinishRate) {
     auto start = std::chrono::steady_clock::now();
     std::size_t n = 0;
     for (;;) {
-      auto claimed = ok(store->claim(request("bench", batch)));
+      auto claimed = ok(store->claim(claim_request("bench", batch)));
       if (claimed.empty()) break;
       std::vector<EntryResult> results;
       results.reserve(claimed.size());
-      for (const auto& e : claimed) results.push_back(done(e.id, {"0123456789abcdef" + e.id}));
-      n += ok(store->finish(results, "bench")).marked;
+      for (const auto& e : claimed) results.push_back(processed(e.id, {"0123456789abcdef" + e.id}));
+      n += finish_marked(*store, results, "bench");
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_EQ(n, static_cast<std::size_t>(kEntries));

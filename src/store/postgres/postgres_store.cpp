@@ -63,6 +63,18 @@ Result<FinishReport> PostgresStore::finish_with_documents(std::span<const RawDoc
   });
 }
 
+Result<std::vector<std::string>> PostgresStore::session_settings(const std::string& setting) {
+  std::vector<std::string> values;
+  Params p;
+  p.text(setting);
+  auto main = CYBEXP_TRY(conn_.exec("session_settings", "SELECT current_setting($1)", p));
+  values.emplace_back(PQgetvalue(main.get(), 0, 0));
+  auto blob = blob_pool_.acquire();
+  auto pooled = CYBEXP_TRY(blob->exec("session_settings", "SELECT current_setting($1)", p));
+  values.emplace_back(PQgetvalue(pooled.get(), 0, 0));
+  return values;
+}
+
 }  // namespace pg
 
 Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archive) {

@@ -60,6 +60,10 @@ class PostgresStore final : public CacheStore, public ArchiveStore {
   Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
 
+  // SHOW `setting` in this store's sessions: the main connection's value,
+  // then a blob connection's. For checks and tests (synchronous_commit).
+  Result<std::vector<std::string>> session_settings(const std::string& setting);
+
  private:
   PostgresStore(const std::string& url, bool both_roles);
 

@@ -48,7 +48,10 @@ Result<void> SqliteStore::add_subtype(const std::string& typetag, const std::str
       "ON CONFLICT(typetag) DO UPDATE SET sub_type = excluded.sub_type",
       "add_subtype"));
   upsert.bind(1, std::string_view(typetag)).bind(2, std::string_view(sub_type));
-  return upsert.run();
+  // Durable: the operator was told it is done.
+  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "add_subtype", Sync::kDurable));
+  CYBEXP_TRY_VOID(upsert.run());
+  return txn.commit();
 }
 
 Result<bool> SqliteStore::remove_subtype(const std::string& typetag) {
@@ -56,14 +59,21 @@ Result<bool> SqliteStore::remove_subtype(const std::string& typetag) {
   auto remove =
       CYBEXP_TRY(db_->prepare("DELETE FROM subtypes WHERE typetag = ?1", "remove_subtype"));
   remove.bind(1, std::string_view(typetag));
+  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "remove_subtype", Sync::kDurable));
   CYBEXP_TRY_VOID(remove.run());
-  return db_->changes() > 0;
+  const bool removed = db_->changes() > 0;
+  CYBEXP_TRY_VOID(txn.commit());
+  return removed;
 }
 
+// Durable (fsynced) before it returns: the pipeline marks entries processed
+// in the cache right after, possibly in another file, and that mark may
+// reach the disk first (at the cache's next checkpoint). One fsync per group
+// commit, however many documents it holds.
 Result<std::uint64_t> SqliteStore::put_documents(std::span<const RawDocument> docs) {
   if (docs.empty()) return 0;
   std::lock_guard lock(mu_);
-  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "put_documents"));
+  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "put_documents", Sync::kDurable));
   std::uint64_t inserted = CYBEXP_TRY(put_in_transaction(docs));
   CYBEXP_TRY_VOID(txn.commit());
   return inserted;

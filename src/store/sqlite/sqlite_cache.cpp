@@ -62,10 +62,12 @@ std::int64_t clamp_to_int64(std::uint64_t v) {
 
 }  // namespace
 
+// Durable before the id is returned: `submit` (the API module) acknowledges
+// the upload with it.
 Result<std::string> SqliteStore::add_entry(const NewEntry& entry,
                                            std::span<const std::uint8_t> blob) {
   std::lock_guard lock(mu_);
-  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "add_entry"));
+  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "add_entry", Sync::kDurable));
   auto insert = CYBEXP_TRY(db_->prepare(
       "INSERT INTO entries(name, typetag, orgid, timezone, timestamp) VALUES (?1, ?2, ?3, ?4, ?5)",
       "add_entry"));

@@ -45,18 +45,18 @@ int drain_as_child(const std::string& path, const std::string& out, int ready_fd
     std::vector<EntryResult> results;
     for (const CacheEntry& e : *claimed) {
       std::fprintf(f, "%s\n", e.id.c_str());
-      results.push_back(processed_result(e.id, {worker}));
+      results.push_back(processed(e.id, {worker}));
     }
     // A little "work" between claim and finish, as a real worker has, so
     // the two processes' transactions interleave.
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    auto marked = cache.finish(results, worker);
+    auto marked = try_finish_marked(cache, results, worker);
     if (!marked) {
       std::fprintf(f, "error %s\n", marked.error().message.c_str());
       std::fclose(f);
       return 14;
     }
-    finished += marked->marked;
+    finished += *marked;
   }
   std::fprintf(f, "finished %llu\n", static_cast<unsigned long long>(finished));
   std::fclose(f);
@@ -69,7 +69,7 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
   std::string path = dir.file("shared.db");
   {
     auto cache = ok(open_sqlite_cache(path));
-    for (int i = 0; i < kEntries; ++i) ok(cache->add_entry(new_entry(), bytes("e")));
+    for (int i = 0; i < kEntries; ++i) ok(cache->add_entry(new_entry("upload"), bytes("e")));
   }  // closed before fork: a child must not inherit a live connection
 
   int start[2], ready[2];
@@ -129,7 +129,7 @@ TEST(SqliteConcurrency, TwoProcessesNeverClaimTheSameEntry) {
   EXPECT_EQ(finished_total, static_cast<std::uint64_t>(kEntries));
 
   auto cache = ok(open_sqlite_cache(path));
-  auto counts = ok(cache->entry_counts());
+  auto counts = entry_counts(*cache);
   EXPECT_EQ(counts.processed, static_cast<std::uint64_t>(kEntries));
   EXPECT_EQ(counts.pending, 0u);
   EXPECT_TRUE(counts.in_flight.empty());
@@ -153,7 +153,7 @@ TEST(SqliteConcurrency, FetchBlobFromThreadsWhileClaiming) {
   constexpr int kEntries = 300;
   TempDir dir;
   auto cache = ok(open_sqlite_cache(dir.file("threads.db")));
-  for (int i = 1; i <= kEntries; ++i) ok(cache->add_entry(new_entry(), bytes(blob_for(i))));
+  for (int i = 1; i <= kEntries; ++i) ok(cache->add_entry(new_entry("upload"), bytes(blob_for(i))));
 
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
@@ -185,9 +185,9 @@ TEST(SqliteConcurrency, FetchBlobFromThreadsWhileClaiming) {
     std::vector<EntryResult> results;
     for (const auto& e : claimed) {
       EXPECT_FALSE(e.blob.has_value());
-      results.push_back(processed_result(e.id, {"h" + e.id}));
+      results.push_back(processed(e.id, {"h" + e.id}));
     }
-    finished += ok(cache->finish(results, "main")).marked;
+    finished += finish_marked(*cache, results, "main");
   }
   done = true;
   for (auto& th : threads) th.join();
@@ -203,7 +203,7 @@ TEST(SqliteConcurrency, ClaimFinishThroughput) {
   auto& cache = *stores.cache;
   std::vector<std::uint8_t> small(200, 'x');
   auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kEntries; ++i) ok(cache.add_entry(new_entry(), small));
+  for (int i = 0; i < kEntries; ++i) ok(cache.add_entry(new_entry("upload"), small));
   auto t1 = std::chrono::steady_clock::now();
   std::uint64_t finished = 0;
   for (;;) {
@@ -211,9 +211,9 @@ TEST(SqliteConcurrency, ClaimFinishThroughput) {
     if (claimed.empty()) break;
     std::vector<EntryResult> results;
     for (const auto& e : claimed) {
-      results.push_back(processed_result(e.id, {"hash-" + e.id}));
+      results.push_back(processed(e.id, {"hash-" + e.id}));
     }
-    finished += ok(cache.finish(results, "bench")).marked;
+    finished += finish_marked(cache, results, "bench");
   }
   auto t2 = std::chrono::steady_clock::now();
   EXPECT_EQ(finished, static_cast<std::uint64_t>(kEntries));

@@ -127,7 +127,7 @@ std::vector<std::uint8_t> Statement::column_blob(int column) const {
 // ---- Connection ----
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create,
-                                                     int busy_timeout_ms) {
+                                                     int busy_timeout_ms, bool read_only) {
   // NOMUTEX: each connection is used by one thread at a time (the store's
   // own mutex, or a reader checked out of the pool), so SQLite's per-call
   // mutex would only cost time. That still needs a thread-safe library build.
@@ -135,8 +135,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
     return make_error(ErrorKind::kDatabase,
                       "sqlite " + path + ": open: the SQLite library was built without threads");
   }
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (create) flags |= SQLITE_OPEN_CREATE;
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+  if (create && !read_only) flags |= SQLITE_OPEN_CREATE;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -194,23 +194,49 @@ Error Connection::error(const char* op, std::string_view message) const {
 
 // ---- Transaction ----
 
-Result<Transaction> Transaction::begin(Connection& conn, const char* op) {
+namespace {
+// PRAGMA synchronous cannot change inside a transaction, so a durable one
+// sets it before BEGIN and puts it back after COMMIT or ROLLBACK.
+constexpr const char* kSyncFull = "PRAGMA synchronous = FULL";
+constexpr const char* kSyncNormal = "PRAGMA synchronous = NORMAL";
+}  // namespace
+
+Result<Transaction> Transaction::begin(Connection& conn, const char* op, Sync sync) {
+  const bool durable = sync == Sync::kDurable;
+  if (durable) {
+    auto full = CYBEXP_TRY(conn.prepare(kSyncFull, op));
+    CYBEXP_TRY_VOID(full.run());
+  }
+  Transaction txn(&conn, op, durable);  // from here on, restores NORMAL on every path
   auto stmt = CYBEXP_TRY(conn.prepare("BEGIN IMMEDIATE", op));
   CYBEXP_TRY_VOID(stmt.run());
-  return Transaction(&conn, op);
+  return txn;
 }
 
 Result<Transaction> Transaction::begin_read(Connection& conn, const char* op) {
   auto stmt = CYBEXP_TRY(conn.prepare("BEGIN", op));
   CYBEXP_TRY_VOID(stmt.run());
-  return Transaction(&conn, op);
+  return Transaction(&conn, op, false);
 }
 
 Result<void> Transaction::commit() {
   auto stmt = CYBEXP_TRY(conn_->prepare("COMMIT", op_));
   CYBEXP_TRY_VOID(stmt.run());  // on failure the destructor rolls back
+  Connection* conn = conn_;
   conn_ = nullptr;
+  if (durable_) {
+    durable_ = false;
+    // Committed and synced; a failure here would only leave the connection
+    // syncing more often than it needs to.
+    if (auto normal = conn->prepare(kSyncNormal, op_)) (void)normal->run();
+  }
   return {};
+}
+
+void Transaction::restore_sync() {
+  if (!durable_ || conn_ == nullptr) return;
+  durable_ = false;
+  sqlite3_exec(conn_->handle(), kSyncNormal, nullptr, nullptr, nullptr);
 }
 
 Transaction::~Transaction() {
@@ -220,6 +246,7 @@ Transaction::~Transaction() {
   if (sqlite3_get_autocommit(conn_->handle()) == 0) {
     sqlite3_exec(conn_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
+  restore_sync();
 }
 
 }  // namespace cybexp::sqlite

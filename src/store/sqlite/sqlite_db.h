@@ -85,8 +85,9 @@ class Connection {
   // Opens (creating if `create`) the database file with SQLITE_OPEN_NOMUTEX
   // and sets busy_timeout so that other processes' write locks are waited
   // for, not reported.
+  // read_only: SQLITE_OPEN_READONLY (create is then ignored).
   static Result<std::unique_ptr<Connection>> open(const std::string& path, bool create,
-                                                  int busy_timeout_ms);
+                                                  int busy_timeout_ms, bool read_only = false);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -119,17 +120,27 @@ class Connection {
   std::unordered_map<std::string, Cached> cache_;  // node-based: Cached addresses are stable
 };
 
+// How a write transaction's COMMIT reaches the disk. Connections run at
+// synchronous=NORMAL: in WAL mode a commit is appended to the log and synced
+// only at the next checkpoint, so a power cut (not a process crash) can take
+// the last commits back. kDurable runs this one transaction at
+// synchronous=FULL: COMMIT returns after the log is fsynced, so it survives a
+// power cut. One fsync per transaction, whatever it holds.
+enum class Sync { kNormal, kDurable };
+
 // BEGIN IMMEDIATE ... COMMIT (or BEGIN for reads). IMMEDIATE takes the write lock up front, so a
 // transaction never has to upgrade a read lock (which in WAL mode fails with
 // SQLITE_BUSY_SNAPSHOT instead of waiting); concurrent writers queue on
 // busy_timeout. Rolls back on destruction unless committed.
 class Transaction {
  public:
-  static Result<Transaction> begin(Connection& conn, const char* op);
+  static Result<Transaction> begin(Connection& conn, const char* op, Sync sync = Sync::kNormal);
   // A deferred (read) transaction: several SELECTs see one snapshot.
   static Result<Transaction> begin_read(Connection& conn, const char* op);
-  Transaction(Transaction&& other) noexcept : conn_(other.conn_), op_(other.op_) {
+  Transaction(Transaction&& other) noexcept
+      : conn_(other.conn_), op_(other.op_), durable_(other.durable_) {
     other.conn_ = nullptr;
+    other.durable_ = false;
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -139,9 +150,13 @@ class Transaction {
   Result<void> commit();
 
  private:
-  Transaction(Connection* conn, const char* op) : conn_(conn), op_(op) {}
+  Transaction(Connection* conn, const char* op, bool durable)
+      : conn_(conn), op_(op), durable_(durable) {}
+  // Back to synchronous=NORMAL after a kDurable transaction ends.
+  void restore_sync();
   Connection* conn_;  // nullptr once committed or rolled back
   const char* op_;
+  bool durable_;      // the connection is at synchronous=FULL until restore_sync()
 };
 
 }  // namespace cybexp::sqlite

@@ -168,7 +168,7 @@ Result<std::uint64_t> SqliteStore::requeue(const EntryFilter& filter) {
                   "finished_at = NULL, attempts = 0 WHERE ") +
       (processed_too ? "(processed = 1 OR skip = 1)" : "skip = 1") +
       " AND (lease_until IS NULL OR lease_until < ?1)" + where.sql;
-  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "requeue"));
+  auto txn = CYBEXP_TRY(Transaction::begin(*db_, "requeue", Sync::kDurable));
   auto update = CYBEXP_TRY(db_->prepare(sql, "requeue"));
   update.bind(1, now_seconds());
   bind_params(update, where, 2);

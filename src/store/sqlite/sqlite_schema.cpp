@@ -114,12 +114,18 @@ Result<void> configure_main(Connection& conn) {
   }
   mode.reset();
   // synchronous=NORMAL in WAL mode does not fsync on every commit, only at
-  // checkpoints. A commit is still durable if the process crashes (the log
-  // is in the OS cache); only a power loss or kernel crash can lose the last
-  // commits, and then the database rolls back to a consistent earlier state,
-  // where those entries are simply claimed and archived again (documents are
-  // deduplicated by _hash). Process crashes are what we guard against; an
-  // fsync per batch would cost most of the claim/finish throughput.
+  // checkpoints: a process crash loses nothing (the log is in the OS cache),
+  // a power cut can take the last commits back, and the file rolls back to a
+  // consistent earlier state. That is fine for claims, leases and marks (an
+  // entry whose mark is lost is claimed and archived again; documents are
+  // deduplicated by _hash), and it saves an fsync per claim and per finish.
+  // What must survive a power cut is committed with Sync::kDurable (fsynced
+  // before COMMIT returns): add_entry (submit acknowledged it), documents
+  // (put_documents, before any entry refers to them from the cache file),
+  // requeue and the sub-type registry (an operator was told it is done).
+  // With cache and archive in two files this ordering is what keeps a
+  // processed entry from pointing at a document a power cut took back: each
+  // file is synced at its own checkpoints. See docs/DURABILITY.md.
   CYBEXP_TRY_VOID(conn.exec("PRAGMA synchronous = NORMAL", "synchronous"));
   // Enforced per connection: a blob must belong to an entry.
   return conn.exec("PRAGMA foreign_keys = ON", "foreign_keys");
@@ -130,13 +136,21 @@ Result<void> configure_reader(Connection& conn) {
   return conn.exec("PRAGMA query_only = ON", "query_only");
 }
 
+Result<void> check_schema(Connection& conn) {
+  int version = CYBEXP_TRY(read_user_version(conn, "open"));
+  if (version == 0) {
+    return std::unexpected(conn.error("open", "no cybexp schema in this file: not a cybexp store"));
+  }
+  return check_version(conn, version);
+}
+
 Result<void> ensure_schema(Connection& conn) {
   // Usual case first, without the write lock: the schema is there.
   int version = CYBEXP_TRY(read_user_version(conn, "open"));
   if (version != 0) return check_version(conn, version);
   // First use. The version is read again under the write lock: another
   // process may have created the schema since.
-  auto txn = CYBEXP_TRY(Transaction::begin(conn, "create schema"));
+  auto txn = CYBEXP_TRY(Transaction::begin(conn, "create schema", Sync::kDurable));
   version = CYBEXP_TRY(read_user_version(conn, "create schema"));
   if (version != 0) return check_version(conn, version);
   CYBEXP_TRY_VOID(create_schema(conn));

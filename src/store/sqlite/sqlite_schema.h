@@ -16,7 +16,8 @@ inline constexpr int kSchemaVersion = 1;
 // reporting "database is locked".
 inline constexpr int kBusyTimeoutMs = 30'000;
 
-// The main (read-write) connection: WAL, synchronous=NORMAL, foreign keys.
+// The main (read-write) connection: WAL, synchronous=NORMAL (durable commits
+// raise it per transaction, see Sync in sqlite_db.h), foreign keys.
 Result<void> configure_main(Connection& conn);
 // A fetch_blob reader: foreign keys do not matter, writes are refused.
 Result<void> configure_reader(Connection& conn);
@@ -26,5 +27,9 @@ Result<void> configure_reader(Connection& conn);
 Result<void> ensure_schema(Connection& conn);
 
 Result<int> read_user_version(Connection& conn, const char* op);
+
+// For a read-only connection: the schema must be there, in a version we
+// understand (a file without it is not a cybexp store).
+Result<void> check_schema(Connection& conn);
 
 }  // namespace cybexp::sqlite

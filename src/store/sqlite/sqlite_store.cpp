@@ -42,9 +42,32 @@ Result<void> make_parent_dirs(const std::string& path) {
   return {};
 }
 
+// Read-only opening never creates anything: a missing file (a mistyped
+// CYBEXP_HOME or path) and an empty one (which a read-write open would
+// silently turn into an empty store) are errors that say what to do.
+Result<void> check_existing_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return make_error(ErrorKind::kIo,
+                      "sqlite " + path + ": " + std::strerror(errno) +
+                          " (commands that only read never create a store: check CYBEXP_HOME, "
+                          "-c and the store's url)");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return make_error(ErrorKind::kIo, "sqlite " + path + ": is a directory, not a database file");
+  }
+  if (st.st_size == 0) {
+    return make_error(ErrorKind::kDatabase,
+                      "sqlite " + path +
+                          ": the file is empty (0 bytes), not a cybexp store; if entries were "
+                          "archived into it, restore it from a backup");
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, bool read_only) {
   if (path.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "sqlite: the database path is empty");
   }
@@ -53,15 +76,25 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
     return make_error(ErrorKind::kInvalidArgument,
                       "sqlite: an in-memory database cannot be shared; give a file path");
   }
-  CYBEXP_TRY_VOID(make_parent_dirs(path));
-  auto db = CYBEXP_TRY(Connection::open(path, /*create=*/true, kBusyTimeoutMs));
-  CYBEXP_TRY_VOID(configure_main(*db));
-  CYBEXP_TRY_VOID(ensure_schema(*db));
+  std::unique_ptr<Connection> db;
+  if (read_only) {
+    CYBEXP_TRY_VOID(check_existing_file(path));
+    db = CYBEXP_TRY(Connection::open(path, /*create=*/false, kBusyTimeoutMs, /*read_only=*/true));
+    CYBEXP_TRY_VOID(configure_reader(*db));
+    CYBEXP_TRY_VOID(check_schema(*db));
+  } else {
+    CYBEXP_TRY_VOID(make_parent_dirs(path));
+    db = CYBEXP_TRY(Connection::open(path, /*create=*/true, kBusyTimeoutMs));
+    CYBEXP_TRY_VOID(configure_main(*db));
+    CYBEXP_TRY_VOID(ensure_schema(*db));
+  }
 
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(path, ec);
   std::string canonical_path = ec ? path : canonical.string();
-  return std::shared_ptr<SqliteStore>(new SqliteStore(path, canonical_path, std::move(db)));
+  std::shared_ptr<SqliteStore> store(new SqliteStore(path, canonical_path, std::move(db)));
+  store->read_only_ = read_only;
+  return store;
 }
 
 SqliteStore::~SqliteStore() = default;
@@ -100,7 +133,7 @@ Result<std::unique_ptr<Connection>> SqliteStore::take_reader() {
     }
   }
   // Opened outside the pool lock: opening touches the file and may wait.
-  auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, kBusyTimeoutMs));
+  auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, kBusyTimeoutMs, read_only_));
   CYBEXP_TRY_VOID(configure_reader(*reader));
   return reader;
 }
@@ -162,16 +195,16 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
 
 namespace cybexp {
 
-Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path));
+Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode) {
+  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
 }
 
-Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path));
+Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode) {
+  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
 }
 
-Result<Stores> open_sqlite_combined(const std::string& path) {
-  auto store = CYBEXP_TRY(sqlite::SqliteStore::open(path));
+Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode) {
+  auto store = CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
   return Stores{store, store};
 }
 

@@ -35,8 +35,12 @@ namespace cybexp::sqlite {
 class SqliteStore final : public CacheStore, public ArchiveStore {
  public:
   // Opens or creates the file (and missing parent directories, mode 0700),
-  // sets WAL mode and creates or checks the schema.
-  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path);
+  // sets WAL mode and creates or checks the schema. read_only: opens an
+  // existing store SQLITE_OPEN_READONLY, creating and writing nothing (every
+  // write fails); a missing or empty file, or one without our schema, is an
+  // error.
+  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path,
+                                                   bool read_only = false);
   ~SqliteStore() override;
 
   const std::string& path() const { return path_; }
@@ -89,6 +93,7 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   const std::string path_;
   const std::string canonical_path_;  // symlinks resolved, for shares_database_with
 
+  bool read_only_ = false;   // opened read-only (readers too)
   std::recursive_mutex mu_;  // guards db_ (and its statement cache)
   std::unique_ptr<Connection> db_;
 

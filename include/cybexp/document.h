@@ -1,0 +1,113 @@
+// A compact document model for parsemain (issue 15): the parsed payload as
+// one flat tape of 8-byte nodes in document order, strings and numbers as
+// views into the parser's copy of the text (decoded in place), so memory is
+// the text, its copy and 8 bytes a value, with no allocation per value.
+// Same json.loads semantics as parse_python_json (json_value.h): exact
+// integers, floats kept as their text and converted when written, objects in
+// insertion order with the last duplicate key's value at the first key's
+// place.
+//
+// Node layout: `head` = count_or_length << 4 | flag << 3 | kind; `ref` =
+// byte offset of a string or number in its base text, or, for an array or
+// object, the number of nodes of its whole subtree (itself included). An
+// object's members are a key (a string node) followed by the value's
+// subtree. The flag on a string: plain, json.dumps writes it as it is
+// between quotes (printable ASCII, no '"' or '\\'); on a float: its text is
+// repr(float) kept in a side buffer (else the token is already the repr).
+//
+// Thread safety: a Document is a plain value; parsing is reentrant.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cybexp/json_value.h"
+
+namespace cybexp {
+
+class Document {
+ public:
+  Document() = default;
+  Document(Document&&) = default;
+  Document& operator=(Document&&) = default;
+  // No copies: numbers_ may point into strings_.
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
+  enum Kind : std::uint8_t { kNull, kFalse, kTrue, kInteger, kFloat, kString, kArray, kObject };
+  struct Node {
+    std::uint32_t head = 0;
+    std::uint32_t ref = 0;
+    Kind kind() const { return static_cast<Kind>(head & 7); }
+    bool flag() const { return (head & 8) != 0; }
+    std::uint32_t count() const { return head >> 4; }  // length, or items / members
+  };
+  // Strings, numbers and containers up to this many bytes or items.
+  static constexpr std::uint32_t kMaxCount = (1u << 28) - 1;
+
+  const std::vector<Node>& nodes() const { return nodes_; }
+  // The text of a string (decoded), an integer (its token, "-0" as "0")
+  // or a float (as repr() writes it).
+  std::string_view text(const Node& n) const {
+    const char* base = n.kind() == kString ? strings_.data()
+                       : n.kind() == kFloat && n.flag() ? floats_.data()
+                                                        : numbers_;
+    return {base + n.ref, n.count()};
+  }
+  // Index of the node after the subtree at i.
+  std::size_t next(std::size_t i) const {
+    const Node& n = nodes_[i];
+    return n.kind() >= kArray ? i + n.ref : i + 1;
+  }
+  double float_value(const Node& n) const;
+
+  // The same document as a Value (for the rare paths that need one).
+  Value to_value() const;
+  // Bytes held (for memory accounting).
+  std::size_t memory_bytes() const {
+    return nodes_.capacity() * sizeof(Node) + strings_.capacity() + floats_.capacity();
+  }
+
+ private:
+  friend struct DocumentAccess;
+  Value to_value_at(std::size_t& i) const;
+  std::vector<Node> nodes_;
+  std::string strings_;             // the parser's in-situ copy of the text
+  std::string floats_;              // repr() of floats whose token differs from it
+  const char* numbers_ = nullptr;   // strings_.data(), or the caller's text
+};
+
+struct DocumentParseResult {
+  // kOk: document holds the payload. kNotJson, kLoneSurrogate, kTooDeep as
+  // for parse_python_json. kTooLarge: a string or container beyond
+  // Document::kMaxCount, or a text of 4 GiB or more (use parse_python_json).
+  enum Status { kOk, kNotJson, kLoneSurrogate, kTooDeep, kTooLarge };
+  Status status = kNotJson;
+  Document document;
+  std::string detail;
+};
+
+// text must be valid UTF-8 and must outlive the Document (numbers may be
+// views into it).
+DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits = {});
+
+// Gives a finished document's buffers back to this thread's next
+// parse_document (buffers up to 8 MiB are kept, one of each per thread).
+void recycle_document(Document&& doc);
+
+// json.dumps(data) appended to out, as append_python_json does for a Value
+// (sized exactly first, so out is allocated once).
+void append_python_json(const Document& doc, std::string& out);
+// Bytes json.dumps(data) writes.
+std::size_t python_json_size(const Document& doc);
+
+// Working memory of parsemain beyond the payload itself, at most, for a
+// payload of this many bytes (20 times it plus 32 MiB, saturating): the
+// parser's copy, the tape, the canonical form's sort buffers and the
+// json.dumps text. For the pipeline's memory budget; typical documents use
+// 2 to 5 times the payload.
+std::uint64_t working_memory_bound(std::uint64_t payload_bytes);
+
+}  // namespace cybexp
