@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "cybexp/archiver.h"
+#include "cybexp/archive_one.h"
 #include "cybexp/canonical.h"
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
@@ -20,34 +20,14 @@ using cybexp::fuzz::check;
 
 namespace {
 
-// fetch_blob from memory, with the store's size check; nothing else is used.
-class MemoryCache final : public CacheStore {
+// fetch_blob from memory, with the store's size check: all archive_one
+// needs of the cache.
+class MemoryCache final : public BlobSource {
  public:
   std::vector<std::uint8_t> blob;
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry&, std::uint64_t max) override {
     if (blob.size() > max) return make_error(ErrorKind::kLimit, "blob over the limit");
     return blob;
-  }
-  Result<std::string> add_entry(const NewEntry&, std::span<const std::uint8_t>) override {
-    return no();
-  }
-  Result<std::vector<CacheEntry>> claim(const ClaimRequest&) override { return no(); }
-  Result<std::uint64_t> finish(std::span<const EntryResult>, const std::string&) override {
-    return no();
-  }
-  Result<void> release(std::span<const std::string>, const std::string&) override { return no(); }
-  Result<std::uint64_t> count_claimable(bool) override { return no(); }
-  Result<CacheCounts> counts() override { return no(); }
-  Result<void> for_each_entry(const EntryFilter&,
-                              const std::function<bool(const EntryInfo&)>&) override {
-    return no();
-  }
-  Result<std::uint64_t> requeue(const EntryFilter&) override { return no(); }
-
- private:
-  static std::unexpected<Error> no() {
-    check(false, "archive_one only fetches blobs");
-    return make_error(ErrorKind::kInternal, "unused");
   }
 };
 
@@ -100,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   MemoryCache cache;
   const PrivateKey keys[] = {fuzz::keys().other, fuzz::keys().archive};
   ArchiveOneContext ctx;
-  ctx.cache = &cache;
+  ctx.blobs = &cache;
   ctx.keys = keys;
   ctx.registry = &registry();
   ctx.limits.max_blob_bytes = 1 << 20;
@@ -113,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const EntryOutcome out = archive_one(entry, ctx);
   check(!out.transient_error, "memory never fails like a store");
   check(out.result.id == "42", "the outcome is for this entry");
-  if (out.result.processed) {
+  if (out.result.processed()) {
     check(out.document.has_value() && out.result.refs.size() == 1 &&
               out.result.refs[0] == out.document->hash,
           "processed means one document, referenced by its _hash");
@@ -129,9 +109,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(rehash && *rehash == out.document->hash, "stored data hashes to the document's _hash");
     return 0;
   }
-  const std::string& state = out.result.state;
-  check(state == kStateBadData || state == kStateError || state == kStateNotSupported,
-        "a skip has one of the skip states");
+  const EntryFate fate = out.result.fate;
+  check(fate == EntryFate::kBadData || fate == EntryFate::kError ||
+            fate == EntryFate::kNotSupported,
+        "a skip has one of the skip fates");
   check(!out.result.reason.empty(), "a skip has a reason");
   check(printable(out.result.reason), "reasons hold no control characters (they reach terminals)");
   check(!out.document.has_value(), "a skipped entry has no document");
@@ -142,7 +123,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     };
     const bool metadata_ok =
         text_ok(entry.typetag) && text_ok(entry.orgid) && text_ok(entry.timezone);
-    check(state != kStateBadData || !is_valid_utf8(plain) || !metadata_ok,
+    check(fate != EntryFate::kBadData || !is_valid_utf8(plain) || !metadata_ok,
           "a genuine envelope is bad data only if its plaintext or metadata is damaged");
     // The payload never shows in a reason (unless it is also in the
     // metadata, which reasons may name: a harness false positive once).
