@@ -71,7 +71,7 @@ class MongoBackend final : public StoreBackend {
     mongo::Collection coll = client.collection(dbs_.cache.db, dbs_.cache.coll);
     mongo::BsonPtr sel = mongo::Doc().oid("_id", *mongo::parse_oid(id)).take();
     mongo::BsonPtr unset =
-        mongo::Doc().sub("$unset", std::move(mongo::Doc().str("fid", ""))).take();
+        mongo::Doc().sub("$unset", mongo::Doc().str("fid", "")).take();
     bson_error_t err;
     if (!mongoc_collection_update_one(coll.get(), sel.get(), unset.get(), nullptr, nullptr, &err)) {
       throw std::runtime_error(std::string("drop_blob: ") + err.message);

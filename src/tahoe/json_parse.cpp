@@ -680,7 +680,7 @@ DocumentParseResult parse_document(std::string_view text, const JsonLimits& limi
   res.status = o.stop == Stop::kTooDeep    ? DocumentParseResult::kTooDeep
                : o.stop == Stop::kTooLarge ? DocumentParseResult::kTooLarge
                                            : DocumentParseResult::kNotJson;
-  res.detail = std::move(o.detail);
+  res.detail = o.detail;
   return res;
 }
 

@@ -121,7 +121,7 @@ class MongoLive : public ::testing::Test {
     Client client = pool_->acquire();
     Collection c = client.collection(db, coll);
     BsonPtr all = new_bson();
-    BsonPtr opts = Doc().sub("sort", std::move(Doc().int32("_id", 1))).take();
+    BsonPtr opts = Doc().sub("sort", Doc().int32("_id", 1)).take();
     Cursor cursor(mongoc_collection_find_with_opts(c.get(), query ? query : all.get(), opts.get(),
                                                    nullptr));
     std::vector<BsonPtr> out;
@@ -149,7 +149,7 @@ class MongoLive : public ::testing::Test {
     }
   }
   // A file in the cache's GridFS as the API module's pymongo writes one.
-  bson_oid_t upload(const std::vector<std::uint8_t>& bytes);
+  bson_oid_t upload(const std::vector<std::uint8_t>& data);
 
   std::optional<TestDatabases> databases_;
   StoreConfig cache_, archive_;
