@@ -1,4 +1,5 @@
-// A throwaway PostgreSQL server for tests: initdb into a temporary directory,
+// A throwaway PostgreSQL server for tests: a copy of an initdb'd template
+// (made once per machine in /tmp, cybexp-pg-template-*) in a temporary directory,
 // start on a free 127.0.0.1 port (fsync off, trust auth, user "cybexp"),
 // create a database, and on destruction stop it and remove the directory.
 //
@@ -68,6 +69,9 @@ class PostgresServer {
 
  private:
   Result<void> init();
+  Result<std::filesystem::path> ensure_template(const std::filesystem::path& base);
+  Result<void> make_template(const std::filesystem::path& templ);
+  Result<void> copy_template(const std::filesystem::path& data);
   Result<void> start_server();
   Result<void> wait_ready();
   Result<void> run(const std::vector<std::string>& argv, const std::string& what);
