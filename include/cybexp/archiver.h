@@ -9,13 +9,22 @@
 // backs off and tries again. A bad entry is skipped at once with a fate and a
 // reason. On stop, entries in hand are finished and committed.
 //
+// Between passes it sleeps upstream's min(3600, 2**n + random) seconds. After
+// a failed pass that sleep is kept whole (only stop ends it). After a pass
+// without work it is spent in CacheStore::wait_for_change, so a new entry
+// starts the next pass at once (at most one such pass per 0.2 s), and wake()
+// (SIGUSR1, `cybexp-archive wake`) ends it too; the formula stays the bound
+// on how often the stores are polled.
+//
 // Thread safety: an Archiver is driven by one thread (run); it starts and
-// joins its own worker threads. The callbacks run on run()'s thread.
+// joins its own worker threads. The callbacks run on run()'s thread. wake()
+// may be called from any thread at any time.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -39,6 +48,9 @@ struct RunOptions {
   int lease_seconds = 300;
   std::string worker_id;            // lease holder name; empty: host:pid:random
   int once_max_failures = 5;        // --once gives up after this many failed passes
+  // Cap on the sleep after a pass without work (backoff.max_idle_seconds);
+  // failure backoffs keep upstream's formula whatever this says.
+  double max_idle_seconds = 3600;
 };
 
 // Counts of committed finishes: an entry counts once, when its mark commits.
@@ -79,8 +91,15 @@ class Archiver {
   // left to claim). Returns an error only when --once gives up on the store.
   Result<RunSummary> run(std::stop_token stop);
 
+  // Starts the next pass now: ends an idle sleep at once; during a pass,
+  // another pass follows it without sleeping; during a failure backoff,
+  // nothing (the pass after the backoff is that next pass).
+  void wake();
+
   // Called at most a few times a second.
   void on_progress(std::function<void(const Progress&)> fn) { hooks_.progress = std::move(fn); }
+  // Called as each pass begins.
+  void on_pass_start(std::function<void()> fn) { pass_start_ = std::move(fn); }
   // Called after each pass with the sleep about to happen.
   void on_backoff(std::function<void(int n_failed, double seconds)> fn) { backoff_ = std::move(fn); }
   // Called after every group commit (or failed commit).
@@ -88,6 +107,10 @@ class Archiver {
   // Called when a pass ends on a store failure (once per failed pass, before
   // its backoff), for error metrics.
   void on_pass_error(std::function<void(const Error&)> fn) { pass_error_ = std::move(fn); }
+  // Called at least every 30 s during a sleep between passes (not at its
+  // end), with the seconds left, so that gauges can be refreshed; the stores
+  // are free to use from it.
+  void on_idle(std::function<void(double seconds_left)> fn) { idle_ = std::move(fn); }
 
   const std::string& worker_id() const { return options_.worker_id; }
 
@@ -107,6 +130,17 @@ class Archiver {
   Hooks hooks_;
   std::function<void(int, double)> backoff_;
   std::function<void(const Error&)> pass_error_;
+  std::function<void(double)> idle_;
+  std::function<void()> pass_start_;
+
+  // Sleeps after a pass without work, until `seconds` pass, the cache
+  // store reports a change, wake() or stop.
+  void sleep_until_work(double seconds, std::stop_token stop);
+  double last_pass_end_ = 0;  // clock_.now() when the last pass ended
+
+  std::mutex wake_mu_;
+  bool wake_pending_ = false;              // wake() since the last pass began
+  std::stop_source* sleeping_ = nullptr;  // the idle sleep's interrupt, while one runs
 };
 
 }  // namespace cybexp

@@ -1,9 +1,11 @@
 // Upstream's archive() loop (docs/UPSTREAM-FORMATS.md section 5): pass after
 // pass (pass.h), with min(3600, 2**n + random) seconds of sleep between them,
 // n counting the consecutive passes without a success (or with a database
-// error).
+// error). A sleep after a pass without work ends early when the cache store
+// hears of new entries, or on wake() (archiver.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "archive/pass.h"
@@ -21,6 +23,13 @@ std::string default_worker_id() {
   for (auto& b : nonce) b = static_cast<std::uint8_t>(system_random().randint(0, 255));
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + to_hex(nonce);
 }
+
+// Gauges are refreshed at least this often while the loop sleeps.
+constexpr double kIdleRefreshSeconds = 30;
+// A change the store reports starts a pass no sooner than this after the
+// previous pass ended, so a stream of uploads costs at most five passes a
+// second however they arrive (a burst arriving during a pass is taken by it).
+constexpr double kMinPassGapSeconds = 0.2;
 
 }  // namespace
 
@@ -43,6 +52,11 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
   int n_failed = 0;
   int consecutive_db_failures = 0;
   while (!stop.stop_requested()) {
+    {
+      std::lock_guard lock(wake_mu_);
+      wake_pending_ = false;  // this pass is the one asked for
+    }
+    if (pass_start_) pass_start_();
     PassResult pass =
         Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_}, summary).run(stop);
     if (pass.db_error) {
@@ -64,13 +78,65 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
       n_failed = pass.successes > 0 ? 0 : n_failed + 1;
       if (options_.once || pass.limit_reached) break;
     }
+    last_pass_end_ = clock_.now();
     if (stop.stop_requested()) break;
-    const double s = backoff_seconds(n_failed, random_);
+    double s = backoff_seconds(n_failed, random_);
+    if (!pass.db_error) s = std::min(s, std::max(0.0, options_.max_idle_seconds));
     if (backoff_) backoff_(n_failed, s);
-    clock_.sleep_for(s, stop);
+    if (pass.db_error) {
+      clock_.sleep_for(s, stop);  // upstream's backoff, whole: only stop ends it
+    } else {
+      sleep_until_work(s, stop);
+    }
   }
   summary.seconds = clock_.now() - started;
   return summary;
+}
+
+void Archiver::wake() {
+  std::lock_guard lock(wake_mu_);
+  wake_pending_ = true;
+  if (sleeping_ != nullptr) sleeping_->request_stop();
+}
+
+void Archiver::sleep_until_work(double seconds, std::stop_token stop) {
+  std::stop_source interrupt;  // stop or wake()
+  std::stop_callback forward_stop(stop, [&interrupt] { interrupt.request_stop(); });
+  {
+    std::lock_guard lock(wake_mu_);
+    sleeping_ = &interrupt;
+    if (wake_pending_) interrupt.request_stop();
+  }
+  const Clock::ChangeWait wait = [this](double s, std::stop_token t) -> Result<bool> {
+    const double gap = std::min(s, last_pass_end_ + kMinPassGapSeconds - clock_.now());
+    if (gap > 0 && !clock_.sleep_for(gap, t)) return false;
+    return stores_.cache->wait_for_change(s - std::max(gap, 0.0), std::move(t));
+  };
+  const double deadline = clock_.now() + seconds;
+  bool changed = false;
+  for (double left = seconds; left > 0 && !interrupt.stop_requested() && !changed;
+       left = deadline - clock_.now()) {
+    const double slice = std::min(left, kIdleRefreshSeconds);
+    auto r = clock_.wait_for_change(slice, interrupt.get_token(), wait);
+    if (!r) {
+      log(LogLevel::kDebug, "cannot wait for new entries; sleeping instead",
+          {{"error", r.error().message}});
+      clock_.sleep_for(slice, interrupt.get_token());
+    }
+    changed = r && *r;
+    if (!changed && idle_ && !interrupt.stop_requested() && deadline - clock_.now() > 0) {
+      idle_(deadline - clock_.now());
+    }
+  }
+  bool woken = false;
+  {
+    std::lock_guard lock(wake_mu_);
+    sleeping_ = nullptr;
+    woken = wake_pending_;
+  }
+  if (stop.stop_requested()) return;
+  if (woken) log(LogLevel::kInfo, "woken up on request: starting a pass");
+  if (changed) log(LogLevel::kDebug, "new entries: starting a pass");
 }
 
 std::uint64_t FinishCounts::done() const {

@@ -1,30 +1,35 @@
 // `run`: the archive loop as a Unix service. SIGTERM/SIGINT stop claiming,
-// finish and commit the entries in hand, and exit 0. Signals are taken by a
-// dedicated thread (sigwait), so no handler runs inside the pipeline.
+// finish and commit the entries in hand, and exit 0; SIGUSR1 starts the next
+// pass now (Archiver::wake). Signals are taken by a dedicated thread
+// (sigwait), so no handler runs inside the pipeline.
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "cli/options.h"
 #include "cybexp/archiver.h"
 #include "ops/run_monitor.h"
+#include "util/defer.h"
 #include "util/log.h"
 
 namespace cybexp::cli {
 namespace {
 
-// Blocks SIGTERM/SIGINT in every thread (call before starting any) and turns
-// them into a stop request.
+// Blocks SIGTERM/SIGINT/SIGUSR1 in every thread (call before starting any)
+// and turns the first two into a stop request, SIGUSR1 into on_wake's call.
 class SignalStopper {
  public:
   SignalStopper() {
     sigemptyset(&set_);
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
     thread_ = std::jthread([this](std::stop_token self) {
       const timespec tick{0, 200'000'000};
@@ -35,6 +40,7 @@ class SignalStopper {
               {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
           source_.request_stop();
         }
+        if (sig == SIGUSR1) wake();
       }
     });
   }
@@ -44,8 +50,21 @@ class SignalStopper {
     pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
   }
   std::stop_token token() { return source_.get_token(); }
+  // What SIGUSR1 does (until set: nothing, as no pass has begun yet).
+  void on_wake(std::function<void()> fn) {
+    std::lock_guard lock(wake_mu_);
+    wake_ = std::move(fn);
+  }
 
  private:
+  void wake() {
+    std::lock_guard lock(wake_mu_);
+    log(LogLevel::kInfo, "SIGUSR1: starting the next pass now");
+    if (wake_) wake_();
+  }
+
+  std::mutex wake_mu_;
+  std::function<void()> wake_;
   sigset_t set_;
   std::stop_source source_;
   std::jthread thread_;
@@ -87,7 +106,12 @@ int cmd_run(Context& ctx, std::vector<char*> args) {
 The archive loop (upstream's archive()): claims pending entries, decrypts,
 parses and archives them, marks each processed or skipped, and sleeps
 min(3600, 2^n + random) seconds between passes, n counting passes without
-success. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
+success (capped by backoff.max_idle_seconds after passes without work). A
+new or requeued entry ends such a sleep at once (PostgreSQL: LISTEN/NOTIFY;
+SQLite: the file's data_version; MongoDB: a change stream on replica sets),
+as do SIGUSR1 and `cybexp-archive wake`; a sleep after a store failure is
+kept whole. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
+The daemon's state (and when its next pass is due) is in `status`.
 
   --once            process what is pending now, print a summary, exit
   --force-process   also retry skipped entries (upstream -f)
@@ -121,6 +145,7 @@ WatchdogSec, WATCHDOG pings.
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   opt.lease_seconds = ctx.config().lease_seconds;  // after --help, which needs no configuration
+  opt.max_idle_seconds = ctx.config().max_idle_seconds;
   auto keys = ctx.private_keys();
   SignalStopper stopper;  // before any thread starts
   if (opt.workers == 0) opt.workers = std::max(1u, std::thread::hardware_concurrency());
@@ -164,6 +189,9 @@ WatchdogSec, WATCHDOG pings.
     });
   }
   monitor.attach(archiver, *stores.cache, opt.force);  // also logs each backoff sleep
+  if (!opt.once) monitor.publish_state(ctx.config().run_dir, archiver.worker_id());
+  stopper.on_wake([&archiver] { archiver.wake(); });
+  DEFER(stopper.on_wake(nullptr));
   monitor.ready();
   auto summary = archiver.run(stopper.token());
   if (tty) std::fputs("\n", stderr);

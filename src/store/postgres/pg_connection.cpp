@@ -136,6 +136,7 @@ Result<void> Connection::connect() {
     conn_ = nullptr;
   }
   prepared_.clear();
+  listening_ = false;
   // Settings before "dbname" are defaults the URL may override; those after
   // it are forced. Without connect_timeout libpq waits forever on a host that
   // drops packets; the keepalives notice a server that vanished mid-call.

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -129,16 +130,24 @@ class Connection {
   // kDatabase "<label>: <what>: <message>".
   Error error(std::string_view what, std::string_view message) const;
 
+  // LISTENs to `channel` (at the first call on each server connection, which
+  // reports true: what came before is unknown) and waits up to `seconds` for
+  // a notification from another session, or for stop. True when one came;
+  // all queued ones are consumed (pg_notify.cpp).
+  Result<bool> wait_for_notification(const char* channel, double seconds, std::stop_token stop);
+
  private:
   Result<void> connect();
   Result<PgResult> check(std::string_view what, PGresult* raw);
   void rollback_quietly();
+  bool drain_notifications();
 
   std::string url_;
   std::string label_;
   PGconn* conn_ = nullptr;
   std::unordered_set<std::string> prepared_;  // names prepared on conn_
   bool in_tx_ = false;  // inside transaction(): never reconnect or roll back
+  bool listening_ = false;  // LISTEN issued on conn_
 };
 
 // Connections for fetch_blob, which runs on many threads at once. At most

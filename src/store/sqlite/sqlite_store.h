@@ -65,6 +65,8 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
   Result<CacheCounts> entry_counts() override;
+  // Polls PRAGMA data_version (sqlite_wait.cpp).
+  Result<bool> wait_for_change(double seconds, std::stop_token stop) override;
 
   // ArchiveStore
   Result<std::map<std::string, std::string>> subtypes() override;
@@ -86,6 +88,11 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
                                              const std::string& worker);
   Result<std::uint64_t> put_in_transaction(std::span<const RawDocument> docs);
 
+  // wait_for_change's steps: the main connection's data_version, and whether
+  // it moved since the last look with something claimable now.
+  Result<std::int64_t> read_data_version();
+  Result<bool> changed_claimable();
+
   // fetch_blob's connection pool.
   Result<std::unique_ptr<Connection>> take_reader();
   void return_reader(std::unique_ptr<Connection> reader);
@@ -96,6 +103,7 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   bool read_only_ = false;   // opened read-only (readers too)
   std::recursive_mutex mu_;  // guards db_ (and its statement cache)
   std::unique_ptr<Connection> db_;
+  std::int64_t data_version_ = -1;  // db_'s PRAGMA data_version at the last look
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;
