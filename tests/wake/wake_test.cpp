@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -183,6 +184,7 @@ TEST_P(Wake, BurstOfUploadsCostsBoundedPasses) {
   // every 0.2 s; and one last pass may find the tail already taken.
   const int bound = 2 + static_cast<int>(std::ceil(burst / 0.2));
   EXPECT_LE(loop.passes() - passes, bound) << "burst of " << burst << " s";
+  std::printf("1000 uploads in %.2f s: %d passes\n", burst, loop.passes() - passes);
   EXPECT_GE(loop.passes() - passes, 1);
 }
 

@@ -74,7 +74,8 @@ CREATE TABLE cybexp_subtypes (
 // notifies when it makes an entry pending again (requeue) or ends a lease on
 // a pending entry (release). The server folds identical notifications of one
 // transaction into one, and delivers them at commit. finish() and claim()
-// never notify, so a busy daemon costs nothing here.
+// never notify, so a busy daemon costs nothing here. Run once per database,
+// at creation or at the upgrade from version 1, both under the lock.
 constexpr const char* kNotifySql = R"sql(
 CREATE OR REPLACE FUNCTION cybexp_notify_entries() RETURNS trigger
   LANGUAGE plpgsql AS $$
@@ -83,10 +84,8 @@ BEGIN
   RETURN NULL;
 END
 $$;
-DROP TRIGGER IF EXISTS cybexp_entries_added ON cybexp_entries;
 CREATE TRIGGER cybexp_entries_added AFTER INSERT ON cybexp_entries
   FOR EACH STATEMENT EXECUTE FUNCTION cybexp_notify_entries();
-DROP TRIGGER IF EXISTS cybexp_entries_claimable_again ON cybexp_entries;
 CREATE TRIGGER cybexp_entries_claimable_again AFTER UPDATE ON cybexp_entries
   FOR EACH ROW WHEN (NOT NEW.processed AND NOT NEW.skip
                      AND (OLD.processed OR OLD.skip
