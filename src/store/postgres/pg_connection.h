@@ -141,6 +141,7 @@ class Connection {
   Result<PgResult> check(std::string_view what, PGresult* raw);
   void rollback_quietly();
   bool drain_notifications();
+  void settle_notifications();
 
   std::string url_;
   std::string label_;

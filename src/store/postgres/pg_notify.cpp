@@ -24,6 +24,17 @@ double steady_seconds() {
 
 }  // namespace
 
+// Reads what the socket holds until it has been quiet for 5 ms (100 ms at
+// most): the notifications of a burst of commits arrive over a few
+// milliseconds, and one wake-up should take them all.
+void Connection::settle_notifications() {
+  for (int i = 0; i < 20; ++i) {
+    pollfd fd{PQsocket(conn_), POLLIN, 0};
+    if (poll(&fd, 1, 5) <= 0 || PQconsumeInput(conn_) == 0) return;
+    drain_notifications();
+  }
+}
+
 // Whether a notification from another session is queued; drains the queue.
 bool Connection::drain_notifications() {
   bool any = false;
@@ -54,7 +65,10 @@ Result<bool> Connection::wait_for_notification(const char* channel, double secon
       conn_ = nullptr;
       return std::unexpected(std::move(e));
     }
-    if (drain_notifications()) return true;
+    if (drain_notifications()) {
+      settle_notifications();
+      return true;
+    }
     const double left = deadline - steady_seconds();
     if (stop.stop_requested() || left <= 0) return false;
     pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {stop_fd.fd(), POLLIN, 0}};

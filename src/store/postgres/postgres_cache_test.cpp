@@ -19,7 +19,7 @@ TEST_F(Cache, RefusesNewerSchema) {
   std::string db = url_.substr(url_.rfind('/') + 1);
   EXPECT_EQ(stores.error().message,
             "postgresql 127.0.0.1:" + std::to_string(test_server().port()) + "/" + db +
-                : schema: schema version 3 is newer than this cybexp-archive supports (2): "
+                ": schema: schema version 3 is newer than this cybexp-archive supports (2): "
                 "upgrade cybexp-archive");
 }
 
