@@ -8,8 +8,10 @@
 # lets it idle into the 64 s sleep upstream's backoff reaches after about a
 # minute, and with cybexp-bench-latency (bench/latency_probe.cpp) submits 20
 # entries one at a time: the first in that sleep (55 s or more left), each
-# later one while the daemon sleeps with 2 s or more left, so that without a
-# wake-up every sample would wait at least that long. Prints a Markdown row
+# later one once the daemon has slept a second and has 2 s or more left, so
+# that without a wake-up every sample would wait at least that long. Each
+# sample is timed from the upload's commit (the entry exists from then on;
+# the commit's own time is printed apart) to the entry reading processed. Prints a Markdown row
 # per store: median and max submit-to-processed, beside the targets (median
 # under 100 ms, every sample under 1 s). Sourced (by bench-postgres.sh), it
 # only defines latency_row.
