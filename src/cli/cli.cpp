@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <string_view>
 #include <optional>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "util/log.h"
@@ -43,20 +43,20 @@ enum : int { kLogLevel = 1000, kLogFormat, kVersion };
 // left out, unless a file of that name exists.
 void check_config_value(const char* spelled, const char* value) {
   const std::string v = value;
-  const char* what = v.empty()                            ? nullptr
-                     : fs::exists(v)                      ? ""
-                     : v.starts_with('-')                 ? "' is an option)"
-                     : cli::find_command(v) != nullptr    ? "' is a command)"
-                                                          : "";
+  const char* what = v.empty()                         ? nullptr
+                     : fs::exists(v)                   ? ""
+                     : v.starts_with('-')              ? "' is an option)"
+                     : cli::find_command(v) != nullptr ? "' is a command)"
+                                                       : "";
   if (what == nullptr) {
     cli::usage_error(std::string("option '") + spelled +
                          "' needs a value: the configuration file (it was empty)",
                      nullptr);
   }
   if (*what != '\0') {
-    cli::usage_error(std::string("option '") + spelled +
-                         "' needs a value: the configuration file ('" + v + what,
-                     nullptr);
+    cli::usage_error(
+        std::string("option '") + spelled + "' needs a value: the configuration file ('" + v + what,
+        nullptr);
   }
 }
 

@@ -105,7 +105,8 @@ std::string not_requeued(CacheStore& cache, const EntryFilter& filter, double no
 }  // namespace
 
 int cmd_requeue(Context& ctx, std::vector<char*> args) {
-  static const char* kHelp = R"(usage: cybexp-archive requeue [--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]
+  static const char* kHelp =
+      R"(usage: cybexp-archive requeue [--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]
 
 Clears the skip of matching entries so the loop tries them again. Without
 --state, every skipped entry matches; S may be a skip state (bad_data, error,

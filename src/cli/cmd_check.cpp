@@ -75,7 +75,9 @@ std::string unpaired_key_advice(const Config& config) {
   for (const auto& p : config.private_keys) privs += (privs.empty() ? "" : ", ") + p.string();
   return "public key " + pub + " pairs with none of the private keys (" + privs +
          "): everything submitted with it would be skipped as bad_data. Compare the moduli "
-         "('openssl rsa -pubin -in " + pub + " -noout -modulus' and 'openssl rsa -in PRIVATE_KEY "
+         "('openssl rsa -pubin -in " +
+         pub +
+         " -noout -modulus' and 'openssl rsa -in PRIVATE_KEY "
          "-noout -modulus' for each private key), then add the matching private key to "
          "cache.private_key, or set public_key to one made from a configured private key "
          "('openssl rsa -in PRIVATE_KEY -pubout')";

@@ -1,8 +1,8 @@
 // `inspect ENTRY_ID`: one cache entry as an operator needs to see it: its
 // fields, state, reason, attempts, lease and refs (in text, every one escaped
 // for the terminal); with --decrypt the start of its plaintext (escaped too);
-// with --dry-run what the archive loop would make of it now (archive_one with the current keys and registry),
-// without writing anything: no claim, no lease, no document, no state change.
+// with --dry-run what the archive loop would make of it now (archive_one with the current keys and
+// registry), without writing anything: no claim, no lease, no document, no state change.
 #include <algorithm>
 #include <ctime>
 
@@ -62,7 +62,8 @@ std::string lease_text(const EntryInfo& info, double now) {
 std::string text_report(const EntryInfo& info, const std::optional<Plaintext>& plain,
                         const std::optional<EntryOutcome>& dry, double now) {
   const CacheEntry& e = info.entry;
-  std::string out = field("id", escape_for_terminal(e.id)) + field("name", escape_for_terminal(e.name)) +
+  std::string out = field("id", escape_for_terminal(e.id)) +
+                    field("name", escape_for_terminal(e.name)) +
                     field("typetag", escape_for_terminal(e.typetag)) +
                     field("orgid", escape_for_terminal(e.orgid)) +
                     field("timezone", escape_for_terminal(e.timezone)) +

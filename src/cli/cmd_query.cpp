@@ -54,15 +54,15 @@ processed, skipped (state to count), documents, data_bytes and in_flight.
           "\nskipped     " + std::to_string(skipped);
     std::string by_state;
     for (const auto& [state, n] : c.skipped) {
-      by_state += (by_state.empty() ? "" : ", ") + escape_for_terminal(state) + " " + std::to_string(n);
+      by_state +=
+          (by_state.empty() ? "" : ", ") + escape_for_terminal(state) + " " + std::to_string(n);
     }
     if (!by_state.empty()) out += " (" + by_state + ")";
     out += "\ndocuments   " + std::to_string(a.documents) + " (" + std::to_string(a.data_bytes) +
            " bytes of data)\n";
     for (const auto& l : c.in_flight) {
       out += "in flight   " + std::to_string(l.entries) + " entries leased by " +
-             escape_for_terminal(l.worker) + " since " +
-             utc(l.oldest_claim) + "\n";
+             escape_for_terminal(l.worker) + " since " + utc(l.oldest_claim) + "\n";
     }
   }
   print(out);
@@ -86,13 +86,15 @@ orgid, timezone, timestamp, state, _ref, reason, attempts, lease_owner.
                               if (name == "json") json = true;
                             });
   if (!rest.empty()) usage_error("entries takes no arguments", "entries");
-  static const char* kStates[] = {"pending", "processed", "skipped", "bad_data", "error",
-                                  "typetag_not_supported"};
+  static const char* kStates[] = {"pending",  "processed", "skipped",
+                                  "bad_data", "error",     "typetag_not_supported"};
   if (filter.state &&
       std::find(std::begin(kStates), std::end(kStates), *filter.state) == std::end(kStates)) {
-    usage_error("--state must be pending, processed, skipped, bad_data, error or "
-                "typetag_not_supported, not '" + *filter.state + "'",
-                "entries");
+    usage_error(
+        "--state must be pending, processed, skipped, bad_data, error or "
+        "typetag_not_supported, not '" +
+            *filter.state + "'",
+        "entries");
   }
   must(ctx.stores(OpenMode::kReadOnly).cache->for_each_entry(filter, [&](const EntryInfo& i) {
     std::string line;

@@ -58,8 +58,7 @@ std::string respond(std::string_view head, const std::function<std::string()>& r
   } catch (const std::exception&) {
     return plain("500 Internal Server Error", "internal error\n");
   }
-  return response("200 OK", {}, "text/plain; version=0.0.4; charset=utf-8", body,
-                  method == "GET");
+  return response("200 OK", {}, "text/plain; version=0.0.4; charset=utf-8", body, method == "GET");
 }
 
 std::string request_too_large() {

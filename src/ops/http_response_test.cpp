@@ -44,9 +44,10 @@ TEST(HttpResponse, OtherPathsMethodsAndMalformedLinesAreRefused) {
 }
 
 TEST(HttpResponse, ARenderThatThrowsIsA500) {
-  EXPECT_EQ(respond("GET /metrics HTTP/1.1", []() -> std::string { throw std::runtime_error("x"); }),
-            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Content-Length: 15\r\nConnection: close\r\n\r\ninternal error\n");
+  EXPECT_EQ(
+      respond("GET /metrics HTTP/1.1", []() -> std::string { throw std::runtime_error("x"); }),
+      "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: 15\r\nConnection: close\r\n\r\ninternal error\n");
 }
 
 }  // namespace

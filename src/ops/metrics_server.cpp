@@ -59,8 +59,8 @@ Result<int> open_listener(ListenAddress& address) {
   const std::string port = std::to_string(address.port);
   const int gai = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
   if (gai != 0) {
-    return make_error(ErrorKind::kIo, "cannot listen on " + address.text() + " for metrics: " +
-                                          gai_strerror(gai) +
+    return make_error(ErrorKind::kIo, "cannot listen on " + address.text() +
+                                          " for metrics: " + gai_strerror(gai) +
                                           ": choose another --metrics-listen address");
   }
   int err = 0;
@@ -83,16 +83,16 @@ Result<int> open_listener(ListenAddress& address) {
   }
   freeaddrinfo(found);
   if (fd < 0) {
-    return make_error(ErrorKind::kIo, "cannot listen on " + address.text() + " for metrics: " +
-                                          std::strerror(err) +
+    return make_error(ErrorKind::kIo, "cannot listen on " + address.text() +
+                                          " for metrics: " + std::strerror(err) +
                                           ": choose another --metrics-listen address");
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) == 0) {
-    address.port = ntohs(bound.ss_family == AF_INET6
-                             ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    address.port =
+        ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   }
   return fd;
 }
@@ -168,7 +168,8 @@ void MetricsServer::Impl::loop() {
     const bool accepting = now >= accept_paused_until;
     fds.push_back({accepting ? listener : -1, POLLIN, 0});
     for (const Connection& c : connections) {
-      fds.push_back({c.fd, static_cast<short>(c.phase == Connection::Phase::kWriting ? POLLOUT : POLLIN), 0});
+      fds.push_back(
+          {c.fd, static_cast<short>(c.phase == Connection::Phase::kWriting ? POLLOUT : POLLIN), 0});
     }
     if (poll(fds.data(), fds.size(), poll_timeout_ms(now)) < 0 && errno != EINTR) return;
     if (fds[0].revents != 0) return;
@@ -191,8 +192,7 @@ int MetricsServer::Impl::poll_timeout_ms(SteadyClock::time_point now) const {
   for (const Connection& c : connections) next = std::min(next, c.deadline);
   if (next == SteadyClock::time_point::max()) return -1;
   if (next <= now) return 0;
-  return static_cast<int>(
-      std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
 }
 
 void MetricsServer::Impl::accept_all(SteadyClock::time_point now) {
@@ -220,24 +220,29 @@ void MetricsServer::Impl::accept_all(SteadyClock::time_point now) {
 // only draining, else the one that has been sending its request the longest.
 void MetricsServer::Impl::evict_one() {
   auto rank = [](const Connection& c) {
-    return std::pair(c.phase == Connection::Phase::kDraining ? 0
+    return std::pair(c.phase == Connection::Phase::kDraining  ? 0
                      : c.phase == Connection::Phase::kReading ? 1
-                                                               : 2,
+                                                              : 2,
                      c.order);
   };
-  auto victim = std::min_element(connections.begin(), connections.end(),
-                                 [&](const Connection& a, const Connection& b) {
-                                   return rank(a) < rank(b);
-                                 });
+  auto victim =
+      std::min_element(connections.begin(), connections.end(),
+                       [&](const Connection& a, const Connection& b) { return rank(a) < rank(b); });
   close(victim->fd);
   connections.erase(victim);
 }
 
 void MetricsServer::Impl::on_ready(Connection& c, SteadyClock::time_point now) {
   switch (c.phase) {
-    case Connection::Phase::kReading: read_request(c, now); break;
-    case Connection::Phase::kWriting: write_response(c, now); break;
-    case Connection::Phase::kDraining: drain(c); break;
+    case Connection::Phase::kReading:
+      read_request(c, now);
+      break;
+    case Connection::Phase::kWriting:
+      write_response(c, now);
+      break;
+    case Connection::Phase::kDraining:
+      drain(c);
+      break;
   }
 }
 

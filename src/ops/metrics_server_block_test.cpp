@@ -53,7 +53,8 @@ class RawClient {
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
       pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return got + "<timeout>";
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        return got + "<timeout>";
       char buf[4096];
       const ssize_t n = recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) return got;
@@ -105,7 +106,8 @@ TEST(MetricsServerUnderLoad, SixtyFourIdleConnectionsDoNotBlockAScrape) {
   EXPECT_GE(closed_at_once, 64 - static_cast<int>(kMaxMetricsConnections));
   const auto deadline = Clock::now() + std::chrono::duration<double>(kMetricsRequestSeconds + 3);
   for (auto& c : idle) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     EXPECT_TRUE(c->closed_by_server(static_cast<int>(std::max<long>(0, left.count()))));
   }
 }

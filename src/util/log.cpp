@@ -22,10 +22,14 @@ std::mutex g_write_mu;
 
 const char* level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -33,10 +37,14 @@ const char* level_name(LogLevel l) {
 // sd-daemon(3) priorities: err=3, warning=4, info=6, debug=7.
 const char* journal_prefix(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "<7>";
-    case LogLevel::kInfo: return "<6>";
-    case LogLevel::kWarning: return "<4>";
-    case LogLevel::kError: return "<3>";
+    case LogLevel::kDebug:
+      return "<7>";
+    case LogLevel::kInfo:
+      return "<6>";
+    case LogLevel::kWarning:
+      return "<4>";
+    case LogLevel::kError:
+      return "<3>";
   }
   return "<6>";
 }
@@ -129,8 +137,8 @@ void log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
 }
 
 void log_for_user(LogLevel level, std::string_view message) {
-  const char* prefix = level == LogLevel::kWarning ? "cybexp-archive: warning: "
-                                                    : "cybexp-archive: ";
+  const char* prefix =
+      level == LogLevel::kWarning ? "cybexp-archive: warning: " : "cybexp-archive: ";
   write_line(format_line(level, prefix, message, {}));
 }
 

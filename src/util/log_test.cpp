@@ -37,9 +37,10 @@ TEST(Log, TextLinesEscapeMessagesAndValuesAndQuoteOnlyWhenNeeded) {
   EXPECT_EQ(logged(LogFormat::kText, LogLevel::kInfo, "entry skipped",
                    {{"id", "7"}, {"state", "bad_data"}, {"reason", "a \"b\" = c"}, {"empty", ""}}),
             "info: entry skipped id=7 state=bad_data reason=\"a \\\"b\\\" = c\" empty=\"\"\n");
-  EXPECT_EQ(logged(LogFormat::kText, LogLevel::kWarning, "m\nwarning: forged", {{"typetag", kHostile}}),
-            "warning: m\\nwarning: forged typetag=\"ev\\x1b[2Jil\\r\\ninfo: forged "
-            "line\\x1b]0;pwned\\x07\\x08\\x7f\\xc2\\x9b\\xff\"\n");
+  EXPECT_EQ(
+      logged(LogFormat::kText, LogLevel::kWarning, "m\nwarning: forged", {{"typetag", kHostile}}),
+      "warning: m\\nwarning: forged typetag=\"ev\\x1b[2Jil\\r\\ninfo: forged "
+      "line\\x1b]0;pwned\\x07\\x08\\x7f\\xc2\\x9b\\xff\"\n");
 }
 
 TEST(Log, JsonLinesStayValidJsonAndTerminalSafe) {

@@ -49,11 +49,20 @@ bool invisible(char32_t cp) {
 // The ASCII byte c as escape_for_terminal writes it.
 void append_ascii_for_terminal(unsigned char c, std::string& out) {
   switch (c) {
-    case '\\': out += "\\\\"; return;
-    case '\n': out += "\\n"; return;
-    case '\t': out += "\\t"; return;
-    case '\r': out += "\\r"; return;
-    default: break;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    default:
+      break;
   }
   if (c >= 0x20 && c < 0x7F) {
     out += static_cast<char>(c);
@@ -65,12 +74,23 @@ void append_ascii_for_terminal(unsigned char c, std::string& out) {
 // The ASCII byte c inside a JSON string literal.
 void append_ascii_for_json(unsigned char c, std::string& out) {
   switch (c) {
-    case '"': out += "\\\""; return;
-    case '\\': out += "\\\\"; return;
-    case '\n': out += "\\n"; return;
-    case '\t': out += "\\t"; return;
-    case '\r': out += "\\r"; return;
-    default: break;
+    case '"':
+      out += "\\\"";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    default:
+      break;
   }
   if (c >= 0x20 && c < 0x7F) {
     out += static_cast<char>(c);

@@ -42,10 +42,15 @@ std::string json(std::string_view bytes) {
 
 TEST(TerminalSafeJsonString, IsValidJsonThatATerminalOnlyShows) {
   EXPECT_EQ(json(""), "\"\"");
-  EXPECT_EQ(json("a \"b\" \\ caf\xc3\xa9 \xe2\x82\xac"), "\"a \\\"b\\\" \\\\ caf\xc3\xa9 \xe2\x82\xac\"");
-  EXPECT_EQ(json("\n\r\t\b"s + '\0' + "\x1b[2J\x7f"), "\"\\n\\r\\t\\u0008\\u0000\\u001b[2J\\u007f\"");
+  EXPECT_EQ(json("a \"b\" \\ caf\xc3\xa9 \xe2\x82\xac"),
+            "\"a \\\"b\\\" \\\\ caf\xc3\xa9 \xe2\x82\xac\"");
+  EXPECT_EQ(json("\n\r\t\b"s + '\0' + "\x1b[2J\x7f"),
+            "\"\\n\\r\\t\\u0008\\u0000\\u001b[2J\\u007f\"");
   // C1 CSI, RLO and BOM as \uXXXX; bytes that are not UTF-8 as the text \xNN.
-  EXPECT_EQ(json("\xc2\x9b" "a\xe2\x80\xae" "b\xef\xbb\xbf"), "\"\\u009ba\\u202eb\\ufeff\"");
+  EXPECT_EQ(json("\xc2\x9b"
+                 "a\xe2\x80\xae"
+                 "b\xef\xbb\xbf"),
+            "\"\\u009ba\\u202eb\\ufeff\"");
   EXPECT_EQ(json("x\xff\xc3"), "\"x\\\\xff\\\\xc3\"");
 }
 

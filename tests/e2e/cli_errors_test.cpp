@@ -37,9 +37,9 @@ class CliErrors : public ::testing::Test {
   // Leases the oldest n claimable entries (skipped ones too) to worker, as a
   // forced run that crashed would leave them.
   void lease(const std::string& worker, std::size_t n) {
-    auto stores = open_stores({"sqlite:" + (home_ / "cache.db").string(), "", ""},
-                              {"sqlite:" + (home_ / "archive.db").string(), "", ""},
-                              OpenMode::kReadWrite);
+    auto stores =
+        open_stores({"sqlite:" + (home_ / "cache.db").string(), "", ""},
+                    {"sqlite:" + (home_ / "archive.db").string(), "", ""}, OpenMode::kReadWrite);
     ASSERT_TRUE(stores.has_value()) << stores.error().message;
     ClaimRequest claim;
     claim.worker = worker;
@@ -81,8 +81,9 @@ TEST_F(CliErrors, RequeueOfAnUnknownIdSaysSoAndRequeuesNothing) {
   EXPECT_EQ(known.code, 0) << known.err;
   EXPECT_EQ(known.out, "requeued 1 entry\n");
   auto pending = run({"requeue", "--id", "1"});
-  EXPECT_EQ(pending.out, "skipped 1: it is pending, which --state skipped does not select\n"
-                         "requeued 0 entries\n");
+  EXPECT_EQ(pending.out,
+            "skipped 1: it is pending, which --state skipped does not select\n"
+            "requeued 0 entries\n");
 }
 
 TEST_F(CliErrors, RequeueNamesEachEntryUnderALiveLeaseAsSkipped) {
@@ -146,13 +147,15 @@ TEST_F(CliErrors, CheckRefusesAPublicKeyThatPairsWithNoPrivateKey) {
   EXPECT_EQ(r.code, 2);
   const std::string pub = (home_ / "pub.pem").string();
   const std::string priv = (home_ / "priv.pem").string();
-  EXPECT_NE(r.out.find("public key    " + pub + ": RSA-2048, pairs with none of the private keys\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("public key    " + pub + ": RSA-2048, pairs with none of the private keys\n"),
+      std::string::npos)
       << r.out;
   EXPECT_EQ(r.err,
             "cybexp-archive: public key " + pub + " pairs with none of the private keys (" + priv +
                 "): everything submitted with it would be skipped as bad_data. Compare the moduli "
-                "('openssl rsa -pubin -in " + pub +
+                "('openssl rsa -pubin -in " +
+                pub +
                 " -noout -modulus' and 'openssl rsa -in PRIVATE_KEY -noout -modulus' for each "
                 "private key), then add the matching private key to cache.private_key, or set "
                 "public_key to one made from a configured private key ('openssl rsa -in "

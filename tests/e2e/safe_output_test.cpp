@@ -22,7 +22,9 @@ using testing::run_binary;
 // row, \b, DEL, a C1 CSI (U+009B) and a byte that is not UTF-8.
 const std::string kTypetag = "ev\x1b[2Jil";
 const std::string kName = "x\r1\tprocessed\tcowrie\tforged\x1b]0;pwned\x07";
-const std::string kBrokenTypetag = "no-feed\x9b" "31m";
+const std::string kBrokenTypetag =
+    "no-feed\x9b"
+    "31m";
 const std::string kName2 = "n\xc2\x9b\x7f\bz";
 const std::string kOrgid = "o\x1b[1m";
 const std::string kTimezone = "UTC\r\n";
@@ -33,8 +35,7 @@ std::string without_times(const std::string& text) {
   static const std::regex kEpoch(R"(\(\d+(\.\d+)?\))");
   static const std::regex kSeconds(R"(\d+\.\d\d s, \d+\.\d entries/s)");
   return std::regex_replace(
-      std::regex_replace(std::regex_replace(text, kIso, "TIME"), kEpoch, "(EPOCH)"), kSeconds,
-      "S");
+      std::regex_replace(std::regex_replace(text, kIso, "TIME"), kEpoch, "(EPOCH)"), kSeconds, "S");
 }
 
 // Each line parses as strict JSON, is UTF-8 and holds no control byte.
@@ -62,8 +63,8 @@ class SafeOutput : public ::testing::Test {
     testing::write_file(dir_ / "in.txt", "{\"a\": 1}");
   }
   testing::RunResult run(std::vector<std::string> args) { return run_binary(dir_.path(), args); }
-  void submit(const std::string& typetag, const std::string& name,
-              const std::string& orgid = "o", const std::string& timezone = "UTC") {
+  void submit(const std::string& typetag, const std::string& name, const std::string& orgid = "o",
+              const std::string& timezone = "UTC") {
     auto r = run({"submit", "--typetag", typetag, "--orgid", orgid, "--timezone", timezone,
                   "--name", name, "in.txt"});
     ASSERT_EQ(r.code, 0) << r.err;

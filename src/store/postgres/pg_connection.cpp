@@ -44,9 +44,9 @@ void log_server_notice(void* arg, const PGresult* res) {
   const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
   if (severity == nullptr) severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
   const std::string_view sev = or_default(severity, "NOTICE");
-  const LogLevel level = sev == "WARNING"                                 ? LogLevel::kWarning
-                         : sev.starts_with("DEBUG") || sev == "LOG"        ? LogLevel::kDebug
-                                                                          : LogLevel::kInfo;
+  const LogLevel level = sev == "WARNING"                           ? LogLevel::kWarning
+                         : sev.starts_with("DEBUG") || sev == "LOG" ? LogLevel::kDebug
+                                                                    : LogLevel::kInfo;
   const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
   log(level, "postgresql server notice",
       {{"store", conn->label()},

@@ -39,8 +39,8 @@ TEST_F(PostgresTest, ServerNoticesAreEscapedLogLinesInText) {
   EXPECT_EQ(notices_of(url_, LogFormat::kText),
             "info: postgresql server notice store=\"" + label +
                 "\" severity=NOTICE notice=\"hello \\x1b[2J forged\"\n"
-                "warning: postgresql server notice store=\"" + label +
-                "\" severity=WARNING notice=careful\n");
+                "warning: postgresql server notice store=\"" +
+                label + "\" severity=WARNING notice=careful\n");
 }
 
 }  // namespace
