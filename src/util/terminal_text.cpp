@@ -101,6 +101,11 @@ void append_ascii_for_json(unsigned char c, std::string& out) {
 
 }  // namespace
 
+std::size_t utf8_sequence_length(std::string_view s) {
+  char32_t cp = 0;
+  return s.empty() ? 0 : utf8_sequence(s, cp);
+}
+
 std::string escape_for_terminal(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());

@@ -19,6 +19,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,9 @@ namespace cybexp {
 
 std::string escape_for_terminal(std::string_view bytes);
 void append_terminal_safe_json_string(std::string_view bytes, std::string& out);
+
+// The length (2-4) of the well-formed UTF-8 sequence that starts s, or 0
+// (overlong forms, surrogates, > U+10FFFF, cut short, or s[0] is ASCII).
+std::size_t utf8_sequence_length(std::string_view s);
 
 }  // namespace cybexp

@@ -96,6 +96,13 @@ TEST_F(SafeOutput, EntriesAndStatusEscapeEveryUploadedField) {
             "sub-type registry: add it with 'cybexp-archive subtypes add new-feed SUB_TYPE', "
             "then 'requeue --state typetag_not_supported'\n");
 
+  // --json escapes every control and non-ASCII character; a byte that is not
+  // UTF-8 shows as Python's surrogate escape, not dropped.
+  auto json = run({"entries", "--json", "--state", "bad_data"});
+  EXPECT_TRUE(json.out.starts_with("{\"id\": \"2\", \"name\": \"n\\u009b\\u007f\\bz\", "
+                                   "\"typetag\": \"no-feed\\udc9b31m\", "))
+      << json.out;
+
   auto inspect = run({"inspect", "1"});
   ASSERT_EQ(inspect.code, 0) << inspect.err;
   EXPECT_EQ(without_times(inspect.out),
