@@ -7,6 +7,7 @@
 #include "cli/format.h"
 #include "cli/options.h"
 #include "ops/daemon_state.h"
+#include "util/terminal_text.h"
 
 namespace cybexp::cli {
 namespace {
@@ -33,7 +34,9 @@ std::string daemon_status(const Config& config, bool json) {
              ", \"next_pass_at\": " + (d.next_pass_at > 0 ? number(d.next_pass_at) : "null") + "}";
       continue;
     }
-    out += "daemon      pid " + std::to_string(d.pid) + " (" + d.worker + "): " + d.state;
+    // The file is the daemon's, but run_dir may be writable by others: escaped.
+    out += "daemon      pid " + std::to_string(d.pid) + " (" + escape_for_terminal(d.worker) +
+           "): " + escape_for_terminal(d.state);
     if (d.next_pass_at > 0 && (d.state == "idle" || d.state == "backoff")) {
       const double left = d.next_pass_at - epoch_now();
       out += "; next pass " + (left > 0 ? "in " + seconds_text(left) : std::string("due now")) +
