@@ -45,7 +45,7 @@ struct StoreConfig {
   std::string url;   // sqlite:PATH (PATH absolute, already resolved), postgresql://, mongodb://
   std::string db;    // database name (MongoDB); upstream meaning
   std::string coll;  // collection (MongoDB); upstream meaning
-  StoreTimeouts timeouts;
+  StoreTimeouts timeouts{};
 };
 
 // kReadOnly, for commands that only read (status, entries, export, inspect,

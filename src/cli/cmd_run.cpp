@@ -144,7 +144,12 @@ WatchdogSec, WATCHDOG pings.
     });
   }
   monitor.attach(archiver, *stores.cache, opt.force);  // also logs each backoff sleep
-  monitor.ready();
+  {
+    // READY counts the backlog first: a stop frees that count if it waits
+    // for a lock (from run() on, the Archiver does this).
+    std::stop_callback interrupt_count(stopper.token(), [&stores] { stores.interrupt(); });
+    monitor.ready();
+  }
   auto summary = archiver.run(stopper.token());
   stopper.finished();  // a second signal from here on waits for the exit
   if (tty) std::fputs("\n", stderr);
