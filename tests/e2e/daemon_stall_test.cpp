@@ -40,7 +40,18 @@ void submit(const WorkDir& dir, int n) {
 }
 
 Daemon start(const WorkDir& dir, std::vector<std::pair<std::string, std::string>> env = {}) {
-  return Daemon(dir.path(), {"-c", "config.json", "run", "--workers", "1"}, std::move(env));
+  return Daemon(dir.path(), {"-c", "config.json", "--log-level", "debug", "run", "--workers", "1"},
+                std::move(env));
+}
+
+// Waits for `text` in the daemon's log, reading its notify socket meanwhile:
+// an AF_UNIX datagram queue holds about ten messages, and a full one blocks
+// the daemon's sd_notify, as a systemd that stopped reading would.
+bool wait_log(Daemon& daemon, const std::string& text, Seconds limit = Seconds(30)) {
+  return poll_until(limit, [&] {
+    daemon.notified_during(std::chrono::milliseconds(50));
+    return daemon.err().find(text) != std::string::npos;
+  });
 }
 
 long long leased(Db& db) {
@@ -65,17 +76,17 @@ TEST(DaemonStall, HeldTableLockIsLoggedBackedOffAndRecovered) {
   Daemon daemon = start(dir);
   ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
   const std::string failed = "store failed; backing off and retrying";
-  ASSERT_TRUE(poll_until(Seconds(20), [&] {
-    return daemon.err().find(failed) != std::string::npos;
-  })) << daemon.err();
+  ASSERT_TRUE(wait_log(daemon, failed)) << daemon.err();
   EXPECT_NE(daemon.err().find("canceling statement due to lock timeout"), std::string::npos)
       << daemon.err();
   EXPECT_TRUE(daemon.running());
 
   holder.exec("COMMIT");
   Db db(url);
-  ASSERT_TRUE(poll_until(Seconds(30), [&] { return unfinished(db) == 0; }))
-      << unfinished(db) << " entries left\n" << daemon.err();
+  ASSERT_TRUE(poll_until(Seconds(30), [&] {
+    daemon.notified_during(std::chrono::milliseconds(50));
+    return unfinished(db) == 0;
+  })) << unfinished(db) << " entries left\n" << daemon.err();
   EXPECT_EQ(db.scalar("SELECT count(*) FROM cybexp_entries WHERE processed"), 3);
   EXPECT_EQ(leased(db), 0);
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
@@ -140,15 +151,18 @@ TEST(DaemonStall, WatchdogPingsStopWhileTheStoreHangsAndResumeAfter) {
   for (int pid : backends) ASSERT_EQ(kill(pid, SIGSTOP), 0) << pid;
 
   const std::string stuck = "the archive loop is stuck";
-  ASSERT_TRUE(poll_until(Seconds(30), [&] { return daemon.err().find(stuck) != std::string::npos; }))
-      << daemon.err();
+  ASSERT_TRUE(wait_log(daemon, stuck)) << daemon.err();
   const auto quiet = daemon.notified_during(std::chrono::milliseconds(2500));
   EXPECT_EQ(std::count_if(quiet.begin(), quiet.end(), ping), 0)
       << "pings went on for a stuck loop\n" << daemon.err();
 
   for (int pid : backends) kill(pid, SIGCONT);
   EXPECT_TRUE(daemon.wait_notified(ping)) << daemon.err();
-  EXPECT_TRUE(poll_until(Seconds(30), [&] { return unfinished(db) == 0; })) << daemon.err();
+  EXPECT_TRUE(wait_log(daemon, "watchdog pings resume")) << daemon.err();
+  EXPECT_TRUE(poll_until(Seconds(30), [&] {
+    daemon.notified_during(std::chrono::milliseconds(50));
+    return unfinished(db) == 0;
+  })) << daemon.err();
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
 }
 

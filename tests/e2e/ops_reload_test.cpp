@@ -45,10 +45,22 @@ class OpsReload : public ::testing::Test {
     return run_binary(dir_.path(), {"-c", "config.json", "status", "--json"}).out;
   }
   Daemon start() { return Daemon(dir_.path(), {"-c", "config.json", "run", "--workers", "1"}); }
-  // Waits for `text` to appear in the daemon's log `after` its first n bytes.
-  static bool logged(const Daemon& d, const std::string& text, std::size_t after = 0) {
-    return eventually([&] { return d.err().find(text, after) != std::string::npos; },
-                      std::chrono::seconds(30));
+  // Waits for `text` to appear in the daemon's log `after` its first n
+  // bytes, reading the notify socket meanwhile (a full one blocks sd_notify).
+  static bool logged(Daemon& d, const std::string& text, std::size_t after = 0) {
+    return eventually(
+        [&] {
+          d.notified_during(std::chrono::milliseconds(20));
+          return d.err().find(text, after) != std::string::npos;
+        },
+        std::chrono::seconds(30));
+  }
+  // Waits for pred, reading the notify socket meanwhile.
+  static bool until(Daemon& d, const std::function<bool()>& pred) {
+    return eventually([&] {
+      d.notified_during(std::chrono::milliseconds(20));
+      return pred();
+    });
   }
   testing::TempDir dir_;
 };
@@ -57,7 +69,7 @@ TEST_F(OpsReload, SighupWithANewKeyArchivesItsEntriesWithoutARestart) {
   submit("config.json", "a", 2);
   Daemon daemon = start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
-  ASSERT_TRUE(eventually([&] { return status().starts_with("{\"pending\": 0, \"processed\": 2, "); }))
+  ASSERT_TRUE(until(daemon, [&] { return status().starts_with("{\"pending\": 0, \"processed\": 2, "); }))
       << status();
 
   write_config("config.json", "[\"a-priv.pem\", \"b-priv.pem\"]", "a-pub.pem",
@@ -69,7 +81,7 @@ TEST_F(OpsReload, SighupWithANewKeyArchivesItsEntriesWithoutARestart) {
       << daemon.err();
   ASSERT_TRUE(logged(daemon, "new keys and limits in use private_keys=2")) << daemon.err();
   submit("b.json", "b", 3);
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(until(daemon, [&] {
     return status().starts_with("{\"pending\": 0, \"processed\": 5, \"skipped\": {}, ");
   })) << status() << daemon.err();
   EXPECT_TRUE(daemon.running());
@@ -102,7 +114,7 @@ TEST_F(OpsReload, ABadFileOnSighupKeepsTheOldSettings) {
   // The old key still works, in the same process.
   write_config("config.json", "[\"a-priv.pem\"]", "a-pub.pem");
   submit("config.json", "a", 2);
-  EXPECT_TRUE(eventually([&] { return status().starts_with("{\"pending\": 0, \"processed\": 2, "); }))
+  EXPECT_TRUE(until(daemon, [&] { return status().starts_with("{\"pending\": 0, \"processed\": 2, "); }))
       << status() << daemon.err();
   EXPECT_TRUE(daemon.running());
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
