@@ -130,7 +130,8 @@ WatchdogSec, WATCHDOG pings.
   log(LogLevel::kInfo, "archive loop starting",
       {{"worker", archiver.worker_id()}, {"once", opt.once ? "true" : "false"},
        {"force", opt.force ? "true" : "false"}});
-  const bool tty = isatty(STDERR_FILENO) && opt.once;
+  // The progress line redraws itself with \r: for a person, never in JSON logs.
+  const bool tty = isatty(STDERR_FILENO) && opt.once && log_format() == LogFormat::kText;
   double last_draw = -1;
   if (tty) {
     archiver.on_progress([&](const Progress& p) {

@@ -6,14 +6,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 
 #include "util/log.h"
 
 namespace cybexp::cli {
 
 void fail(int code, const std::string& message) {
-  std::cerr << "cybexp-archive: " << message << "\n";
+  // Through the logger: escaped (messages may quote an id or a typetag) and,
+  // with --log-format json, a JSON line like every other.
+  std::fflush(stdout);  // keep the two streams in order on a terminal
+  log_for_user(LogLevel::kError, message);
   throw ExitRequest{code};
 }
 

@@ -27,6 +27,8 @@ struct ExitRequest {
   int code;
 };
 
+// Each prints one line through the logger (util/log.h: "cybexp-archive:
+// message" in text, an object in JSON) and ends the command.
 [[noreturn]] void fail(int code, const std::string& message);
 [[noreturn]] void usage_error(const std::string& message, const char* command);
 // kInvalidArgument -> 2, anything else -> 1.

@@ -1,11 +1,13 @@
 // Connection, Params and ConnectionPool (see pg_connection.h).
 #include "store/postgres/pg_connection.h"
 
-#include <bit>
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cmath>
 #include <cstring>
+
+#include "util/log.h"
 
 namespace cybexp::pg {
 namespace {
@@ -34,6 +36,24 @@ const char* or_default(const char* v, const char* fallback) {
 std::string make_label(const char* host, const char* port, const char* db) {
   return std::string("postgresql ") + or_default(host, "localhost") + ":" +
          or_default(port, "5432") + "/" + or_default(db, "?");
+}
+
+// libpq writes a server's notices (RAISE NOTICE, WARNING) to stderr by
+// itself, raw; they go through the log instead, one line each, so
+// `--log-format json` stays JSON and a notice cannot drive the terminal.
+void log_server_notice(void* arg, const PGresult* res) {
+  const auto* conn = static_cast<const Connection*>(arg);
+  const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity == nullptr) severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+  const std::string_view sev = or_default(severity, "NOTICE");
+  const LogLevel level = sev == "WARNING"                           ? LogLevel::kWarning
+                         : sev.starts_with("DEBUG") || sev == "LOG" ? LogLevel::kDebug
+                                                                    : LogLevel::kInfo;
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  log(level, "postgresql server notice",
+      {{"store", conn->label()},
+       {"severity", std::string(sev)},
+       {"notice", one_line(or_default(primary, PQresultErrorMessage(res)))}});
 }
 
 void put_be64(std::string& out, std::uint64_t v) {
@@ -200,6 +220,7 @@ Result<void> Connection::connect() {
                         "UTF8", nullptr};
   PGconn* conn = PQconnectdbParams(keys, vals, 1);
   if (conn == nullptr) return std::unexpected(error("connect", "out of memory"));
+  PQsetNoticeReceiver(conn, log_server_notice, this);
   {
     std::lock_guard lock(cancel_mu_);
     conn_ = conn;
