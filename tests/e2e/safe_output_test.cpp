@@ -99,8 +99,9 @@ TEST_F(SafeOutput, EntriesAndStatusEscapeEveryUploadedField) {
   // --json escapes every control and non-ASCII character; a byte that is not
   // UTF-8 shows as Python's surrogate escape, not dropped.
   auto json = run({"entries", "--json", "--state", "bad_data"});
-  EXPECT_TRUE(json.out.starts_with("{\"id\": \"2\", \"name\": \"n\\u009b\\u007f\\bz\", "
-                                   "\"typetag\": \"no-feed\\udc9b31m\", "))
+  EXPECT_TRUE(
+      json.out.starts_with("{\"id\": \"2\", \"name\": \"n\\u009b\\u007f\\bz\", "
+                           "\"typetag\": \"no-feed\\udc9b31m\", "))
       << json.out;
 
   auto inspect = run({"inspect", "1"});
@@ -208,6 +209,30 @@ TEST_F(SafeOutput, JsonLogFormatHoldsOnEveryErrorPath) {
   std::vector<Value> lines = json_log_lines(bad.err);
   ASSERT_EQ(lines.size(), 1u) << bad.err;
   EXPECT_EQ(member(lines[0], "level"), "error");
+
+  // check's warnings and problems: a missing public key warns (exit 0).
+  std::filesystem::remove(dir_ / "cybexp-data/pub.pem");
+  auto warned = run({"--log-format", "json", "check"});
+  EXPECT_EQ(warned.code, 0) << warned.err;
+  lines = json_log_lines(warned.err);
+  ASSERT_EQ(lines.size(), 1u) << warned.err;
+  EXPECT_EQ(member(lines[0], "level"), "warning");
+  EXPECT_TRUE(
+      member(lines[0], "msg")
+          .ends_with("pub.pem: No such file or directory (only 'submit' needs the public key)"))
+      << warned.err;
+  // A key readable by others is a problem; the count ends it.
+  std::filesystem::permissions(dir_ / "cybexp-data/priv.pem", std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  auto loose = run({"--log-format", "json", "check"});
+  EXPECT_EQ(loose.code, 2);
+  lines = json_log_lines(loose.err);
+  ASSERT_EQ(lines.size(), 3u) << loose.err;
+  EXPECT_EQ(member(lines[0], "level"), "error");
+  EXPECT_TRUE(member(lines[0], "msg").starts_with("private key ")) << loose.err;
+  EXPECT_EQ(member(lines[1], "level"), "warning");
+  EXPECT_EQ(member(lines[2], "level"), "error");
+  EXPECT_EQ(member(lines[2], "msg"), "check found 1 problem");
 }
 
 }  // namespace
