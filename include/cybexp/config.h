@@ -7,6 +7,9 @@
 //    "limits": {"max_blob_bytes": ..., "max_canonical_bytes": ...,
 //               "canonical_payload_factor": 8, "max_depth": 256,
 //               "entry_seconds": 60},
+//    "timeouts": {"statement_seconds": 30, "lock_seconds": 10,
+//                 "connect_seconds": 10, "keepalive_seconds": 30},
+//    "log_level": "info",
 //    "backoff": {"max_idle_seconds": 3600},
 //    "run_dir": "/run/cybexp-archive"}
 //
@@ -34,6 +37,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +69,10 @@ struct Config {
   std::filesystem::path public_key;
   int lease_seconds = 300;
   Limits limits;
+  StoreTimeouts timeouts;  // also copied into cache.timeouts and archive.timeouts
+  // The log level the file asks for (debug, info, warning, error; checked
+  // when loaded); --log-level on the command line wins.
+  std::optional<std::string> log_level;
   int max_idle_seconds = 3600;  // backoff.max_idle_seconds: longest sleep without work
   std::filesystem::path run_dir;  // see run_dir above
   // Things that load but deserve a look (a default that upstream versions

@@ -25,9 +25,24 @@
 // connection wrote), MongoDB follows a change stream where the deployment
 // has one. A store without a way to hear of changes just sleeps.
 //
+// Bounded waits: every call ends, at the latest after the StoreTimeouts it
+// was opened with (store_factory.h); a call that times out fails with
+// kDatabase like any other store error.
+//
+// Interrupting: interrupt() asks the calls running now on this store to end
+// early; each fails with kDatabase ("canceling statement due to user
+// request"), the store stays usable and later calls run normally. A call
+// that has not started yet is not affected. PostgreSQL cancels the running
+// statement on every connection of the store (PQcancel), SQLite interrupts
+// its main connection (sqlite3_interrupt); MongoDB does nothing (its calls
+// end at socketTimeoutMS). Used by `run` so that SIGTERM does not wait for a
+// lock held by someone else.
+//
 // Thread safety: one store object is used by one thread at a time, except
 // fetch_blob() and ArchiveStore::validate(), which may be called concurrently
-// from any number of threads and concurrently with the other methods.
+// from any number of threads and concurrently with the other methods, and
+// interrupt(), which may be called from any thread at any time (a signal
+// thread), as often as wanted.
 // wait_for_change() counts as a use of the store (one thread, not alongside
 // the other methods); its stop_token may be requested from any thread, and
 // ends the wait within a fraction of a second.
@@ -195,6 +210,9 @@ class CacheStore : public BlobSource {
   // Returns how many were requeued.
   virtual Result<std::uint64_t> requeue(const EntryFilter& filter) = 0;
 
+  // See "Interrupting" above. Thread-safe; the default does nothing.
+  virtual void interrupt() {}
+
   // Blocks for up to `seconds`, or less when another connection may have
   // made an entry claimable (added, requeued or released one) since the
   // previous wait_for_change() or the store's opening, or when `stop` is
@@ -238,6 +256,9 @@ class ArchiveStore {
   virtual Result<ArchiveCounts> document_counts() = 0;
   // Schema version of the backing database.
   virtual Result<int> schema_version() = 0;
+
+  // See "Interrupting" above. Thread-safe; the default does nothing.
+  virtual void interrupt() {}
 };
 
 // The two stores a configuration names. One object may serve both roles
@@ -245,6 +266,8 @@ class ArchiveStore {
 struct Stores {
   std::shared_ptr<CacheStore> cache;
   std::shared_ptr<ArchiveStore> archive;
+  // interrupt() on both (once when one object serves both). Thread-safe.
+  void interrupt() const;
 };
 
 // The default registry contents (docs/UPSTREAM-FORMATS.md section 4).

@@ -51,14 +51,29 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
   const double started = clock_.now();
   int n_failed = 0;
   int consecutive_db_failures = 0;
+  // A stop request (the signal thread) frees a call blocked on someone
+  // else's lock; a commit in progress is left to finish within its timeouts.
+  std::stop_callback interrupt_blocked(stop, [this] {
+    if (!committing_.load()) stores_.interrupt();
+  });
   while (!stop.stop_requested()) {
+    take_reloaded_settings();
     {
-      std::lock_guard lock(wake_mu_);
+      std::lock_guard lock(reload_mu_);
       wake_pending_ = false;  // this pass is the one asked for
     }
     if (pass_start_) pass_start_();
-    PassResult pass =
-        Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_}, summary).run(stop);
+    PassResult pass = Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_, committing_},
+                           summary)
+                          .run(stop);
+    last_pass_end_ = clock_.now();
+    if (stop.stop_requested()) {
+      // A failure now is most likely the interrupt of a blocked call.
+      if (pass.db_error) {
+        log(LogLevel::kInfo, "stopped during a store call", {{"error", pass.db_error->message}});
+      }
+      break;
+    }
     if (pass.db_error) {
       ++n_failed;
       ++consecutive_db_failures;
@@ -78,13 +93,12 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
       n_failed = pass.successes > 0 ? 0 : n_failed + 1;
       if (options_.once || pass.limit_reached) break;
     }
-    last_pass_end_ = clock_.now();
-    if (stop.stop_requested()) break;
     double s = backoff_seconds(n_failed, random_);
     if (!pass.db_error) s = std::min(s, std::max(0.0, options_.max_idle_seconds));
+    if (hooks_.alive) hooks_.alive();
     if (backoff_) backoff_(n_failed, s);
     if (pass.db_error) {
-      clock_.sleep_for(s, stop);  // upstream's backoff, whole: only stop ends it
+      sleep(s, stop);  // upstream's backoff, whole: no new entry nor wake() ends it
     } else {
       sleep_until_work(s, stop);
     }
@@ -93,18 +107,53 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
   return summary;
 }
 
+// The backoff sleep: ends at a stop request or when reload() brings new
+// settings.
+bool Archiver::sleep(double seconds, std::stop_token stop) {
+  std::stop_source nap;
+  std::stop_callback on_stop(stop, [&nap] { nap.request_stop(); });
+  {
+    std::lock_guard lock(reload_mu_);
+    if (reloaded_) return true;
+    nap_ = &nap;
+  }
+  clock_.sleep_for(seconds, nap.get_token());
+  std::lock_guard lock(reload_mu_);
+  nap_ = nullptr;
+  return !stop.stop_requested();
+}
+
+void Archiver::reload(std::vector<PrivateKey> keys, Limits limits) {
+  std::lock_guard lock(reload_mu_);
+  reloaded_ = Settings{std::move(keys), limits};
+  if (nap_ != nullptr) nap_->request_stop();
+}
+
+// At a pass boundary: no Pass refers to keys_ or limits_.
+void Archiver::take_reloaded_settings() {
+  std::lock_guard lock(reload_mu_);
+  if (!reloaded_) return;
+  keys_ = std::move(reloaded_->keys);
+  limits_ = reloaded_->limits;
+  reloaded_.reset();
+  log(LogLevel::kInfo, "new keys and limits in use",
+      {{"private_keys", std::to_string(keys_.size())}});
+}
+
 void Archiver::wake() {
-  std::lock_guard lock(wake_mu_);
+  std::lock_guard lock(reload_mu_);
   wake_pending_ = true;
-  if (sleeping_ != nullptr) sleeping_->request_stop();
+  if (nap_ != nullptr && idle_nap_) nap_->request_stop();
 }
 
 void Archiver::sleep_until_work(double seconds, std::stop_token stop) {
-  std::stop_source interrupt;  // stop or wake()
+  std::stop_source interrupt;  // stop, wake() or reload()
   std::stop_callback forward_stop(stop, [&interrupt] { interrupt.request_stop(); });
   {
-    std::lock_guard lock(wake_mu_);
-    sleeping_ = &interrupt;
+    std::lock_guard lock(reload_mu_);
+    if (reloaded_) return;
+    nap_ = &interrupt;
+    idle_nap_ = true;
     if (wake_pending_) interrupt.request_stop();
   }
   const Clock::ChangeWait wait = [this](double s, std::stop_token t) -> Result<bool> {
@@ -130,8 +179,9 @@ void Archiver::sleep_until_work(double seconds, std::stop_token stop) {
   }
   bool woken = false;
   {
-    std::lock_guard lock(wake_mu_);
-    sleeping_ = nullptr;
+    std::lock_guard lock(reload_mu_);
+    nap_ = nullptr;
+    idle_nap_ = false;
     woken = wake_pending_;
   }
   if (stop.stop_requested()) return;

@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 struct GlobalOptions {
   std::optional<std::string> config_path;
   LogLevel level = LogLevel::kInfo;
+  bool level_given = false;  // --log-level: wins over the configuration's log_level
   LogFormat format = LogFormat::kText;
   std::vector<std::string> upstream_flags;  // -f/-o given before CONF_PATH, as run options
 };
@@ -112,6 +113,7 @@ std::optional<int> parse_global(int argc, char** argv, GlobalOptions& g) {
             nullptr);
       }
       g.level = *l;
+      g.level_given = true;
     } else if (c == kLogFormat) {
       auto f = parse_log_format(optarg);
       if (!f) {
@@ -180,7 +182,7 @@ int run_upstream_alias(const GlobalOptions& g, int argc, char** argv) {
 int dispatch(int argc, char** argv) {
   GlobalOptions g;
   if (auto done = parse_global(argc, argv, g)) return *done;
-  log_configure(g.level, g.format);
+  log_configure(g.level, g.format, g.level_given);
   if (optind >= argc) {
     if (!g.upstream_flags.empty())
       cli::usage_error("-f and -o need CONF_PATH: cybexp-archive CONF_PATH [-f] [-o]", nullptr);

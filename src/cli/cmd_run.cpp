@@ -1,7 +1,8 @@
-// `run`: the archive loop as a Unix service. SIGTERM/SIGINT stop claiming,
-// finish and commit the entries in hand, and exit 0; SIGUSR1 starts the next
-// pass now (Archiver::wake). Signals are taken by a dedicated thread
-// (sigwait), so no handler runs inside the pipeline.
+// `run`: the archive loop as a Unix service. Signals (run_signals.h): the
+// first SIGTERM/SIGINT stops claiming, finishes and commits the entries being
+// decrypted, releases the rest and exits 0; a second exits at once; SIGHUP
+// reloads keys, limits and log level; SIGUSR1 starts the next pass now
+// (Archiver::wake).
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "cli/options.h"
+#include "cli/run_signals.h"
 #include "cybexp/archiver.h"
 #include "ops/run_monitor.h"
 #include "util/defer.h"
@@ -20,55 +22,6 @@
 
 namespace cybexp::cli {
 namespace {
-
-// Blocks SIGTERM/SIGINT/SIGUSR1 in every thread (call before starting any)
-// and turns the first two into a stop request, SIGUSR1 into on_wake's call.
-class SignalStopper {
- public:
-  SignalStopper() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::jthread([this](std::stop_token self) {
-      const timespec tick{0, 200'000'000};
-      while (!self.stop_requested()) {
-        int sig = sigtimedwait(&set_, nullptr, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
-          log(LogLevel::kInfo, "stopping: finishing the entries in hand",
-              {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-          source_.request_stop();
-        }
-        if (sig == SIGUSR1) wake();
-      }
-    });
-  }
-  ~SignalStopper() {
-    thread_.request_stop();
-    thread_.join();
-    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
-  }
-  std::stop_token token() { return source_.get_token(); }
-  // What SIGUSR1 does (until set: nothing, as no pass has begun yet).
-  void on_wake(std::function<void()> fn) {
-    std::lock_guard lock(wake_mu_);
-    wake_ = std::move(fn);
-  }
-
- private:
-  void wake() {
-    std::lock_guard lock(wake_mu_);
-    log(LogLevel::kInfo, "SIGUSR1: starting the next pass now");
-    if (wake_) wake_();
-  }
-
-  std::mutex wake_mu_;
-  std::function<void()> wake_;
-  sigset_t set_;
-  std::stop_source source_;
-  std::jthread thread_;
-};
 
 std::string format_rate(double per_second) {
   char buf[32];
@@ -110,8 +63,10 @@ success (capped by backoff.max_idle_seconds after passes without work). A
 new or requeued entry ends such a sleep at once (PostgreSQL: LISTEN/NOTIFY;
 SQLite: the file's data_version; MongoDB: a change stream on replica sets),
 as do SIGUSR1 and `cybexp-archive wake`; a sleep after a store failure is
-kept whole. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
-The daemon's state (and when its next pass is due) is in `status`.
+kept whole. The daemon's state (and when its next pass is due) is in
+`status`. SIGTERM or SIGINT: finish the entries being decrypted, commit,
+release the rest, exit 0 (a second signal: exit 1 at once). SIGHUP: read the
+configuration again for the private and public keys, limits and log level.
 
   --once            process what is pending now, print a summary, exit
   --force-process   also retry skipped entries (upstream -f)
@@ -146,10 +101,15 @@ WatchdogSec, WATCHDOG pings.
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   opt.lease_seconds = ctx.config().lease_seconds;  // after --help, which needs no configuration
   opt.max_idle_seconds = ctx.config().max_idle_seconds;
+  const StoreTimeouts& timeouts = ctx.config().timeouts;
+  opt.store_call_seconds = timeouts.longest_call();
   auto keys = ctx.private_keys();
-  SignalStopper stopper;  // before any thread starts
+  SignalThread stopper;  // before any thread starts
   if (opt.workers == 0) opt.workers = std::max(1u, std::thread::hardware_concurrency());
   ops::RunMonitor monitor(opt.workers);  // metrics, sd_notify (its watchdog thread)
+  // A loop that shows no sign of life for longer than two store calls may
+  // take (a commit is two) is stuck: the watchdog pings stop.
+  monitor.watch_liveness(2 * timeouts.longest_call() + 1);
   if (metrics) must(monitor.serve_metrics(*metrics));
   std::stop_callback notify_stop(stopper.token(), [&] { monitor.stopping(); });
 
@@ -166,12 +126,16 @@ WatchdogSec, WATCHDOG pings.
       const double wait = backoff_seconds(++n, system_random());
       log(LogLevel::kWarning, "cannot open the stores; retrying",
           {{"error", s.error().message}, {"seconds", format_rate(wait)}});
-      monitor.waiting(s.error().message);
+      monitor.waiting(s.error().message, wait);
       if (!system_clock().sleep_for(wait, stopper.token())) return kExitOk;
     }
   }
   Stores stores = std::move(*opened);
   Archiver archiver(stores, std::move(keys), ctx.config().limits, opt);
+  Reloader reloader(ctx, archiver, ctx.config());
+  stopper.on_reload([&reloader] { reloader(); });
+  stopper.on_second_stop([&archiver] { archiver.interrupt_now(); });
+  DEFER(stopper.finished());  // before reloader and archiver go
   log(LogLevel::kInfo, "archive loop starting",
       {{"worker", archiver.worker_id()}, {"once", opt.once ? "true" : "false"},
        {"force", opt.force ? "true" : "false"}});
@@ -192,9 +156,14 @@ WatchdogSec, WATCHDOG pings.
   monitor.attach(archiver, *stores.cache, opt.force);  // also logs each backoff sleep
   if (!opt.once) monitor.publish_state(ctx.config().run_dir, archiver.worker_id());
   stopper.on_wake([&archiver] { archiver.wake(); });
-  DEFER(stopper.on_wake(nullptr));
-  monitor.ready();
+  {
+    // READY counts the backlog first: a stop frees that count if it waits
+    // for a lock (from run() on, the Archiver does this).
+    std::stop_callback interrupt_count(stopper.token(), [&stores] { stores.interrupt(); });
+    monitor.ready();
+  }
   auto summary = archiver.run(stopper.token());
+  stopper.finished();  // a second signal from here on waits for the exit
   if (tty) std::fputs("\n", stderr);
   if (!summary) fail(kExitFailure, summary.error().message);
   std::string line = summary_line(*summary);

@@ -48,6 +48,9 @@ class Context {
   // Nothing is read until first use, so `COMMAND --help` needs no configuration.
   explicit Context(std::optional<std::string> config_path) : config_path_(std::move(config_path)) {}
   const Config& config();
+  // The configuration read afresh from where config() read it (for a
+  // reload); config() is left as it was. May be called from any thread.
+  Result<Config> read_config_again() const;
   // Opened on first use; read commands pass OpenMode::kReadOnly.
   Stores& stores(OpenMode mode = OpenMode::kReadWrite);
   std::vector<PrivateKey> private_keys();

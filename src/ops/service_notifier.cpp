@@ -21,8 +21,9 @@ ServiceNotifier::ServiceNotifier() {
     watchdog_ = std::thread([this] {
       std::unique_lock lock(mu_);
       while (!quit_) {
+        const std::function<bool()> alive = alive_;
         lock.unlock();
-        send("WATCHDOG=1");
+        if (!alive || alive()) send("WATCHDOG=1");
         lock.lock();
         cv_.wait_for(lock, *interval_, [this] { return quit_; });
       }
@@ -37,6 +38,11 @@ ServiceNotifier::~ServiceNotifier() {
   }
   cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
+}
+
+void ServiceNotifier::set_liveness(std::function<bool()> alive) {
+  std::lock_guard lock(mu_);
+  alive_ = std::move(alive);
 }
 
 void ServiceNotifier::send(std::string_view message) {

@@ -18,6 +18,7 @@ namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<int> g_format{static_cast<int>(LogFormat::kText)};
+std::atomic<bool> g_level_pinned{false};
 std::mutex g_write_mu;
 
 const char* level_name(LogLevel l) {
@@ -119,10 +120,20 @@ std::optional<LogFormat> parse_log_format(std::string_view s) {
   return std::nullopt;
 }
 
-void log_configure(LogLevel min_level, LogFormat format) {
+void log_configure(LogLevel min_level, LogFormat format, bool level_pinned) {
   g_min_level = static_cast<int>(min_level);
   g_format = static_cast<int>(format);
+  g_level_pinned = level_pinned;
 }
+
+bool log_apply_configured_level(LogLevel level) {
+  if (g_level_pinned.load()) return false;
+  return g_min_level.exchange(static_cast<int>(level)) != static_cast<int>(level);
+}
+
+LogLevel log_level() { return static_cast<LogLevel>(g_min_level.load()); }
+
+const char* log_level_name(LogLevel level) { return level_name(level); }
 
 void log_configure_format(LogFormat format) { g_format = static_cast<int>(format); }
 

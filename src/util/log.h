@@ -25,7 +25,15 @@ enum class LogFormat { kText, kJson };
 std::optional<LogLevel> parse_log_level(std::string_view s);
 std::optional<LogFormat> parse_log_format(std::string_view s);
 
-void log_configure(LogLevel min_level, LogFormat format);
+// level_pinned: the level was given on the command line (--log-level), so
+// the configuration file's log_level does not change it.
+void log_configure(LogLevel min_level, LogFormat format, bool level_pinned = false);
+// The configuration file's log_level (at start and on every reload of
+// `run`): applied unless the command line pinned the level. Returns whether
+// the level now in force changed.
+bool log_apply_configured_level(LogLevel level);
+LogLevel log_level();
+const char* log_level_name(LogLevel level);
 void log_configure_format(LogFormat format);
 LogFormat log_format();
 bool log_enabled(LogLevel level);
