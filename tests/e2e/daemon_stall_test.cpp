@@ -26,7 +26,8 @@ void write_config(const WorkDir& dir, const std::string& url, const std::string&
                       "{\"cache\": {\"url\": \"" + url +
                           "\", \"private_key\": \"priv.pem\"},\n \"archive\": {\"url\": \"" + url +
                           "\"},\n \"public_key\": \"pub.pem\", \"lease_seconds\": 60,\n"
-                          " \"timeouts\": " + timeouts + "}\n");
+                          " \"timeouts\": " +
+                          timeouts + "}\n");
 }
 
 void submit(const WorkDir& dir, int n) {
@@ -83,10 +84,13 @@ TEST(DaemonStall, HeldTableLockIsLoggedBackedOffAndRecovered) {
 
   holder.exec("COMMIT");
   Db db(url);
-  ASSERT_TRUE(poll_until(Seconds(30), [&] {
-    daemon.notified_during(std::chrono::milliseconds(50));
-    return unfinished(db) == 0;
-  })) << unfinished(db) << " entries left\n" << daemon.err();
+  ASSERT_TRUE(poll_until(Seconds(30),
+                         [&] {
+                           daemon.notified_during(std::chrono::milliseconds(50));
+                           return unfinished(db) == 0;
+                         }))
+      << unfinished(db) << " entries left\n"
+      << daemon.err();
   EXPECT_EQ(db.scalar("SELECT count(*) FROM cybexp_entries WHERE processed"), 3);
   EXPECT_EQ(leased(db), 0);
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
@@ -124,8 +128,7 @@ TEST(DaemonStall, WatchdogPingsStopWhileTheStoreHangsAndResumeAfter) {
   WorkDir dir(url, url, 60);
   // The longest call: 1 s to connect + 1 s of statement; stuck beyond
   // 2 * 2 + 1 = 5 s without a sign of life, the pings stop.
-  write_config(dir, url,
-               "{\"statement_seconds\": 1, \"lock_seconds\": 1, \"connect_seconds\": 1}");
+  write_config(dir, url, "{\"statement_seconds\": 1, \"lock_seconds\": 1, \"connect_seconds\": 1}");
   submit(dir, 2);
   Daemon daemon = start(dir, {{"WATCHDOG_USEC", "1000000"}, {"WATCHDOG_PID", "$PID"}});
   ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
@@ -154,7 +157,8 @@ TEST(DaemonStall, WatchdogPingsStopWhileTheStoreHangsAndResumeAfter) {
   ASSERT_TRUE(wait_log(daemon, stuck)) << daemon.err();
   const auto quiet = daemon.notified_during(std::chrono::milliseconds(2500));
   EXPECT_EQ(std::count_if(quiet.begin(), quiet.end(), ping), 0)
-      << "pings went on for a stuck loop\n" << daemon.err();
+      << "pings went on for a stuck loop\n"
+      << daemon.err();
 
   for (int pid : backends) kill(pid, SIGCONT);
   EXPECT_TRUE(daemon.wait_notified(ping)) << daemon.err();

@@ -207,18 +207,20 @@ int busy_ms(const StoreTimeouts& t) { return static_cast<int>(t.lock_seconds * 1
 
 Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode,
                                                       const StoreTimeouts& timeouts) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
 Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode,
                                                           const StoreTimeouts& timeouts) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
 Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode,
                                     const StoreTimeouts& timeouts) {
-  auto store = CYBEXP_TRY(
-      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  auto store =
+      CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
   return Stores{store, store};
 }
 

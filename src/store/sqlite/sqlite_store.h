@@ -43,8 +43,7 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   // error.
   // busy_timeout_ms: how long a call waits for another process's lock
   // before failing (kDatabase).
-  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path,
-                                                   bool read_only = false,
+  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path, bool read_only = false,
                                                    int busy_timeout_ms = kBusyTimeoutMs);
   ~SqliteStore() override;
 
