@@ -101,9 +101,9 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
 
 SqliteStore::~SqliteStore() = default;
 
-// db_ lives as long as the store, and sqlite3_interrupt may be called from
-// any thread while another uses the connection.
-void SqliteStore::interrupt() { sqlite3_interrupt(db_->handle()); }
+// db_ lives as long as the store, and Connection::interrupt may be called
+// from any thread while another uses the connection.
+void SqliteStore::interrupt() { db_->interrupt(); }
 
 bool SqliteStore::shares_database_with(const ArchiveStore& archive) const {
   const auto* other = dynamic_cast<const SqliteStore*>(&archive);

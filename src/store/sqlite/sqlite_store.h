@@ -80,8 +80,9 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
 
-  // sqlite3_interrupt on the main connection: the statement running now
-  // fails (SQLITE_INTERRUPT). Thread-safe.
+  // Interrupts the main connection: the statement running now fails
+  // (SQLITE_INTERRUPT), a wait for another process's lock ends (SQLITE_BUSY).
+  // Thread-safe.
   void interrupt() override;
 
  private:
