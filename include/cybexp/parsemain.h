@@ -24,8 +24,16 @@ struct ParseOutcome {
   std::string reason;    // on kNotSupported / kError: what and what to do
 };
 
+// How parsemain may use its text.
+struct ParseControls {
+  // kDocumentTextPadding (document.h) zero bytes follow the text: it is
+  // parsed where it is, without a copy (archive_one pads the plaintext).
+  bool text_padded = false;
+};
+
 ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
                        std::string_view typetag, std::string_view orgid,
-                       std::string_view timezone, std::string_view text, const Limits& limits);
+                       std::string_view timezone, std::string_view text, const Limits& limits,
+                       const ParseControls& controls = {});
 
 }  // namespace cybexp

@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "cybexp/document.h"
 #include "cybexp/parsemain.h"
 #include "cybexp/python_json.h"
 
@@ -160,7 +161,11 @@ EntryOutcome decide(const CacheEntry& entry, const ArchiveOneContext& ctx) {
     out.blob_bytes = blob_bytes;
     return out;
   }
-  std::string_view text = as_text(*plaintext);
+  // Zero bytes after the text let parsemain parse it where it is (no copy
+  // of the payload); decrypt_envelope reserved room for them.
+  const std::size_t text_size = plaintext->size();
+  plaintext->resize(text_size + kDocumentTextPadding, 0);
+  const std::string_view text(reinterpret_cast<const char*>(plaintext->data()), text_size);
   if (!is_valid_utf8(text)) {
     EntryOutcome out = skip(entry, EntryFate::kBadData,
                             "payload is not valid UTF-8 (first bad byte at offset " +
@@ -171,7 +176,8 @@ EntryOutcome decide(const CacheEntry& entry, const ArchiveOneContext& ctx) {
   }
 
   ParseOutcome parsed =
-      parsemain(*ctx.registry, entry.typetag, entry.orgid, entry.timezone, text, ctx.limits);
+      parsemain(*ctx.registry, entry.typetag, entry.orgid, entry.timezone, text, ctx.limits,
+                ParseControls{.text_padded = true});
   if (auto over = budget.exceeded("parsing and hashing")) {
     EntryOutcome out = skip(entry, EntryFate::kError, std::move(*over));
     out.blob_bytes = blob_bytes;

@@ -52,7 +52,8 @@ std::string where_in(std::string_view detail) {
 
 ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
                        std::string_view typetag, std::string_view orgid,
-                       std::string_view timezone, std::string_view text, const Limits& limits) {
+                       std::string_view timezone, std::string_view text, const Limits& limits,
+                       const ParseControls& controls) {
   auto it = registry.find(std::string(typetag));
   if (it == registry.end()) {
     return refuse(ParseState::kNotSupported,
@@ -100,7 +101,9 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
   out.document.timezone = std::string(timezone);
 
   // The compact document model (document.h): one tape, strings as views.
-  DocumentParseResult parsed = parse_document(text, JsonLimits{limits.max_depth});
+  DocumentParseResult parsed = controls.text_padded
+                                   ? parse_document_padded(text, JsonLimits{limits.max_depth})
+                                   : parse_document(text, JsonLimits{limits.max_depth});
   switch (parsed.status) {
     case DocumentParseResult::kOk: {
       auto hash = raw_hash(sub_type, parsed.document, limit);

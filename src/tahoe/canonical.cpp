@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <unordered_set>
 #include <utility>
 
@@ -103,12 +104,22 @@ struct SortItem {
   std::string_view text;
 };
 
+// An array item's canonical string as an offset and length in its arena,
+// with 8 of its bytes as the sort key (as SortItem): 16 bytes an item, for
+// arrays of millions of items.
+struct ArenaItem {
+  std::uint64_t key;
+  std::uint32_t offset;
+  std::uint32_t length;
+};
+
 // Per-nesting-depth scratch, reused across siblings.
 struct Scratch {
   std::string arena;
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   std::vector<SortItem> items;
   std::vector<SortItem> sort_tmp;
+  std::vector<ArenaItem> doc_items;  // DocWriter's items: 16 bytes each
   std::vector<const Value*> reps;
   std::vector<const Object::value_type*> members;
   std::vector<std::pair<std::string_view, std::size_t>> doc_members;  // key, value node
@@ -322,7 +333,7 @@ class DocWriter {
     if (scratch_.size() > 4) scratch_.resize(4);
     for (Scratch& s : scratch_) {
       if (s.arena.capacity() > kKeep) std::string().swap(s.arena);
-      if (s.items.capacity() * sizeof(SortItem) > kKeep) std::vector<SortItem>().swap(s.items);
+      if (s.doc_items.capacity() * sizeof(ArenaItem) > kKeep) std::vector<ArenaItem>().swap(s.doc_items);
       if (s.doc_members.capacity() * sizeof(s.doc_members[0]) > kKeep) {
         decltype(s.doc_members)().swap(s.doc_members);
         decltype(s.sorted_members)().swap(s.sorted_members);
@@ -437,17 +448,20 @@ class DocWriter {
   void emit_array(std::size_t i, std::uint64_t unit, Out& out) {
     Scratch& s = enter();
     s.arena.clear();
-    s.items.clear();
+    std::vector<ArenaItem>& items = s.doc_items;
+    items.clear();
     {
       // Each item's canonical string into the arena; its start offset is
       // kept in the key until the arena stops moving.
       StringOut o(s.arena);
       const std::uint32_t count = nodes_[i].count();
+      // Room for every item (pages never written are never resident), so
+      // the vector is not copied as it grows.
+      items.reserve(count);
       std::size_t j = i + 1;
       if (count < kDedupFrom) {
-        s.items.reserve(count);
         for (std::uint32_t k = 0; k < count; ++k) {
-          s.items.push_back({o.size(), {}});
+          items.push_back({o.size(), 0, 0});
           emit(j, 1, o);
           j = doc_.next(j);
         }
@@ -455,9 +469,6 @@ class DocWriter {
         // Large arrays drop duplicates as they are built (a table keyed by
         // the process's secret hash: the items are the sender's), so memory
         // follows the distinct items and the sort sees each once.
-        // Room for every item (pages never written are never resident), so
-        // the vector is not copied as it grows.
-        s.items.reserve(count);
         s.table.assign(1024, 0);
         s.table_used = 0;
         for (std::uint32_t k = 0; k < count; ++k) {
@@ -466,9 +477,9 @@ class DocWriter {
           j = doc_.next(j);
           const std::string_view t(o.data() + start, o.size() - start);
           if (t.size() > kDedupUpTo) {
-            // Long items cost more than their 24 bytes of sort entry
+            // Long items cost more than their 16 bytes of sort entry
             // anyway; the sort drops their duplicates.
-            s.items.push_back({start, {}});
+            items.push_back({start, 0, 0});
             continue;
           }
           if (s.table_used * 2 >= s.table.size()) grow_table(s, o.data(), start);
@@ -485,8 +496,8 @@ class DocWriter {
           if (dup) {
             o.truncate(start);
           } else {
-            s.items.push_back({start, {}});
-            s.table[slot] = static_cast<std::uint32_t>(s.items.size());
+            items.push_back({start, 0, 0});
+            s.table[slot] = static_cast<std::uint32_t>(items.size());
             ++s.table_used;
           }
         }
@@ -496,10 +507,11 @@ class DocWriter {
     }
     sort_unique_in_place(s);
     out.put('[');
-    for (std::size_t k = 0; k < s.items.size(); ++k) {
+    const char* base = s.arena.data();
+    for (std::size_t k = 0; k < items.size(); ++k) {
       if (k > 0) out.append(", ", 2);
       write_quote(unit, out);
-      tahoe_detail::write_reescaped(s.items[k].text, unit * 2, out);
+      tahoe_detail::write_reescaped(std::string_view(base + items[k].offset, items[k].length), unit * 2, out);
       write_quote(unit, out);
     }
     out.put(']');
@@ -514,15 +526,16 @@ class DocWriter {
   // after the last one starts).
   static std::string_view item_text(const Scratch& s, const char* base, std::size_t id,
                                     std::size_t end) {
-    const std::size_t from = static_cast<std::size_t>(s.items[id].key);
-    const std::size_t to = id + 1 < s.items.size() ? static_cast<std::size_t>(s.items[id + 1].key) : end;
+    const std::size_t from = static_cast<std::size_t>(s.doc_items[id].key);
+    const std::size_t to =
+        id + 1 < s.doc_items.size() ? static_cast<std::size_t>(s.doc_items[id + 1].key) : end;
     return {base + from, to - from};
   }
 
   static void grow_table(Scratch& s, const char* base, std::size_t end) {
     s.table.assign(s.table.size() * 2, 0);
     const std::size_t mask = s.table.size() - 1;
-    for (std::size_t id = 0; id < s.items.size(); ++id) {
+    for (std::size_t id = 0; id < s.doc_items.size(); ++id) {
       const std::string_view t = item_text(s, base, id, end);
       if (t.size() > kDedupUpTo) continue;
       std::size_t slot = keyed_hash(t) & mask;
@@ -531,27 +544,33 @@ class DocWriter {
     }
   }
 
-  // As sort_unique, for items whose keys hold their arena offsets: 24 bytes
-  // an item and no second buffer (a comparison sort, keys first).
+  // As sort_unique, for items whose keys hold their arena offsets: 16 bytes
+  // an item and no second buffer (a comparison sort, keys first). Offsets
+  // and lengths are 32 bits: the canonical size limit keeps one array's
+  // items far below 4 GiB (checked).
   static void sort_unique_in_place(Scratch& s) {
-    std::vector<SortItem>& v = s.items;
+    std::vector<ArenaItem>& v = s.doc_items;
     if (v.empty()) return;
+    if (s.arena.size() > UINT32_MAX) throw std::length_error("an array's canonical items exceed 4 GiB");
     const char* base = s.arena.data();
     for (std::size_t k = 0; k < v.size(); ++k) {
       const std::size_t start = static_cast<std::size_t>(v[k].key);
       const std::size_t end = k + 1 < v.size() ? static_cast<std::size_t>(v[k + 1].key) : s.arena.size();
-      v[k].text = std::string_view(base + start, end - start);
+      v[k].offset = static_cast<std::uint32_t>(start);
+      v[k].length = static_cast<std::uint32_t>(end - start);
     }
-    const std::string_view first = v[0].text;
+    auto text = [base](const ArenaItem& it) { return std::string_view(base + it.offset, it.length); };
+    const std::string_view first = text(v[0]);
     std::size_t lcp = first.size();
-    for (const SortItem& it : v) {
-      const std::size_t n = std::min(lcp, it.text.size());
+    for (const ArenaItem& it : v) {
+      const std::string_view t = text(it);
+      const std::size_t n = std::min(lcp, t.size());
       std::size_t k = 0;
-      while (k < n && it.text[k] == first[k]) ++k;
+      while (k < n && t[k] == first[k]) ++k;
       lcp = k;
     }
-    for (SortItem& it : v) {
-      const std::string_view t = it.text;
+    for (ArenaItem& it : v) {
+      const std::string_view t = text(it);
       std::uint64_t key = 0;
       if (t.size() >= lcp + 8) {
         key = std::byteswap(tahoe_detail::load8(t.data() + lcp));
@@ -564,17 +583,17 @@ class DocWriter {
     // Equal keys of texts that end within them are equal texts (canonical
     // strings hold no NUL): no byte comparison for those.
     const std::size_t short_len = lcp + 8;
-    auto less = [short_len](const SortItem& a, const SortItem& b) {
+    auto less = [short_len, &text](const ArenaItem& a, const ArenaItem& b) {
       if (a.key != b.key) return a.key < b.key;
-      if (a.text.size() <= short_len && b.text.size() <= short_len) return false;
-      return a.text < b.text;
+      if (a.length <= short_len && b.length <= short_len) return false;
+      return text(a) < text(b);
     };
     std::sort(v.begin(), v.end(), less);
     v.erase(std::unique(v.begin(), v.end(),
-                        [short_len](const SortItem& a, const SortItem& b) {
+                        [short_len, &text](const ArenaItem& a, const ArenaItem& b) {
                           if (a.key != b.key) return false;
-                          if (a.text.size() <= short_len && b.text.size() <= short_len) return true;
-                          return a.text == b.text;
+                          if (a.length <= short_len && b.length <= short_len) return true;
+                          return text(a) == text(b);
                         }),
             v.end());
   }
