@@ -116,11 +116,13 @@ void append_python_json(const Document& doc, std::string& out);
 // Bytes json.dumps(data) writes.
 std::size_t python_json_size(const Document& doc);
 
-// Working memory of parsemain beyond the payload itself, at most, for a
-// payload of this many bytes (20 times it plus 32 MiB, saturating): the
-// parser's copy, the tape, the canonical form's sort buffers and the
-// json.dumps text. For the pipeline's memory budget; typical documents use
-// 2 to 5 times the payload.
+// Working memory of one entry in archive_one for a payload of this many
+// bytes, at most (20 times it plus 32 MiB, saturating): the plaintext, the
+// tape, decoded strings and float reprs, the canonical form's arenas, sort
+// entries and de-duplication table, and the json.dumps text. The pipeline
+// charges it to limits.memory_budget for each large entry a worker handles
+// (src/archive/pass.cpp); the shapes measured use 3 to 7 times the payload
+// (docs/PERFORMANCE.md).
 std::uint64_t working_memory_bound(std::uint64_t payload_bytes);
 
 }  // namespace cybexp

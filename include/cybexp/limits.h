@@ -25,6 +25,12 @@ struct Limits {
   // its next claim, so one poison upload cannot crash-loop the daemon.
   // `requeue` resets the count.
   std::uint64_t max_attempts = 5;
+  // The working memory of large entries in flight (the bytes each may hold
+  // while it is decrypted and parsed: working_memory_bound in document.h,
+  // then its document until the commit). One entry that needs more than
+  // the whole budget runs alone. The systemd unit's MemoryMax= is sized
+  // from it and from max_blob_bytes.
+  std::uint64_t memory_budget = 1ull << 30;
 };
 
 }  // namespace cybexp

@@ -121,6 +121,7 @@ WatchdogSec, WATCHDOG pings.
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   opt.lease_seconds = ctx.config().lease_seconds;  // after --help, which needs no configuration
+  opt.memory_budget = ctx.config().limits.memory_budget;
   auto keys = ctx.private_keys();
   SignalStopper stopper;  // before any thread starts
   if (opt.workers == 0) opt.workers = std::max(1u, std::thread::hardware_concurrency());

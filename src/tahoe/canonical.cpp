@@ -23,6 +23,7 @@
 #include "tahoe/canonical_internal.h"
 #include "tahoe/escape_writer.h"
 #include "tahoe/scalar_writer.h"
+#include "util/defer.h"
 #include "util/encoding.h"
 #include "util/keyed_hash.h"
 
@@ -319,8 +320,14 @@ class Writer {
 // Classifier (documents whose size needs one take the Value path).
 class DocWriter {
  public:
-  explicit DocWriter(const Document& doc)
-      : doc_(doc), nodes_(doc.nodes()), shared_(!t_in_use), scratch_(shared_ ? t_scratch : own_) {
+  // size_bound: an upper bound of the whole canonical form, which bounds
+  // every array's arena too.
+  DocWriter(const Document& doc, std::uint64_t size_bound)
+      : doc_(doc),
+        nodes_(doc.nodes()),
+        size_bound_(size_bound),
+        shared_(!t_in_use),
+        scratch_(shared_ ? t_scratch : own_) {
     t_in_use = true;
   }
   // The per-depth buffers stay with the thread for the next document, up
@@ -450,6 +457,18 @@ class DocWriter {
     s.arena.clear();
     std::vector<ArenaItem>& items = s.doc_items;
     items.clear();
+    // A large array's arena would otherwise double as it grows, holding the
+    // old copy and twice the room at once (up to 4 times its items' size).
+    // Given the whole form's bound as room instead (pages never written are
+    // never resident), it never moves. Two such at a time at most, so a
+    // nesting of large arrays cannot reserve the bound at every level.
+    bool reserved = false;
+    if (nodes_[i].ref >= kReserveFromNodes && arenas_reserved_ < 2 && s.arena.capacity() < size_bound_) {
+      s.arena.reserve(static_cast<std::size_t>(size_bound_));
+      reserved = true;
+      ++arenas_reserved_;
+    }
+    DEFER(if (reserved) --arenas_reserved_);
     {
       // Each item's canonical string into the arena; its start offset is
       // kept in the key until the arena stops moving.
@@ -519,6 +538,7 @@ class DocWriter {
   }
 
   static constexpr std::uint32_t kDedupFrom = 64;
+  static constexpr std::uint32_t kReserveFromNodes = 1u << 16;  // a subtree this large
   static constexpr std::size_t kCachedKeys = 64;
   static constexpr std::size_t kDedupUpTo = 32;
 
@@ -603,6 +623,8 @@ class DocWriter {
 
   const Document& doc_;
   const std::vector<Document::Node>& nodes_;
+  std::uint64_t size_bound_;
+  int arenas_reserved_ = 0;  // large arenas given size_bound_ of room (at most two)
   bool shared_;
   std::deque<Scratch> own_;  // when another DocWriter on this thread has t_scratch
   std::deque<Scratch>& scratch_;
@@ -693,15 +715,17 @@ Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_d
 
 // True when the tape writer can write canonical(doc) within max_bytes
 // without a Classifier; false when only the Value path can decide.
-bool doc_fits(const Document& doc, std::uint64_t max_bytes) {
+// Whether canonical(doc) fits in max_bytes as if no array held duplicates;
+// if so, `bound` is an upper bound of its size.
+bool doc_fits(const Document& doc, std::uint64_t max_bytes, std::uint64_t& bound) {
   if (doc.nodes().empty()) return false;
   bool may_dedup = false;
   std::size_t i = 0;
-  const std::uint64_t coarse = measure_doc(doc, i, Bound::kCoarse, may_dedup).len;
-  if (coarse <= max_bytes && coarse != UINT64_MAX) return true;
+  bound = measure_doc(doc, i, Bound::kCoarse, may_dedup).len;
+  if (bound <= max_bytes && bound != UINT64_MAX) return true;
   i = 0;
   may_dedup = false;
-  const std::uint64_t bound = measure_doc(doc, i, Bound::kExact, may_dedup).len;
+  bound = measure_doc(doc, i, Bound::kExact, may_dedup).len;
   return bound <= max_bytes && bound != UINT64_MAX;
 }
 
@@ -819,13 +843,14 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
 }
 
 Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
-  if (!doc_fits(doc, max_bytes)) {
+  std::uint64_t bound = 0;
+  if (!doc_fits(doc, max_bytes, bound)) {
     if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
     return canonical(doc.to_value(), max_bytes);
   }
   std::string out;
   {
-    DocWriter w(doc);
+    DocWriter w(doc, bound);
     StringOut o(out);
     w.emit(0, 1, o);
   }
@@ -837,23 +862,24 @@ Result<std::string> raw_hash(std::string_view sub_type, const Document& doc,
   // Over the limit as if no array held duplicates: only the Value path's
   // Classifier can tell the exact size (and the few documents it takes
   // are small or refused).
-  if (!doc_fits(doc, max_bytes)) {
+  std::uint64_t bound = 0;
+  if (!doc_fits(doc, max_bytes, bound)) {
     if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
     return raw_hash(sub_type, doc.to_value(), max_bytes);
   }
   return hash_hex(sub_type, [&](HashOut& out) {
-    DocWriter w(doc);
+    DocWriter w(doc, bound);
     w.emit(0, 1, out);
   });
 }
 
-// Worst cases per payload byte (docs/PERFORMANCE-DOCUMENT-MODEL.md): the
-// in-situ copy 1, the tape 4 (8 bytes a node, a node per 2 bytes at
-// densest), then the larger of the canonical form's sort entries and
-// de-duplication table (about 11 for arrays of distinct short items, whose
-// density is at most one per 3 bytes past the first few hundred) or an
-// object's member lists (about 12) and json.dumps (3, non-BMP text as
-// surrogate pairs); measured shapes use 2 to 5.
+// Worst cases per payload byte (docs/PERFORMANCE.md): the plaintext 1, the
+// tape 4 (8 bytes a node, a node per 2 bytes at densest), decoded strings 1,
+// float reprs kept aside up to 4 ("1e15" is written 1000000000000000.0),
+// then, while the canonical form is built, an array's 16-byte sort entries
+// and de-duplication table (about 8 for distinct short items) and its
+// items' canonical strings (up to about 4), or json.dumps (up to about 4);
+// measured shapes use 3 to 7.
 std::uint64_t working_memory_bound(std::uint64_t payload_bytes) {
   return tahoe_detail::sat_add(tahoe_detail::sat_mul(payload_bytes, 20), 32u << 20);
 }
