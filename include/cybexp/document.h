@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cybexp/clock.h"
 #include "cybexp/json_value.h"
 
 namespace cybexp {
@@ -92,7 +93,8 @@ struct DocumentParseResult {
   // kOk: document holds the payload. kNotJson, kLoneSurrogate, kTooDeep as
   // for parse_python_json. kTooLarge: a string or container beyond
   // Document::kMaxCount, or a text of 2 GiB or more (use parse_python_json).
-  enum Status { kOk, kNotJson, kLoneSurrogate, kTooDeep, kTooLarge };
+  // kTimedOut: the deadline passed while parsing (checked every 64 Ki nodes).
+  enum Status { kOk, kNotJson, kLoneSurrogate, kTooDeep, kTooLarge, kTimedOut };
   Status status = kNotJson;
   Document document;
   std::string detail;
@@ -103,8 +105,10 @@ struct DocumentParseResult {
 // document's own; parse_document_padded parses it where it is, and needs
 // kDocumentTextPadding zero bytes after it (archive_one gives the decrypted
 // payload such padding, so no copy of it is made).
-DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits = {});
-DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits = {});
+DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits = {},
+                                   const Deadline& deadline = {});
+DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits = {},
+                                          const Deadline& deadline = {});
 
 // Gives a finished document's buffers back to this thread's next
 // parse_document (buffers up to 8 MiB are kept, one of each per thread).

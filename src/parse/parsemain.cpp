@@ -101,12 +101,19 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
   out.document.timezone = std::string(timezone);
 
   // The compact document model (document.h): one tape, strings as views.
+  auto abandon = [](const std::string& detail) {
+    ParseOutcome o = refuse(ParseState::kError, detail);
+    o.abandoned = true;
+    return o;
+  };
+  const JsonLimits json_limits{limits.max_depth};
   DocumentParseResult parsed = controls.text_padded
-                                   ? parse_document_padded(text, JsonLimits{limits.max_depth})
-                                   : parse_document(text, JsonLimits{limits.max_depth});
+                                   ? parse_document_padded(text, json_limits, controls.deadline)
+                                   : parse_document(text, json_limits, controls.deadline);
   switch (parsed.status) {
     case DocumentParseResult::kOk: {
-      auto hash = raw_hash(sub_type, parsed.document, limit);
+      auto hash = raw_hash(sub_type, parsed.document, limit, controls.deadline);
+      if (!hash && controls.deadline.passed()) return abandon(hash.error().message);
       if (!hash) return refuse_size(hash.error());
       out.document.hash = std::move(*hash);
       append_python_json(parsed.document, out.document.data_json);
@@ -119,6 +126,8 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
       return refuse_surrogate();
     case DocumentParseResult::kTooDeep:
       return refuse_deep(parsed.detail);
+    case DocumentParseResult::kTimedOut:
+      return abandon("abandoned while parsing: the entry's time (limits.entry_seconds) ran out");
     case DocumentParseResult::kTooLarge: {
       // A string or array beyond the tape's field sizes: the Value model.
       parsed.document = Document();

@@ -316,16 +316,22 @@ class Writer {
 };
 
 
+// Thrown out of a DocWriter when its deadline has passed; raw_hash and
+// canonical turn it into an error.
+struct DeadlinePassed {};
+
 // Writer over a Document's tape: the same output as Writer without a
 // Classifier (documents whose size needs one take the Value path).
 class DocWriter {
  public:
   // size_bound: an upper bound of the whole canonical form, which bounds
   // every array's arena too.
-  DocWriter(const Document& doc, std::uint64_t size_bound)
+  DocWriter(const Document& doc, std::uint64_t size_bound, const Deadline& deadline)
       : doc_(doc),
         nodes_(doc.nodes()),
         size_bound_(size_bound),
+        deadline_(deadline),
+        countdown_(deadline.set() ? kCheckEvery : SIZE_MAX),
         shared_(!t_in_use),
         scratch_(shared_ ? t_scratch : own_) {
     t_in_use = true;
@@ -354,6 +360,11 @@ class DocWriter {
 
   template <class Out>
   void emit(std::size_t i, std::uint64_t unit, Out& out) {
+    // limits.entry_seconds, every kCheckEvery nodes (a clock read each).
+    if (--countdown_ == 0) {
+      countdown_ = kCheckEvery;
+      if (deadline_.passed()) throw DeadlinePassed{};
+    }
     const Document::Node& n = nodes_[i];
     switch (n.kind()) {
       case Document::kNull:
@@ -621,9 +632,12 @@ class DocWriter {
   static thread_local std::deque<Scratch> t_scratch;
   static thread_local bool t_in_use;
 
+  static constexpr std::size_t kCheckEvery = 1u << 16;
   const Document& doc_;
   const std::vector<Document::Node>& nodes_;
   std::uint64_t size_bound_;
+  const Deadline& deadline_;
+  std::size_t countdown_;
   int arenas_reserved_ = 0;  // large arenas given size_bound_ of room (at most two)
   bool shared_;
   std::deque<Scratch> own_;  // when another DocWriter on this thread has t_scratch
@@ -843,6 +857,7 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
 }
 
 Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
+  const Deadline never;
   std::uint64_t bound = 0;
   if (!doc_fits(doc, max_bytes, bound)) {
     if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
@@ -850,7 +865,7 @@ Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
   }
   std::string out;
   {
-    DocWriter w(doc, bound);
+    DocWriter w(doc, bound, never);
     StringOut o(out);
     w.emit(0, 1, o);
   }
@@ -858,7 +873,7 @@ Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
 }
 
 Result<std::string> raw_hash(std::string_view sub_type, const Document& doc,
-                             std::uint64_t max_bytes) {
+                             std::uint64_t max_bytes, const Deadline& deadline) {
   // Over the limit as if no array held duplicates: only the Value path's
   // Classifier can tell the exact size (and the few documents it takes
   // are small or refused).
@@ -867,10 +882,15 @@ Result<std::string> raw_hash(std::string_view sub_type, const Document& doc,
     if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
     return raw_hash(sub_type, doc.to_value(), max_bytes);
   }
-  return hash_hex(sub_type, [&](HashOut& out) {
-    DocWriter w(doc, bound);
-    w.emit(0, 1, out);
-  });
+  try {
+    return hash_hex(sub_type, [&](HashOut& out) {
+      DocWriter w(doc, bound, deadline);
+      w.emit(0, 1, out);
+    });
+  } catch (const DeadlinePassed&) {
+    return make_error(ErrorKind::kLimit,
+                      "abandoned while hashing: the entry's time (limits.entry_seconds) ran out");
+  }
 }
 
 // Worst cases per payload byte (docs/PERFORMANCE.md): the plaintext 1, the

@@ -57,7 +57,7 @@ struct ParseOptions {
   bool check_low_surrogates = false;
 };
 
-enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal, kTooLarge };
+enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal, kTooLarge, kTimedOut };
 
 // slots[i]: index in the deduplicated object of key i's first occurrence;
 // returns how many distinct keys there are.
@@ -269,8 +269,9 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   // has the same length and offsets); `decoded`: where strings that held
   // escapes go, reserved to the text's size so views into it stay valid.
   TapeBuilder(const ParseOptions& opt, std::string_view original, std::vector<Node> nodes,
-              std::string& decoded)
-      : opt_(opt), original_(original), nodes_(std::move(nodes)), decoded_(decoded) {
+              std::string& decoded, const Deadline& deadline)
+      : opt_(opt), original_(original), nodes_(std::move(nodes)), decoded_(decoded), deadline_(deadline) {
+    if (!deadline.set()) countdown_ = SIZE_MAX;
     nodes_.clear();
     // Every value takes a byte and every item after the first a separator,
     // so a text of n bytes has at most (n + 1) / 2 nodes: reserved once
@@ -374,7 +375,16 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
  private:
   bool leaf(Document::Kind k) {
     nodes_.push_back({static_cast<std::uint32_t>(k), 0});
-    return true;
+    return in_time();
+  }
+
+  // limits.entry_seconds, checked every kCheckEvery nodes (at least 128 KiB
+  // of text): a clock read per check, a decrement per node.
+  bool in_time() {
+    if (--countdown_ != 0) return true;
+    countdown_ = kCheckEvery;
+    if (!deadline_.passed()) return true;
+    return stop(Stop::kTimedOut, "abandoned: the entry's time (limits.entry_seconds) ran out");
   }
 
   // A string's node, and the view it stands for.
@@ -435,7 +445,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       return stop(Stop::kTooLarge, "a value too large for the compact document model");
     nodes_.push_back({static_cast<std::uint32_t>(n << 4 | (flag ? 8u : 0u) | k),
                       static_cast<std::uint32_t>(offset)});
-    return true;
+    return in_time();
   }
 
   bool open() {
@@ -445,7 +455,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     ++depth_;
     open_.push_back(nodes_.size());
     nodes_.push_back({});
-    return true;
+    return in_time();
   }
 
   bool close(Document::Kind k, std::size_t count) {
@@ -493,10 +503,13 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   }
 
   const ParseOptions& opt_;
+  static constexpr std::size_t kCheckEvery = 1u << 16;
   std::string_view original_;
   const rapidjson::StringStream* stream_ = nullptr;
   std::vector<Node> nodes_;
   std::string& decoded_;
+  const Deadline& deadline_;
+  std::size_t countdown_ = kCheckEvery;
   std::string floats_;
   std::vector<std::size_t> open_;  // head nodes of the open containers
   std::vector<std::string_view> keys_;
@@ -719,7 +732,8 @@ void recycle_document(Document&& doc) {
   doc = Document();
 }
 
-DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits) {
+DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits,
+                                          const Deadline& deadline) {
   DocumentParseResult res;
   if (!is_valid_utf8(text)) {
     res.detail = std::string(kNotUtf8);
@@ -740,10 +754,10 @@ DocumentParseResult parse_document_padded(std::string_view text, const JsonLimit
   t_decoded = std::string();
   const Outcome o = parse_with_fallbacks<kPythonFlags, false, TapeBuilder>(
       text, opt, replaced, unused,
-      [text, &decoded](const ParseOptions& po) {
+      [text, &decoded, &deadline](const ParseOptions& po) {
         std::vector<Document::Node> nodes = std::move(t_nodes);
         t_nodes = {};
-        return TapeBuilder(po, text, std::move(nodes), decoded);
+        return TapeBuilder(po, text, std::move(nodes), decoded, deadline);
       },
       [&](TapeBuilder& b, const Outcome& out) {
         if (out.code == rapidjson::kParseErrorNone) {
@@ -765,20 +779,23 @@ DocumentParseResult parse_document_padded(std::string_view text, const JsonLimit
     return res;
   }
   recycle_document(std::move(res.document));
-  res.status = o.stop == Stop::kTooDeep    ? DocumentParseResult::kTooDeep
-               : o.stop == Stop::kTooLarge ? DocumentParseResult::kTooLarge
-                                           : DocumentParseResult::kNotJson;
+  res.status = o.stop == Stop::kTooDeep     ? DocumentParseResult::kTooDeep
+               : o.stop == Stop::kTooLarge  ? DocumentParseResult::kTooLarge
+               : o.stop == Stop::kTimedOut ? DocumentParseResult::kTimedOut
+                                            : DocumentParseResult::kNotJson;
   res.detail = o.detail;
   return res;
 }
 
-DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits) {
+DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits,
+                                   const Deadline& deadline) {
   std::string owned = std::move(t_owned);
   t_owned = std::string();
   owned.reserve(text.size() + kDocumentTextPadding);
   owned.assign(text);
   owned.append(kDocumentTextPadding, '\0');
-  DocumentParseResult res = parse_document_padded(std::string_view(owned.data(), text.size()), limits);
+  DocumentParseResult res =
+      parse_document_padded(std::string_view(owned.data(), text.size()), limits, deadline);
   // The document's views point into owned, which moves with its buffer.
   DocumentAccess::owned(res.document) = std::move(owned);
   if (res.status != DocumentParseResult::kOk) recycle_document(std::move(res.document));
