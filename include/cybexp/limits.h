@@ -16,9 +16,11 @@ struct Limits {
   std::uint64_t canonical_payload_factor = 8;
   std::size_t max_depth = 256;
   // Wall-clock budget for one entry in archive_one (fetch, decrypt, parse and
-  // hash), checked between those stages: an entry over it is skipped as
-  // `error`. The size and depth limits above bound each stage; this catches
-  // what they cannot (a stalled store read, a pathologically slow payload).
+  // hash), checked between those stages and inside the parse and the
+  // canonical form (every 64 Ki values): an entry over it is skipped as
+  // `error`, abandoned midway if need be. The size and depth limits above
+  // bound each stage; this catches what they cannot (a stalled store read,
+  // a pathologically slow payload).
   std::uint64_t entry_seconds = 60;
   // Quarantine: an entry claimed this many times without being finished (its
   // worker died, or was killed, on it every time) is skipped as `error` at

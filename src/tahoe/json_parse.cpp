@@ -16,6 +16,18 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+// RapidJSON 1.1.0 tests for room on its string stack as `top + n > end`,
+// which on the fresh (null) stack is arithmetic on a null pointer
+// (undefined behaviour, reported by UBSan). The tape's parse is not in situ
+// and pushes every token there; the same test without the arithmetic:
+namespace cybexp_rapidjson::internal {
+template <>
+template <>
+inline void Stack<CrtAllocator>::Reserve<char>(size_t count) {
+  if (RAPIDJSON_UNLIKELY(static_cast<size_t>(stackEnd_ - stackTop_) < count)) Expand<char>(count);
+}
+}  // namespace cybexp_rapidjson::internal
+
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -295,9 +307,15 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     if (opt_.numbers != nullptr && is_numeric_token(t)) {
       if (number_index_ >= opt_.numbers->size())
         return stop(Stop::kInternal, "number count mismatch");
-      t = (*opt_.numbers)[number_index_++];  // a view into the text
+      t = (*opt_.numbers)[number_index_++];  // a view into the caller's text
+      if (!inside(t.data(), t.size())) {       // in situ, the nodes refer to a copy
+        const std::optional<std::string_view> kept = keep_decoded(t.data(), t.size());
+        if (!kept) return false;
+        t = *kept;
+      }
     } else {
-      const std::optional<std::string_view> placed = place(s, n, stream_->Tell());
+      const std::optional<std::string_view> placed =
+          place(s, n, stream_ != nullptr ? stream_->Tell() : 0);
       if (!placed) return false;
       t = *placed;
     }
@@ -389,7 +407,18 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
 
   // A string's node, and the view it stands for.
   std::optional<std::string_view> text_node(const char* s, std::size_t n) {
-    const std::optional<std::string_view> view = place(s, n, stream_->Tell() + 1);
+    if (inside(s, n)) [[likely]] {  // in situ: decoded in place, the usual case
+      if (!ref_node(Document::kString, static_cast<std::size_t>(s - original_.data()), n,
+                    is_plain({s, n})))
+        return std::nullopt;
+      return std::string_view(s, n);
+    }
+    return text_node_placed(s, n);
+  }
+
+  [[gnu::noinline]] std::optional<std::string_view> text_node_placed(const char* s, std::size_t n) {
+    const std::optional<std::string_view> view =
+        place_string(s, n, stream_ != nullptr ? stream_->Tell() : 0);
     if (!view) return std::nullopt;
     if (!ref_node(Document::kString, offset_of(*view), n, is_plain({s, n}))) return std::nullopt;
     return view;
@@ -405,10 +434,33 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   // string); were that ever not so, the comparison fails and the bytes are
   // copied: slower, never wrong.
   std::optional<std::string_view> place(const char* s, std::size_t n, std::size_t start) {
+    if (inside(s, n)) return std::string_view(s, n);  // in situ: already in the text
+    if (stream_ == nullptr) return keep_decoded(s, n);
     if (start <= original_.size() && n <= original_.size() - start &&
         std::memcmp(original_.data() + start, s, n) == 0) {
       return std::string_view(original_.data() + start, n);
     }
+    return keep_decoded(s, n);
+  }
+
+  // As place(), for a string whose opening quote is at `quote`, without
+  // comparing its bytes: the text between the quotes is the decoded string
+  // exactly when it has no escapes, that is when the closing quote follows
+  // n bytes on, not escaped. (With escapes the text is longer than n, and a
+  // quote n bytes on is inside the string, so escaped: after a backslash.)
+  std::optional<std::string_view> place_string(const char* s, std::size_t n, std::size_t quote) {
+    if (inside(s, n)) return std::string_view(s, n);  // in situ: decoded in place
+    if (stream_ == nullptr) return keep_decoded(s, n);
+    const char* t = original_.data();
+    const std::size_t start = quote + 1;
+    if (quote < original_.size() && t[quote] == '"' && n + 1 < original_.size() - quote &&
+        t[start + n] == '"' && (n == 0 || t[start + n - 1] != '\\')) {
+      return std::string_view(t + start, n);
+    }
+    return keep_decoded(s, n);
+  }
+
+  std::optional<std::string_view> keep_decoded(const char* s, std::size_t n) {
     if (n > decoded_.capacity() - decoded_.size()) {
       stop(Stop::kInternal, "decoded strings beyond their reservation");
       return std::nullopt;
@@ -426,6 +478,11 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     for (; end - p >= 8; p += 8) m |= tahoe_detail::escape_mask(tahoe_detail::load8(p));
     for (; p < end; ++p) m |= tahoe_detail::kByteCost.len[static_cast<unsigned char>(*p)] != 1;
     return m == 0;
+  }
+
+  bool inside(const char* s, std::size_t n) const {
+    return s >= original_.data() && n <= original_.size() &&
+           s <= original_.data() + (original_.size() - n);
   }
 
   // A view's offset in the document: in the text, or past its end in decoded_.
@@ -732,8 +789,14 @@ void recycle_document(Document&& doc) {
   doc = Document();
 }
 
-DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits,
-                                          const Deadline& deadline) {
+namespace {
+
+// The tape of `text`. kInsitu: parsed in `buffer` (a copy the document
+// keeps; strings decoded in place, RapidJSON's fastest mode); else parsed
+// where it is (padded; strings with escapes decoded into a side buffer).
+template <bool kInsitu>
+DocumentParseResult parse_tape(std::string_view text, const JsonLimits& limits,
+                               const Deadline& deadline, std::string& buffer) {
   DocumentParseResult res;
   if (!is_valid_utf8(text)) {
     res.detail = std::string(kNotUtf8);
@@ -748,16 +811,19 @@ DocumentParseResult parse_document_padded(std::string_view text, const JsonLimit
   opt.max_depth = limits.max_depth;
   opt.allow_nan = true;
   bool replaced = false;
-  std::string unused;
   std::string& decoded = DocumentAccess::decoded(res.document);
   decoded = std::move(t_decoded);
   t_decoded = std::string();
-  const Outcome o = parse_with_fallbacks<kPythonFlags, false, TapeBuilder>(
-      text, opt, replaced, unused,
-      [text, &decoded, &deadline](const ParseOptions& po) {
+  // In situ, the nodes refer to the buffer: reserved here, so parse_once's
+  // copy into it does not move it.
+  if (kInsitu) buffer.reserve(text.size() + kDocumentTextPadding);
+  const std::string_view base = kInsitu ? std::string_view(buffer.data(), text.size()) : text;
+  const Outcome o = parse_with_fallbacks<kPythonFlags, kInsitu, TapeBuilder>(
+      text, opt, replaced, buffer,
+      [base, &decoded, &deadline](const ParseOptions& po) {
         std::vector<Document::Node> nodes = std::move(t_nodes);
         t_nodes = {};
-        return TapeBuilder(po, text, std::move(nodes), decoded, deadline);
+        return TapeBuilder(po, base, std::move(nodes), decoded, deadline);
       },
       [&](TapeBuilder& b, const Outcome& out) {
         if (out.code == rapidjson::kParseErrorNone) {
@@ -774,7 +840,7 @@ DocumentParseResult parse_document_padded(std::string_view text, const JsonLimit
       res.document = Document();
     } else {
       res.status = DocumentParseResult::kOk;
-      DocumentAccess::set_text(res.document, text);
+      DocumentAccess::set_text(res.document, base);
     }
     return res;
   }
@@ -787,18 +853,26 @@ DocumentParseResult parse_document_padded(std::string_view text, const JsonLimit
   return res;
 }
 
+}  // namespace
+
+DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits,
+                                          const Deadline& deadline) {
+  std::string unused;
+  return parse_tape<false>(text, limits, deadline, unused);
+}
+
 DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits,
                                    const Deadline& deadline) {
   std::string owned = std::move(t_owned);
   t_owned = std::string();
-  owned.reserve(text.size() + kDocumentTextPadding);
-  owned.assign(text);
-  owned.append(kDocumentTextPadding, '\0');
-  DocumentParseResult res =
-      parse_document_padded(std::string_view(owned.data(), text.size()), limits, deadline);
-  // The document's views point into owned, which moves with its buffer.
-  DocumentAccess::owned(res.document) = std::move(owned);
-  if (res.status != DocumentParseResult::kOk) recycle_document(std::move(res.document));
+  DocumentParseResult res = parse_tape<true>(text, limits, deadline, owned);
+  // The document's views point into owned (never in its inline buffer: it
+  // holds the text and 16 more bytes), which moves with its heap block.
+  if (res.status == DocumentParseResult::kOk) {
+    DocumentAccess::owned(res.document) = std::move(owned);
+  } else if (owned.capacity() <= kKeepBytes && owned.capacity() > t_owned.capacity()) {
+    t_owned = std::move(owned);
+  }
   return res;
 }
 
