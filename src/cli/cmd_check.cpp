@@ -13,6 +13,8 @@
 #include "cli/format.h"
 #include "cli/options.h"
 #include "cybexp/archiver.h"
+#include "util/log.h"
+#include "util/terminal_text.h"
 
 namespace cybexp::cli {
 namespace {
@@ -22,17 +24,17 @@ class Report {
   void line(const std::string& what, const std::string& text) {
     std::string padded = what;
     padded.resize(std::max<std::size_t>(padded.size() + 1, 14), ' ');
-    print(padded + text + "\n");
+    print(padded + escape_for_terminal(text) + "\n");  // state names come from the store
   }
   void problem(int code, const std::string& message) {
     std::fflush(stdout);  // keep the two streams in order on a terminal
-    std::fprintf(stderr, "cybexp-archive: %s\n", message.c_str());
+    log_for_user(LogLevel::kError, message);
     code_ = code_ == kExitUsage ? code_ : code;
     ++problems_;
   }
   void warning(const std::string& message) {
     std::fflush(stdout);
-    std::fprintf(stderr, "cybexp-archive: warning: %s\n", message.c_str());
+    log_for_user(LogLevel::kWarning, message);
   }
   void problem(const Error& e) {
     problem(e.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure, e.message);
@@ -43,8 +45,8 @@ class Report {
       return kExitOk;
     }
     std::fflush(stdout);
-    std::fprintf(stderr, "cybexp-archive: check found %d problem%s\n", problems_,
-                 problems_ == 1 ? "" : "s");
+    log_for_user(LogLevel::kError, "check found " + std::to_string(problems_) +
+                                       (problems_ == 1 ? " problem" : " problems"));
     return code_;
   }
 
@@ -63,6 +65,22 @@ std::string file_mode(const std::filesystem::path& p) {
 
 std::string plural(std::uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// A public key no private key can open: whatever `submit` (or an API module
+// configured with it) encrypts would be skipped as bad_data, every entry.
+std::string unpaired_key_advice(const Config& config) {
+  const std::string pub = config.public_key.string();
+  std::string privs;
+  for (const auto& p : config.private_keys) privs += (privs.empty() ? "" : ", ") + p.string();
+  return "public key " + pub + " pairs with none of the private keys (" + privs +
+         "): everything submitted with it would be skipped as bad_data. Compare the moduli "
+         "('openssl rsa -pubin -in " +
+         pub +
+         " -noout -modulus' and 'openssl rsa -in PRIVATE_KEY "
+         "-noout -modulus' for each private key), then add the matching private key to "
+         "cache.private_key, or set public_key to one made from a configured private key "
+         "('openssl rsa -in PRIVATE_KEY -pubout')";
 }
 
 std::vector<PrivateKey> check_private_keys(const Config& config, Report& report) {
@@ -100,12 +118,7 @@ void check_public_key(const Config& config, const std::vector<PrivateKey>& keys,
   }
   report.line("public key", config.public_key.string() + ": RSA-" +
                                 std::to_string(pub->modulus_bytes() * 8) + ", " + pairs);
-  if (pairs.starts_with("pairs with none")) {
-    report.warning(
-        "public key " + config.public_key.string() +
-        " pairs with none of the private keys: entries encrypted with it would be skipped as "
-        "bad_data; configure its private key in cache.private_key");
-  }
+  if (pairs.starts_with("pairs with none")) report.problem(kExitUsage, unpaired_key_advice(config));
 }
 
 void check_stores(const Config& config, Report& report) {
@@ -180,7 +193,8 @@ SQLite store that does not exist yet is created empty.
 Exit codes: 0 ready; 2 a configuration problem (file, key, URL); 1 a runtime
 problem (a store that cannot be reached or read). Each problem is one line on
 stderr that says what to do. A missing public key is only a warning: only
-'submit' needs it.
+'submit' needs it. A public key that pairs with none of the private keys is
+a configuration problem: everything submitted with it would be bad_data.
 )";
   auto rest = parse_options(args, {}, kHelp, [](const std::string&, const char*) {});
   if (!rest.empty()) usage_error("check takes no arguments", "check");
