@@ -71,10 +71,13 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
       limits.entry_seconds = CYBEXP_TRY(get_uint(origin, path, value, 1, 86400));
     } else if (key == "max_attempts") {
       limits.max_attempts = CYBEXP_TRY(get_uint(origin, path, value, 1, 1000));
+    } else if (key == "memory_budget") {
+      limits.memory_budget = CYBEXP_TRY(get_uint(origin, path, value, 1ull << 20, 1ull << 44));
     } else {
       return config_error(origin, "unknown key '" + path +
                                       "': expected max_blob_bytes, max_canonical_bytes, "
-                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts");
+                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts, "
+                                      "memory_budget");
     }
   }
   return {};

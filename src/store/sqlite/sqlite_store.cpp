@@ -141,6 +141,12 @@ Result<std::unique_ptr<Connection>> SqliteStore::take_reader() {
   // Opened outside the pool lock: opening touches the file and may wait.
   auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, busy_timeout_ms_, read_only_));
   CYBEXP_TRY_VOID(configure_reader(*reader));
+  // Blobs are read once, straight into the caller's buffer: through the
+  // memory map every page read would stay mapped into the process (a
+  // second copy of each large blob in its resident memory, issue 15); with
+  // pread(2) it is one syscall per 16 KiB page and SQLite's small page
+  // cache.
+  CYBEXP_TRY_VOID(reader->exec("PRAGMA mmap_size = 0", "mmap_size"));
   return reader;
 }
 
