@@ -139,9 +139,9 @@ class Archiver {
   };
   void take_reloaded_settings();
   bool sleep(double seconds, std::stop_token stop);
-  std::mutex reload_mu_;                 // guards reloaded_ and nap_
-  std::optional<Settings> reloaded_;     // waiting for the next pass
-  std::stop_source* nap_ = nullptr;      // the backoff sleep in progress, if any
+  std::mutex reload_mu_;              // guards reloaded_ and nap_
+  std::optional<Settings> reloaded_;  // waiting for the next pass
+  std::stop_source* nap_ = nullptr;   // the backoff sleep in progress, if any
 };
 
 }  // namespace cybexp

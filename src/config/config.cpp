@@ -126,7 +126,8 @@ Result<void> parse_timeouts(const fs::path& origin, const Value& v, StoreTimeout
 Result<std::string> get_log_level(const fs::path& origin, const Value& v) {
   const std::string level = CYBEXP_TRY(get_string(origin, "log_level", v));
   if (level != "debug" && level != "info" && level != "warning" && level != "error") {
-    return config_error(origin, "'log_level' is '" + level + "': use debug, info, warning or error");
+    return config_error(origin,
+                        "'log_level' is '" + level + "': use debug, info, warning or error");
   }
   return level;
 }

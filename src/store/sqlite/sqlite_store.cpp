@@ -101,9 +101,9 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
 
 SqliteStore::~SqliteStore() = default;
 
-// db_ lives as long as the store, and sqlite3_interrupt may be called from
-// any thread while another uses the connection.
-void SqliteStore::interrupt() { sqlite3_interrupt(db_->handle()); }
+// db_ lives as long as the store, and Connection::interrupt may be called
+// from any thread while another uses the connection.
+void SqliteStore::interrupt() { db_->interrupt(); }
 
 bool SqliteStore::shares_database_with(const ArchiveStore& archive) const {
   const auto* other = dynamic_cast<const SqliteStore*>(&archive);
@@ -213,18 +213,20 @@ int busy_ms(const StoreTimeouts& t) { return static_cast<int>(t.lock_seconds * 1
 
 Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode,
                                                       const StoreTimeouts& timeouts) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
 Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode,
                                                           const StoreTimeouts& timeouts) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
 Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode,
                                     const StoreTimeouts& timeouts) {
-  auto store = CYBEXP_TRY(
-      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  auto store =
+      CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
   return Stores{store, store};
 }
 

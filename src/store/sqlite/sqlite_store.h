@@ -43,8 +43,7 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   // error.
   // busy_timeout_ms: how long a call waits for another process's lock
   // before failing (kDatabase).
-  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path,
-                                                   bool read_only = false,
+  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path, bool read_only = false,
                                                    int busy_timeout_ms = kBusyTimeoutMs);
   ~SqliteStore() override;
 
@@ -81,8 +80,9 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
 
-  // sqlite3_interrupt on the main connection: the statement running now
-  // fails (SQLITE_INTERRUPT). Thread-safe.
+  // Interrupts the main connection: the statement running now fails
+  // (SQLITE_INTERRUPT), a wait for another process's lock ends (SQLITE_BUSY).
+  // Thread-safe.
   void interrupt() override;
 
  private:
