@@ -639,6 +639,7 @@ Outcome parse_once(std::string_view text, B& builder, std::string& buffer) {
     rapidjson::StringStream stream(text.empty() ? kEmpty : text.data());
     builder.set_stream(&stream);
     const rapidjson::ParseResult r = reader.Parse<kFlags>(stream, builder);
+    builder.set_stream(nullptr);  // the stream ends here; the builder lives on
     return outcome_of(r, stream.Tell(), text.size(), builder);
   }
 }
