@@ -88,7 +88,7 @@ std::optional<std::uint64_t> process_start_ticks(int pid) {
   return std::nullopt;
 }
 
-StatePublisher::StatePublisher(fs::path dir) {
+StatePublisher::StatePublisher(const fs::path& dir) {
   state_.pid = static_cast<int>(getpid());
   state_.start_ticks = process_start_ticks(state_.pid).value_or(0);
   file_ = dir / ("daemon-" + std::to_string(state_.pid) + ".json");

@@ -43,7 +43,7 @@ class StatePublisher {
  public:
   // Publishes into `dir` (created if missing, 0755); if it cannot, one
   // warning says so and later publishes do nothing.
-  explicit StatePublisher(std::filesystem::path dir);
+  explicit StatePublisher(const std::filesystem::path& dir);
   ~StatePublisher();  // removes the file
   StatePublisher(const StatePublisher&) = delete;
   StatePublisher& operator=(const StatePublisher&) = delete;
