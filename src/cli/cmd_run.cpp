@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "cli/check_deep.h"
 #include "cli/options.h"
 #include "cybexp/archiver.h"
 #include "ops/run_monitor.h"
@@ -146,6 +147,9 @@ WatchdogSec, WATCHDOG pings.
     }
   }
   Stores stores = std::move(*opened);
+  // An archive emptied or replaced under processed entries would be filled
+  // again from new entries only, and those entries would point at nothing.
+  if (auto lost = must(lost_archive(stores))) fail(kExitFailure, *lost);
   Archiver archiver(stores, std::move(keys), ctx.config().limits, opt);
   log(LogLevel::kInfo, "archive loop starting",
       {{"worker", archiver.worker_id()}, {"once", opt.once ? "true" : "false"},
