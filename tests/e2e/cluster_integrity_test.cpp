@@ -53,11 +53,11 @@ TEST_F(PgIntegrity, UpstreamCommandLineRunsTheLoop) {
   ASSERT_EQ(forced.code, 0) << forced.err;
   EXPECT_TRUE(forced.out.starts_with("processed 1, skipped 0, new documents 1, duplicates 0; "))
       << forced.out;
+  // The forced re-archive cleared the skip and the state, as upstream's does.
   Db db(url_);
   EXPECT_EQ(db.rows("SELECT id, processed, skip, coalesce(state, '-') FROM cybexp_entries "
                     "ORDER BY id"),
-            (std::vector<std::vector<std::string>>{{"1", "t", "f", "processed"},
-                                                   {"2", "t", "f", "processed"}}));
+            (std::vector<std::vector<std::string>>{{"1", "t", "f", "-"}, {"2", "t", "f", "-"}}));
 }
 
 // Entries as an older API module left them: no name, no blob ever written.

@@ -3,7 +3,10 @@
 // blobs it holds (bad_data, with a reason) and no other; `check` finds it
 // and says what to do; a lost archive next to processed entries is refused.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -206,6 +209,37 @@ TEST_F(Integrity, AnEmptiedArchiveNextToProcessedEntriesIsRefused) {
   auto redo = run("run", "--once");
   EXPECT_EQ(redo.code, 0) << redo.err;
   EXPECT_TRUE(redo.out.starts_with("processed 2, skipped 0, new documents 2, ")) << redo.out;
+}
+
+// The store's directory on a file system mounted read-only (as root, which
+// file modes do not stop): `run` says what to do about it.
+TEST_F(Integrity, AReadOnlyDirectorySaysWhatToDo) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a file system read-only";
+  if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    GTEST_SKIP() << "cannot make a private mount namespace here";
+  const fs::path mnt = dir_ / "mnt";
+  fs::create_directories(mnt);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=16m,mode=0700") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt.string()};
+  testing::ProcessOptions home{{{"CYBEXP_HOME", (mnt / "data").string()}}, {}, {}};
+  auto in_home = [&](std::vector<std::string> args) { return run_binary(dir_.path(), args, home); };
+  ASSERT_EQ(in_home({"keygen"}).code, 0);
+  testing::write_file(dir_ / "in.txt", R"({"a": 1})");
+  ASSERT_EQ(in_home({"submit", "--typetag", "unr-honeypot", "--orgid", "o", "in.txt"}).code, 0);
+  ASSERT_EQ(mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0);
+  auto once = in_home({"run", "--once"});
+  EXPECT_EQ(once.code, 1);
+  const std::string cache = (mnt / "data/cache.db").string();
+  const bool says_what_to_do =
+      once.err.find(cache + " or its directory is read-only for this user: give the service's "
+                    "user write access to both") != std::string::npos ||
+      once.err.find("check that the directory of " + cache + " exists and that this user may "
+                    "write there") != std::string::npos;
+  EXPECT_TRUE(says_what_to_do) << once.err;
 }
 
 }  // namespace
