@@ -7,15 +7,22 @@
 // in blob bytes), so memory stays flat however large the backlog. A database
 // failure never skips an entry: the pass ends, leases are released, the loop
 // backs off and tries again. A bad entry is skipped at once with a fate and a
-// reason. On stop, entries in hand are finished and committed.
+// reason. On stop, the entries being decrypted are finished and committed;
+// those claimed but not started are released, and a store call blocked on
+// someone else's lock is interrupted (Stores::interrupt), unless it is a
+// commit (a commit ends within the store's timeouts).
 //
 // Thread safety: an Archiver is driven by one thread (run); it starts and
 // joins its own worker threads. The callbacks run on run()'s thread.
+// reload() and interrupt_now() may be called from any thread (a signal
+// thread), as may the stop request of run()'s stop token.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -39,6 +46,10 @@ struct RunOptions {
   int lease_seconds = 300;
   std::string worker_id;            // lease holder name; empty: host:pid:random
   int once_max_failures = 5;        // --once gives up after this many failed passes
+  // The longest one store call may take (StoreTimeouts::longest_call()):
+  // with limits.entry_seconds, how long workers may go without finishing an
+  // entry before the pass stops reporting itself alive (on_alive).
+  double store_call_seconds = 40;
 };
 
 // Counts of committed finishes: an entry counts once, when its mark commits.
@@ -88,6 +99,18 @@ class Archiver {
   // Called when a pass ends on a store failure (once per failed pass, before
   // its backoff), for error metrics.
   void on_pass_error(std::function<void(const Error&)> fn) { pass_error_ = std::move(fn); }
+  // Called whenever the loop shows it is not stuck: after each store call of
+  // a pass (claim, commit, release), while workers finish entries, and
+  // before each backoff sleep (on_backoff says how long). Not called while a
+  // store call or the workers are stuck: the watchdog's liveness signal.
+  void on_alive(std::function<void()> fn) { hooks_.alive = std::move(fn); }
+
+  // New keys and limits (a reload), taken at the next pass boundary; a
+  // backoff sleep in progress ends early so that the next pass uses them.
+  void reload(std::vector<PrivateKey> keys, Limits limits);
+  // Interrupts the stores' running calls whatever they are (a commit too):
+  // for a second stop signal.
+  void interrupt_now() const { stores_.interrupt(); }
 
   const std::string& worker_id() const { return options_.worker_id; }
 
@@ -95,6 +118,7 @@ class Archiver {
   struct Hooks {
     std::function<void(const Progress&)> progress;
     std::function<void(const CommitReport&)> commit;
+    std::function<void()> alive;
   };
 
  private:
@@ -107,6 +131,17 @@ class Archiver {
   Hooks hooks_;
   std::function<void(int, double)> backoff_;
   std::function<void(const Error&)> pass_error_;
+  std::atomic<bool> committing_{false};  // a commit is running: a stop does not interrupt it
+
+  struct Settings {
+    std::vector<PrivateKey> keys;
+    Limits limits;
+  };
+  void take_reloaded_settings();
+  bool sleep(double seconds, std::stop_token stop);
+  std::mutex reload_mu_;                 // guards reloaded_ and nap_
+  std::optional<Settings> reloaded_;     // waiting for the next pass
+  std::stop_source* nap_ = nullptr;      // the backoff sleep in progress, if any
 };
 
 }  // namespace cybexp

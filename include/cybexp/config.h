@@ -6,7 +6,10 @@
 //    "public_key": "pub.pem", "lease_seconds": 300,
 //    "limits": {"max_blob_bytes": ..., "max_canonical_bytes": ...,
 //               "canonical_payload_factor": 8, "max_depth": 256,
-//               "entry_seconds": 60}}
+//               "entry_seconds": 60},
+//    "timeouts": {"statement_seconds": 30, "lock_seconds": 10,
+//                 "connect_seconds": 10, "keepalive_seconds": 30},
+//    "log_level": "info"}
 //
 // `mongo_url` is read as `url`; `private_key` is a path or an array of paths;
 // relative paths are relative to the config file. Unknown keys are errors,
@@ -27,6 +30,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,10 @@ struct Config {
   std::filesystem::path public_key;
   int lease_seconds = 300;
   Limits limits;
+  StoreTimeouts timeouts;  // also copied into cache.timeouts and archive.timeouts
+  // The log level the file asks for (debug, info, warning, error; checked
+  // when loaded); --log-level on the command line wins.
+  std::optional<std::string> log_level;
   // Things that load but deserve a look (a default that upstream versions
   // disagree on); `check` prints them, every command logs them.
   std::vector<std::string> warnings;

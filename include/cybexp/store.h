@@ -16,9 +16,24 @@
 // requeue), finish() reports it lost, release() ignores it; none of them
 // fails the call for it.
 //
+// Bounded waits: every call ends, at the latest after the StoreTimeouts it
+// was opened with (store_factory.h); a call that times out fails with
+// kDatabase like any other store error.
+//
+// Interrupting: interrupt() asks the calls running now on this store to end
+// early; each fails with kDatabase ("canceling statement due to user
+// request"), the store stays usable and later calls run normally. A call
+// that has not started yet is not affected. PostgreSQL cancels the running
+// statement on every connection of the store (PQcancel), SQLite interrupts
+// its main connection (sqlite3_interrupt); MongoDB does nothing (its calls
+// end at socketTimeoutMS). Used by `run` so that SIGTERM does not wait for a
+// lock held by someone else.
+//
 // Thread safety: one store object is used by one thread at a time, except
 // fetch_blob() and ArchiveStore::validate(), which may be called concurrently
-// from any number of threads and concurrently with the other methods.
+// from any number of threads and concurrently with the other methods, and
+// interrupt(), which may be called from any thread at any time (a signal
+// thread), as often as wanted.
 #pragma once
 
 #include <cstdint>
@@ -197,6 +212,9 @@ class CacheStore : public BlobSource {
   // under a live lease.
   // Returns how many were requeued.
   virtual Result<std::uint64_t> requeue(const EntryFilter& filter) = 0;
+
+  // See "Interrupting" above. Thread-safe; the default does nothing.
+  virtual void interrupt() {}
 };
 
 class ArchiveStore {
@@ -239,6 +257,9 @@ class ArchiveStore {
   }
   // Schema version of the backing database.
   virtual Result<int> schema_version() = 0;
+
+  // See "Interrupting" above. Thread-safe; the default does nothing.
+  virtual void interrupt() {}
 };
 
 // The two stores a configuration names. One object may serve both roles
@@ -246,6 +267,8 @@ class ArchiveStore {
 struct Stores {
   std::shared_ptr<CacheStore> cache;
   std::shared_ptr<ArchiveStore> archive;
+  // interrupt() on both (once when one object serves both). Thread-safe.
+  void interrupt() const;
 };
 
 // The default registry contents (docs/UPSTREAM-FORMATS.md section 4).

@@ -13,6 +13,13 @@
 // large entries beyond it are given back untried and not claimed again until
 // room is made.
 //
+// Stop: nothing more is claimed, entries queued but not started are
+// released (untried), those the workers hold are finished and committed.
+//
+// Liveness: hooks.alive is called after each store call returns and, while
+// entries are with the workers, as long as one was finished within
+// limits.entry_seconds + options.store_call_seconds.
+//
 // Failure: a store error ends the pass (refill stops, what is in hand is
 // committed or released); an exception on the committing thread or in a
 // worker ends it too, as a failure with a log line. Whatever way the pass
@@ -64,6 +71,7 @@ struct PassSetup {
   const RunOptions& options;  // workers and batch_entries already made positive
   Clock& clock;
   const Archiver::Hooks& hooks;
+  std::atomic<bool>& committing;  // set while write() runs (a stop leaves it alone)
 };
 
 class Pass {
@@ -88,7 +96,10 @@ class Pass {
   void release(std::vector<std::string> ids, ReleaseKind kind);
   void note_failure(const Error& error);
   void release_unfinished();
+  void release_queued_on_stop();
   void report_progress();
+  void alive();
+  void alive_if_progressing();
 
   PassSetup setup_;
   RunSummary& summary_;
@@ -111,6 +122,8 @@ class Pass {
   std::uint64_t large_bytes_ = 0;        // their blob bytes
   bool exhausted_ = false;
   bool wait_for_room_ = false;  // large entries were given back: claim after one commits
+  bool stopping_ = false;       // the stop was seen; queued entries given back
+  double last_progress_ = 0;    // Clock time the workers last finished an entry
   std::uint64_t done_at_start_ = 0;
 
   std::vector<InFlight> group_;  // collected, not yet committed

@@ -42,9 +42,23 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
   const double started = clock_.now();
   int n_failed = 0;
   int consecutive_db_failures = 0;
+  // A stop request (the signal thread) frees a call blocked on someone
+  // else's lock; a commit in progress is left to finish within its timeouts.
+  std::stop_callback interrupt_blocked(stop, [this] {
+    if (!committing_.load()) stores_.interrupt();
+  });
   while (!stop.stop_requested()) {
-    PassResult pass =
-        Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_}, summary).run(stop);
+    take_reloaded_settings();
+    PassResult pass = Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_, committing_},
+                           summary)
+                          .run(stop);
+    if (stop.stop_requested()) {
+      // A failure now is most likely the interrupt of a blocked call.
+      if (pass.db_error) {
+        log(LogLevel::kInfo, "stopped during a store call", {{"error", pass.db_error->message}});
+      }
+      break;
+    }
     if (pass.db_error) {
       ++n_failed;
       ++consecutive_db_failures;
@@ -64,13 +78,46 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
       n_failed = pass.successes > 0 ? 0 : n_failed + 1;
       if (options_.once || pass.limit_reached) break;
     }
-    if (stop.stop_requested()) break;
     const double s = backoff_seconds(n_failed, random_);
+    if (hooks_.alive) hooks_.alive();
     if (backoff_) backoff_(n_failed, s);
-    clock_.sleep_for(s, stop);
+    sleep(s, stop);
   }
   summary.seconds = clock_.now() - started;
   return summary;
+}
+
+// The backoff sleep: ends at a stop request or when reload() brings new
+// settings.
+bool Archiver::sleep(double seconds, std::stop_token stop) {
+  std::stop_source nap;
+  std::stop_callback on_stop(stop, [&nap] { nap.request_stop(); });
+  {
+    std::lock_guard lock(reload_mu_);
+    if (reloaded_) return true;
+    nap_ = &nap;
+  }
+  clock_.sleep_for(seconds, nap.get_token());
+  std::lock_guard lock(reload_mu_);
+  nap_ = nullptr;
+  return !stop.stop_requested();
+}
+
+void Archiver::reload(std::vector<PrivateKey> keys, Limits limits) {
+  std::lock_guard lock(reload_mu_);
+  reloaded_ = Settings{std::move(keys), limits};
+  if (nap_ != nullptr) nap_->request_stop();
+}
+
+// At a pass boundary: no Pass refers to keys_ or limits_.
+void Archiver::take_reloaded_settings() {
+  std::lock_guard lock(reload_mu_);
+  if (!reloaded_) return;
+  keys_ = std::move(reloaded_->keys);
+  limits_ = reloaded_->limits;
+  reloaded_.reset();
+  log(LogLevel::kInfo, "new keys and limits in use",
+      {{"private_keys", std::to_string(keys_.size())}});
 }
 
 std::uint64_t FinishCounts::done() const {

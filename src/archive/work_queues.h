@@ -43,6 +43,15 @@ class TaskQueue {
     }
     cv_.notify_all();
   }
+  // Takes every item still queued (never started), leaving the queue open.
+  std::vector<T> take_all() {
+    std::lock_guard lock(mu_);
+    std::vector<T> out;
+    out.reserve(items_.size());
+    for (auto& item : items_) out.push_back(std::move(item));
+    items_.clear();
+    return out;
+  }
   // As close(), but what is still queued is dropped: its items were never
   // started. Returns how many.
   std::size_t cancel() {

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "cli/context.h"
+#include "util/log.h"
+#include "util/terminal_text.h"
 
 namespace cybexp::cli {
 
@@ -18,11 +20,11 @@ class CheckReport {
   void line(const std::string& what, const std::string& text) {
     std::string padded = what;
     padded.resize(std::max<std::size_t>(padded.size() + 1, 14), ' ');
-    print(padded + text + "\n");
+    print(padded + escape_for_terminal(text) + "\n");  // state names come from the store
   }
   void problem(int code, const std::string& message) {
     std::fflush(stdout);  // keep the two streams in order on a terminal
-    std::fprintf(stderr, "cybexp-archive: %s\n", message.c_str());
+    log_for_user(LogLevel::kError, message);
     code_ = code_ == kExitUsage ? code_ : code;
     ++problems_;
   }
@@ -32,22 +34,27 @@ class CheckReport {
   // Problems counted but not each printed (after "... and N more").
   void more_problems(int n, const std::string& message) {
     std::fflush(stdout);
-    std::fprintf(stderr, "cybexp-archive: %s\n", message.c_str());
+    log_for_user(LogLevel::kError, message);
     if (n > 0 && code_ == kExitOk) code_ = kExitFailure;
     problems_ += n;
   }
   // A line on stderr that is no problem of its own (a summary).
   void note(const std::string& message) {
     std::fflush(stdout);
-    std::fprintf(stderr, "cybexp-archive: %s\n", message.c_str());
+    log_for_user(LogLevel::kError, message);
   }
-  void warning(const std::string& message) { note("warning: " + message); }
+  void warning(const std::string& message) {
+    std::fflush(stdout);
+    log_for_user(LogLevel::kWarning, message);
+  }
   int finish() {
     if (problems_ == 0) {
       print("ok\n");
       return kExitOk;
     }
-    note("check found " + std::to_string(problems_) + " problem" + (problems_ == 1 ? "" : "s"));
+    std::fflush(stdout);
+    log_for_user(LogLevel::kError, "check found " + std::to_string(problems_) +
+                                       (problems_ == 1 ? " problem" : " problems"));
     return code_;
   }
 

@@ -15,6 +15,8 @@
 #include "cli/format.h"
 #include "cli/options.h"
 #include "cybexp/archiver.h"
+#include "util/log.h"
+#include "util/terminal_text.h"
 
 namespace cybexp::cli {
 namespace {
@@ -29,6 +31,22 @@ std::string file_mode(const std::filesystem::path& p) {
 
 std::string plural(std::uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// A public key no private key can open: whatever `submit` (or an API module
+// configured with it) encrypts would be skipped as bad_data, every entry.
+std::string unpaired_key_advice(const Config& config) {
+  const std::string pub = config.public_key.string();
+  std::string privs;
+  for (const auto& p : config.private_keys) privs += (privs.empty() ? "" : ", ") + p.string();
+  return "public key " + pub + " pairs with none of the private keys (" + privs +
+         "): everything submitted with it would be skipped as bad_data. Compare the moduli "
+         "('openssl rsa -pubin -in " +
+         pub +
+         " -noout -modulus' and 'openssl rsa -in PRIVATE_KEY "
+         "-noout -modulus' for each private key), then add the matching private key to "
+         "cache.private_key, or set public_key to one made from a configured private key "
+         "('openssl rsa -in PRIVATE_KEY -pubout')";
 }
 
 std::vector<PrivateKey> check_private_keys(const Config& config, CheckReport& report) {
@@ -66,12 +84,7 @@ void check_public_key(const Config& config, const std::vector<PrivateKey>& keys,
   }
   report.line("public key", config.public_key.string() + ": RSA-" +
                                 std::to_string(pub->modulus_bytes() * 8) + ", " + pairs);
-  if (pairs.starts_with("pairs with none")) {
-    report.warning(
-        "public key " + config.public_key.string() +
-        " pairs with none of the private keys: entries encrypted with it would be skipped as "
-        "bad_data; configure its private key in cache.private_key");
-  }
+  if (pairs.starts_with("pairs with none")) report.problem(kExitUsage, unpaired_key_advice(config));
 }
 
 // Opens the stores read-only and reports what they hold; the stores, or
@@ -158,8 +171,9 @@ processed entry; it holds every document's _hash in memory.
 Exit codes: 0 ready; 2 a configuration problem (file, key, URL); 1 a runtime
 problem (a store that cannot be reached or read, a corrupt file, a finding
 of --deep). Each problem is one line on stderr that says what to do; --deep
-ends with a summary of its findings. A missing public key is only a warning: only
-'submit' needs it.
+ends with a summary of its findings. A missing public key is only a warning:
+only 'submit' needs it. A public key that pairs with none of the private keys
+is a configuration problem: everything submitted with it would be bad_data.
 )";
   bool deep = false;
   auto rest = parse_options(args, {{"deep", false}}, kHelp,

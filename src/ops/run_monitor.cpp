@@ -1,6 +1,7 @@
 // See run_monitor.h.
 #include "ops/run_monitor.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "util/log.h"
@@ -17,11 +18,50 @@ std::string one_decimal(double v) {
   return buf;
 }
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 RunMonitor::RunMonitor(std::size_t workers) {
   metrics_.set_workers(workers);
+  beat();
   status("starting: opening the stores");
+}
+
+void RunMonitor::watch_liveness(double stall_seconds) {
+  stall_seconds_ = stall_seconds;
+  notifier_.set_liveness([this] { return alive(); });
+}
+
+// On run()'s thread: the loop is not stuck; it may now sleep sleep_seconds
+// on purpose.
+void RunMonitor::beat(double sleep_seconds) {
+  const std::int64_t now = steady_ns();
+  last_beat_.store(now);
+  sleep_until_.store(now + static_cast<std::int64_t>(sleep_seconds * 1e9));
+}
+
+// On the watchdog thread.
+bool RunMonitor::alive() {
+  const std::int64_t since = std::max(last_beat_.load(), sleep_until_.load());
+  const double stuck = static_cast<double>(steady_ns() - since) / 1e9;
+  const bool ok = stuck <= stall_seconds_;
+  if (ok == said_stuck_) {
+    said_stuck_ = !ok;
+    if (ok) {
+      log(LogLevel::kInfo, "the archive loop moves again; watchdog pings resume");
+    } else {
+      log(LogLevel::kError,
+          "the archive loop is stuck (a store call or a stage has run past its timeouts); "
+          "watchdog pings stop, so that systemd restarts the service",
+          {{"seconds", one_decimal(stuck)}});
+    }
+  }
+  return ok;
 }
 
 Result<void> RunMonitor::serve_metrics(const ListenAddress& address) {
@@ -35,7 +75,10 @@ Result<void> RunMonitor::serve_metrics(const ListenAddress& address) {
   return {};
 }
 
-void RunMonitor::waiting(const std::string& why) { status("waiting for the stores: " + why); }
+void RunMonitor::waiting(const std::string& why, double seconds) {
+  beat(seconds);
+  status("waiting for the stores: " + why);
+}
 
 void RunMonitor::attach(Archiver& archiver, CacheStore& cache, bool force) {
   cache_ = &cache;
@@ -43,6 +86,7 @@ void RunMonitor::attach(Archiver& archiver, CacheStore& cache, bool force) {
   archiver.on_commit([this](const CommitReport& r) { on_commit(r); });
   archiver.on_backoff([this](int n, double s) { on_backoff(n, s); });
   archiver.on_pass_error([this](const Error& e) { on_pass_error(e); });
+  archiver.on_alive([this] { beat(); });
 }
 
 void RunMonitor::ready() {
@@ -94,6 +138,7 @@ void RunMonitor::on_pass_error(const Error& error) {
 }
 
 void RunMonitor::on_backoff(int consecutive_failures, double seconds) {
+  beat(seconds);
   metrics_.record_backoff(consecutive_failures, seconds);
   log(LogLevel::kDebug, "sleeping",
       {{"seconds", one_decimal(seconds)},

@@ -7,9 +7,16 @@
 // and after every pass: stores are not thread-safe, so the HTTP threads only
 // ever read the registry.
 //
+// The watchdog (watch_liveness): the Archiver's on_alive and on_backoff
+// hooks are the loop's heartbeat; the pings go out while the last beat, or
+// the end of a backoff sleep the loop chose, is at most `stall_seconds` ago.
+// A store call or a stage stuck beyond that stops the pings, and systemd
+// restarts the service (WatchdogSec later).
+//
 // Thread safety: attach()'s hooks run on run()'s thread; serve_metrics,
-// waiting and ready on the thread that calls run(), before it; stopping() may
-// be called from any thread (the signal thread).
+// watch_liveness, waiting and ready on the thread that calls run(), before
+// it; stopping() may be called from any thread (the signal thread); the
+// liveness check runs on the notifier's watchdog thread.
 #pragma once
 
 #include <atomic>
@@ -32,7 +39,11 @@ class RunMonitor {
 
   // Starts the endpoint and logs its address; kIo if it cannot bind.
   Result<void> serve_metrics(const ListenAddress& address);
-  void waiting(const std::string& why);  // STATUS while the stores cannot be opened
+  // STATUS while the stores cannot be opened; the loop sleeps `seconds`
+  // before trying again (the watchdog counts that as alive).
+  void waiting(const std::string& why, double seconds = 0);
+  // Pings the watchdog only while the loop beat within stall_seconds.
+  void watch_liveness(double stall_seconds);
   // Installs on_commit, on_backoff and on_pass_error; `cache` is the store
   // run() uses, only ever read from run()'s thread.
   void attach(Archiver& archiver, CacheStore& cache, bool force);
@@ -47,6 +58,8 @@ class RunMonitor {
   void on_commit(const CommitReport& report);
   void on_backoff(int consecutive_failures, double seconds);
   void on_pass_error(const Error& error);
+  void beat(double sleep_seconds = 0);
+  bool alive();
   void refresh_pending();
   void status(const std::string& text);
 
@@ -54,6 +67,13 @@ class RunMonitor {
   ServiceNotifier notifier_;
   std::unique_ptr<MetricsServer> server_;
   std::atomic<bool> stopping_{false};
+
+  // The heartbeat, in steady_clock nanoseconds: written on run()'s thread,
+  // read on the watchdog thread.
+  std::atomic<std::int64_t> last_beat_{0};
+  std::atomic<std::int64_t> sleep_until_{0};
+  double stall_seconds_ = 0;  // set before the watchdog reads it
+  bool said_stuck_ = false;   // the watchdog thread only
 
   // run()'s thread only.
   CacheStore* cache_ = nullptr;

@@ -52,7 +52,7 @@ MongoArchive::MongoArchive(std::shared_ptr<Pool> pool, std::string db, std::stri
 std::string MongoArchive::where() const { return pool_->label() + " " + db_ + "." + coll_; }
 
 Result<std::shared_ptr<MongoArchive>> MongoArchive::open(const StoreConfig& config) {
-  auto pool = CYBEXP_TRY(Pool::open(config.url));
+  auto pool = CYBEXP_TRY(Pool::open(config.url, config.timeouts));
   std::shared_ptr<MongoArchive> archive(new MongoArchive(
       pool, config.db.empty() ? "tahoe_db" : config.db,
       config.coll.empty() ? "instance" : config.coll));

@@ -29,7 +29,8 @@ class PostgresStore final : public CacheStore, public ArchiveStore, public Check
  public:
   // Connects and creates or checks the schema. `both_roles`: this object is
   // cache and archive at once (finish_with_documents is allowed).
-  static Result<std::shared_ptr<PostgresStore>> open(const std::string& url, bool both_roles);
+  static Result<std::shared_ptr<PostgresStore>> open(const std::string& url, bool both_roles,
+                                                     const StoreTimeouts& timeouts = {});
 
   // CacheStore.
   Result<std::string> add_entry(const NewEntry& entry, std::span<const std::uint8_t> blob) override;
@@ -65,12 +66,16 @@ class PostgresStore final : public CacheStore, public ArchiveStore, public Check
   // CheckableDatabase (pg_check.cpp): the schema's tables and indexes.
   Result<std::vector<std::string>> check_database(CheckDepth depth) override;
 
+  // Cancels the statement running on the main connection and on every blob
+  // connection (store.h, "Interrupting"). Any thread.
+  void interrupt() override;
+
   // SHOW `setting` in this store's sessions: the main connection's value,
   // then a blob connection's. For checks and tests (synchronous_commit).
   Result<std::vector<std::string>> session_settings(const std::string& setting);
 
  private:
-  PostgresStore(const std::string& url, bool both_roles);
+  PostgresStore(const std::string& url, bool both_roles, const StoreTimeouts& timeouts);
 
   Result<std::uint64_t> insert_documents(std::string_view what, std::span<const RawDocument> docs);
   Result<FinishReport> mark_finished(std::string_view what, std::span<const EntryResult> results,

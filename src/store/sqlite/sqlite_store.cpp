@@ -78,7 +78,8 @@ Error fetch_error(const Connection& conn, int rc) {
 
 }  // namespace
 
-Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, bool read_only) {
+Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, bool read_only,
+                                                       int busy_timeout_ms) {
   if (path.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "sqlite: the database path is empty");
   }
@@ -90,12 +91,12 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
   std::unique_ptr<Connection> db;
   if (read_only) {
     CYBEXP_TRY_VOID(check_existing_file(path));
-    db = CYBEXP_TRY(Connection::open(path, /*create=*/false, kBusyTimeoutMs, /*read_only=*/true));
+    db = CYBEXP_TRY(Connection::open(path, /*create=*/false, busy_timeout_ms, /*read_only=*/true));
     CYBEXP_TRY_VOID(configure_reader(*db));
     CYBEXP_TRY_VOID(check_schema(*db));
   } else {
     CYBEXP_TRY_VOID(make_parent_dirs(path));
-    db = CYBEXP_TRY(Connection::open(path, /*create=*/true, kBusyTimeoutMs));
+    db = CYBEXP_TRY(Connection::open(path, /*create=*/true, busy_timeout_ms));
     CYBEXP_TRY_VOID(configure_main(*db));
     CYBEXP_TRY_VOID(ensure_schema(*db));
   }
@@ -105,10 +106,15 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
   std::string canonical_path = ec ? path : canonical.string();
   std::shared_ptr<SqliteStore> store(new SqliteStore(path, canonical_path, std::move(db)));
   store->read_only_ = read_only;
+  store->busy_timeout_ms_ = busy_timeout_ms;
   return store;
 }
 
 SqliteStore::~SqliteStore() = default;
+
+// db_ lives as long as the store, and sqlite3_interrupt may be called from
+// any thread while another uses the connection.
+void SqliteStore::interrupt() { sqlite3_interrupt(db_->handle()); }
 
 bool SqliteStore::shares_database_with(const ArchiveStore& archive) const {
   const auto* other = dynamic_cast<const SqliteStore*>(&archive);
@@ -144,7 +150,7 @@ Result<std::unique_ptr<Connection>> SqliteStore::take_reader() {
     }
   }
   // Opened outside the pool lock: opening touches the file and may wait.
-  auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, kBusyTimeoutMs, read_only_));
+  auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, busy_timeout_ms_, read_only_));
   CYBEXP_TRY_VOID(configure_reader(*reader));
   return reader;
 }
@@ -206,16 +212,24 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
 
 namespace cybexp {
 
-Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
+namespace {
+int busy_ms(const StoreTimeouts& t) { return static_cast<int>(t.lock_seconds * 1000); }
+}  // namespace
+
+Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode,
+                                                      const StoreTimeouts& timeouts) {
+  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
-Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
+Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode,
+                                                          const StoreTimeouts& timeouts) {
+  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
-Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode) {
-  auto store = CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
+Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode,
+                                    const StoreTimeouts& timeouts) {
+  auto store = CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
   return Stores{store, store};
 }
 

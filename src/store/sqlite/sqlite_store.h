@@ -5,7 +5,8 @@
 // results and documents in one transaction.
 //
 // Several processes may share the file: writes are BEGIN IMMEDIATE
-// transactions that queue on the file's write lock (busy_timeout 30 s), and a
+// transactions that queue on the file's write lock (busy timeout:
+// StoreTimeouts::lock_seconds, 10 s by default), and a
 // claim is one such transaction, so two processes never lease the same entry.
 //
 // Thread safety (store.h's contract, plus some slack):
@@ -29,6 +30,7 @@
 
 #include "cybexp/store.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_schema.h"
 
 namespace cybexp::sqlite {
 
@@ -39,8 +41,11 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
   // existing store SQLITE_OPEN_READONLY, creating and writing nothing (every
   // write fails); a missing or empty file, or one without our schema, is an
   // error.
+  // busy_timeout_ms: how long a call waits for another process's lock
+  // before failing (kDatabase).
   static Result<std::shared_ptr<SqliteStore>> open(const std::string& path,
-                                                   bool read_only = false);
+                                                   bool read_only = false,
+                                                   int busy_timeout_ms = kBusyTimeoutMs);
   ~SqliteStore() override;
 
   const std::string& path() const { return path_; }
@@ -81,6 +86,10 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
   // CheckableDatabase (sqlite_check.cpp)
   Result<std::vector<std::string>> check_database(CheckDepth depth) override;
 
+  // sqlite3_interrupt on the main connection: the statement running now
+  // fails (SQLITE_INTERRUPT). Thread-safe.
+  void interrupt() override;
+
  private:
   SqliteStore(std::string path, std::string canonical_path, std::unique_ptr<Connection> db)
       : path_(std::move(path)), canonical_path_(std::move(canonical_path)), db_(std::move(db)) {}
@@ -109,6 +118,7 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
   const std::string canonical_path_;  // symlinks resolved, for shares_database_with
 
   bool read_only_ = false;   // opened read-only (readers too)
+  int busy_timeout_ms_ = kBusyTimeoutMs;
   std::recursive_mutex mu_;  // guards db_ (and its statement cache)
   std::unique_ptr<Connection> db_;
 
