@@ -42,7 +42,7 @@ struct RunOptions {
   bool force = false;               // also retry skipped entries, each once a pass
   std::optional<std::uint64_t> limit;  // stop after this many entries
   std::size_t batch_entries = 256;  // entries claimed per transaction
-  std::uint64_t memory_budget = 256ull << 20;  // blob bytes in flight
+  std::uint64_t memory_budget = Limits{}.memory_budget;  // working memory of large entries in flight (limits.memory_budget)
   int lease_seconds = 300;
   std::string worker_id;            // lease holder name; empty: host:pid:random
   int once_max_failures = 5;        // --once gives up after this many failed passes
@@ -139,9 +139,9 @@ class Archiver {
   };
   void take_reloaded_settings();
   bool sleep(double seconds, std::stop_token stop);
-  std::mutex reload_mu_;                 // guards reloaded_ and nap_
-  std::optional<Settings> reloaded_;     // waiting for the next pass
-  std::stop_source* nap_ = nullptr;      // the backoff sleep in progress, if any
+  std::mutex reload_mu_;              // guards reloaded_ and nap_
+  std::optional<Settings> reloaded_;  // waiting for the next pass
+  std::stop_source* nap_ = nullptr;   // the backoff sleep in progress, if any
 };
 
 }  // namespace cybexp

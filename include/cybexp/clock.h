@@ -3,7 +3,8 @@
 // (docs/UPSTREAM-FORMATS.md section 5).
 //
 // Thread safety: system_clock() and system_random() may be used from any
-// thread; test fakes document their own rules.
+// thread; test fakes document their own rules. A Deadline is as thread-safe
+// as its Clock.
 #pragma once
 
 #include <stop_token>
@@ -18,6 +19,21 @@ class Clock {
   virtual bool sleep_for(double seconds, std::stop_token stop) = 0;
 };
 Clock& system_clock();
+
+// A point in time on a Clock (limits.entry_seconds), for long loops to
+// check every so often so that an entry over its time is abandoned midway.
+// The default one never passes.
+class Deadline {
+ public:
+  Deadline() = default;
+  Deadline(Clock& clock, double at) : clock_(&clock), at_(at) {}
+  bool passed() const { return clock_ != nullptr && clock_->now() > at_; }
+  bool set() const { return clock_ != nullptr; }
+
+ private:
+  Clock* clock_ = nullptr;
+  double at_ = 0;
+};
 
 class RandomSource {
  public:

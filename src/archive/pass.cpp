@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "cybexp/document.h"
 #include "util/defer.h"
 #include "util/keyed_hash.h"
 #include "util/log.h"
@@ -102,10 +103,20 @@ void Pass::work() {
     try {
       InFlight& f = *item;
       if (f.large) {
-        f.charged = budget_.acquire(std::min(f.entry.blob_size, setup_.limits.max_blob_bytes));
+        // The entry's working memory (document.h), not only its blob: what
+        // decrypting and parsemain may hold at once (issue 15).
+        f.charged = budget_.acquire(
+            working_memory_bound(std::min(f.entry.blob_size, setup_.limits.max_blob_bytes)));
       }
       f.outcome = archive_one(f.entry, ctx_);
       f.entry.blob.reset();
+      // Until the commit only the document's text stays in hand.
+      const std::uint64_t kept =
+          f.outcome.document ? f.outcome.document->data_json.capacity() : 0;
+      if (f.charged > kept) {
+        budget_.release(f.charged - kept);
+        f.charged = kept;
+      }
       done_.push(std::move(f));
     } catch (const std::exception& e) {
       std::lock_guard lock(worker_failure_mu_);

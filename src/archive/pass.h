@@ -8,10 +8,13 @@
 //
 // Every claimed entry travels as one InFlight record, numbered in claim order
 // so that commits keep the order of the uploads. Bounds: at most
-// kOutstandingBatches batches between claim and commit; blob bytes fetched by
-// workers are charged to a ByteBudget until their entry is committed, and
-// large entries beyond it are given back untried and not claimed again until
-// room is made.
+// kOutstandingBatches batches between claim and commit; an entry whose blob
+// is fetched apart (a large one) is charged to a ByteBudget
+// (limits.memory_budget) for its working memory (working_memory_bound of
+// its blob size, document.h) while a worker handles it, then for its
+// document's text until it is committed; large entries beyond the budget's
+// worth of blobs are given back untried and not claimed again until room is
+// made.
 //
 // Stop: nothing more is claimed, entries queued but not started are
 // released (untried), those the workers hold are finished and committed.
@@ -58,7 +61,7 @@ struct InFlight {
   std::uint64_t seq = 0;      // claim order
   CacheEntry entry;
   EntryOutcome outcome;
-  std::uint64_t charged = 0;  // blob bytes held in the budget until commit
+  std::uint64_t charged = 0;  // bytes held in the budget (working memory, then the document) until commit
   double claimed_at = 0;      // Clock time
   bool large = false;         // the blob was not delivered inline
 };

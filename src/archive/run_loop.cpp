@@ -49,9 +49,9 @@ Result<RunSummary> Archiver::run(std::stop_token stop) {
   });
   while (!stop.stop_requested()) {
     take_reloaded_settings();
-    PassResult pass = Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_, committing_},
-                           summary)
-                          .run(stop);
+    PassResult pass =
+        Pass(PassSetup{stores_, keys_, limits_, options_, clock_, hooks_, committing_}, summary)
+            .run(stop);
     if (stop.stop_requested()) {
       // A failure now is most likely the interrupt of a blocked call.
       if (pass.db_error) {

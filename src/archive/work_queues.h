@@ -1,6 +1,6 @@
 // The small synchronisation pieces of the pipeline (pass.h): a closable FIFO
 // for tasks, a list of finished items handed to the committing thread, and a
-// byte budget that bounds the blob bytes in flight.
+// byte budget that bounds the working memory of the entries in flight.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once

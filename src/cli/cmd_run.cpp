@@ -93,6 +93,7 @@ WatchdogSec, WATCHDOG pings.
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   opt.lease_seconds = ctx.config().lease_seconds;  // after --help, which needs no configuration
+  opt.memory_budget = ctx.config().limits.memory_budget;
   const StoreTimeouts& timeouts = ctx.config().timeouts;
   opt.store_call_seconds = timeouts.longest_call();
   auto keys = ctx.private_keys();

@@ -17,10 +17,14 @@ constexpr auto kSecondStopGrace = std::chrono::seconds(1);
 
 const char* signal_name(int sig) {
   switch (sig) {
-    case SIGTERM: return "SIGTERM";
-    case SIGINT: return "SIGINT";
-    case SIGHUP: return "SIGHUP";
-    default: return "?";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "?";
   }
 }
 
@@ -147,6 +151,8 @@ std::string restart_changes(const Config& old, const Config& now) {
   add(list, "cache", !same_target(old.cache, now.cache));
   add(list, "archive", !same_target(old.archive, now.archive));
   add(list, "lease_seconds", old.lease_seconds != now.lease_seconds);
+  // The pipeline's byte budget is sized once, when `run` starts.
+  add(list, "limits.memory_budget", old.limits.memory_budget != now.limits.memory_budget);
   const StoreTimeouts& a = old.timeouts;
   const StoreTimeouts& b = now.timeouts;
   add(list, "timeouts",

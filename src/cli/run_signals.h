@@ -61,7 +61,7 @@ class SignalThread {
   std::function<void()> second_stop_;  // guarded by callbacks_mu_
   std::mutex mu_;
   std::condition_variable cv_;
-  bool finished_ = false;              // guarded by mu_
+  bool finished_ = false;  // guarded by mu_
   std::jthread thread_;
 };
 

@@ -71,10 +71,13 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
       limits.entry_seconds = CYBEXP_TRY(get_uint(origin, path, value, 1, 86400));
     } else if (key == "max_attempts") {
       limits.max_attempts = CYBEXP_TRY(get_uint(origin, path, value, 1, 1000));
+    } else if (key == "memory_budget") {
+      limits.memory_budget = CYBEXP_TRY(get_uint(origin, path, value, 1ull << 20, 1ull << 44));
     } else {
       return config_error(origin, "unknown key '" + path +
                                       "': expected max_blob_bytes, max_canonical_bytes, "
-                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts");
+                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts, "
+                                      "memory_budget");
     }
   }
   return {};
@@ -123,7 +126,8 @@ Result<void> parse_timeouts(const fs::path& origin, const Value& v, StoreTimeout
 Result<std::string> get_log_level(const fs::path& origin, const Value& v) {
   const std::string level = CYBEXP_TRY(get_string(origin, "log_level", v));
   if (level != "debug" && level != "info" && level != "warning" && level != "error") {
-    return config_error(origin, "'log_level' is '" + level + "': use debug, info, warning or error");
+    return config_error(origin,
+                        "'log_level' is '" + level + "': use debug, info, warning or error");
   }
   return level;
 }

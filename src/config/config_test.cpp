@@ -146,13 +146,14 @@ TEST(Config, TimeoutsDefaultForEveryShape) {
 
 TEST(Config, BadTimeoutsAndLogLevelAreNamed) {
   const auto error = [](const std::string& extra) {
-    auto c = parse_config(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"}, )" +
-                              extra + "}",
-                          kOrigin);
+    auto c = parse_config(
+        R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"}, )" + extra + "}",
+        kOrigin);
     return c ? std::string("loaded") : c.error().message;
   };
-  EXPECT_EQ(error(R"("timeouts": {"lock_seconds": 0})"),
-            "/etc/cybexp/config.json: 'timeouts.lock_seconds' must be between 0.1 and 86400 seconds");
+  EXPECT_EQ(
+      error(R"("timeouts": {"lock_seconds": 0})"),
+      "/etc/cybexp/config.json: 'timeouts.lock_seconds' must be between 0.1 and 86400 seconds");
   EXPECT_EQ(error(R"("timeouts": {"statement_seconds": "30"})"),
             "/etc/cybexp/config.json: 'timeouts.statement_seconds' must be a number of seconds");
   EXPECT_EQ(error(R"("timeouts": {"idle_seconds": 3})"),

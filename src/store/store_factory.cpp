@@ -77,7 +77,8 @@ std::unexpected<Error> unsupported(const std::string& role, const std::string& u
 void Stores::interrupt() const {
   if (cache) cache->interrupt();
   // One object serving both roles is interrupted once.
-  if (archive && dynamic_cast<const void*>(archive.get()) != dynamic_cast<const void*>(cache.get())) {
+  if (archive &&
+      dynamic_cast<const void*>(archive.get()) != dynamic_cast<const void*>(cache.get())) {
     archive->interrupt();
   }
 }

@@ -26,7 +26,8 @@ void write_config(const WorkDir& dir, const std::string& url, const std::string&
                       "{\"cache\": {\"url\": \"" + url +
                           "\", \"private_key\": \"priv.pem\"},\n \"archive\": {\"url\": \"" + url +
                           "\"},\n \"public_key\": \"pub.pem\", \"lease_seconds\": 60,\n"
-                          " \"timeouts\": " + timeouts + "}\n");
+                          " \"timeouts\": " +
+                          timeouts + "}\n");
 }
 
 void submit(const WorkDir& dir, int n) {
@@ -83,10 +84,13 @@ TEST(DaemonStall, HeldTableLockIsLoggedBackedOffAndRecovered) {
 
   holder.exec("COMMIT");
   Db db(url);
-  ASSERT_TRUE(poll_until(Seconds(30), [&] {
-    daemon.notified_during(std::chrono::milliseconds(50));
-    return unfinished(db) == 0;
-  })) << unfinished(db) << " entries left\n" << daemon.err();
+  ASSERT_TRUE(poll_until(Seconds(30),
+                         [&] {
+                           daemon.notified_during(std::chrono::milliseconds(50));
+                           return unfinished(db) == 0;
+                         }))
+      << unfinished(db) << " entries left\n"
+      << daemon.err();
   EXPECT_EQ(db.scalar("SELECT count(*) FROM cybexp_entries WHERE processed"), 3);
   EXPECT_EQ(leased(db), 0);
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
@@ -119,13 +123,46 @@ TEST(DaemonStall, SigtermInterruptsACallBlockedOnALockAndExitsZero) {
   EXPECT_EQ(leased(db), 0);
 }
 
+// The first signal leaves a commit to finish (it ends within its timeouts);
+// a second one interrupts it, releases what it can and exits at once.
+TEST(DaemonStall, ASecondSigtermInterruptsABlockedCommitAndReleases) {
+  const std::string url = fresh_database("second_sigterm");
+  WorkDir dir(url, url, 60);
+  write_config(dir, url, "{\"statement_seconds\": 300, \"lock_seconds\": 300}");
+  submit(dir, 3);
+  Db holder(url);
+  holder.exec("BEGIN; LOCK TABLE cybexp_documents IN ACCESS EXCLUSIVE MODE");
+
+  Daemon daemon = start(dir);
+  Db db(url);
+  ASSERT_TRUE(poll_until(Seconds(20), [&] { return blocked_on_lock(db) >= 1 && leased(db) == 3; }))
+      << daemon.err();  // claimed, decrypted, and the commit waits for the documents table
+  daemon.signal(SIGTERM);
+  EXPECT_FALSE(daemon.wait(std::chrono::milliseconds(1500))) << "the first signal broke the commit";
+  const auto t0 = Clock::now();
+  daemon.signal(SIGTERM);
+  ASSERT_TRUE(daemon.wait(std::chrono::seconds(5))) << daemon.err();
+  const double seconds = Seconds(Clock::now() - t0).count();
+  EXPECT_LT(seconds, 3.0);
+  std::printf("[ info ] exit %d %.2f s after the second SIGTERM, a commit blocked\n",
+              daemon.code(), seconds);
+  EXPECT_NE(daemon.err().find("second stop signal"), std::string::npos) << daemon.err();
+  // The loop finished within the second's grace (exit 0, leases released),
+  // or the grace ran out (exit 1, leases left to expire).
+  ASSERT_TRUE(daemon.code() == 0 || daemon.code() == 1) << daemon.code() << daemon.err();
+  if (daemon.code() == 0) {
+    EXPECT_EQ(leased(db), 0);
+  }
+  holder.exec("COMMIT");
+  EXPECT_EQ(unfinished(db), 3);  // nothing marked without its document
+}
+
 TEST(DaemonStall, WatchdogPingsStopWhileTheStoreHangsAndResumeAfter) {
   const std::string url = fresh_database("hung_store");
   WorkDir dir(url, url, 60);
   // The longest call: 1 s to connect + 1 s of statement; stuck beyond
   // 2 * 2 + 1 = 5 s without a sign of life, the pings stop.
-  write_config(dir, url,
-               "{\"statement_seconds\": 1, \"lock_seconds\": 1, \"connect_seconds\": 1}");
+  write_config(dir, url, "{\"statement_seconds\": 1, \"lock_seconds\": 1, \"connect_seconds\": 1}");
   submit(dir, 2);
   Daemon daemon = start(dir, {{"WATCHDOG_USEC", "1000000"}, {"WATCHDOG_PID", "$PID"}});
   ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
@@ -154,7 +191,8 @@ TEST(DaemonStall, WatchdogPingsStopWhileTheStoreHangsAndResumeAfter) {
   ASSERT_TRUE(wait_log(daemon, stuck)) << daemon.err();
   const auto quiet = daemon.notified_during(std::chrono::milliseconds(2500));
   EXPECT_EQ(std::count_if(quiet.begin(), quiet.end(), ping), 0)
-      << "pings went on for a stuck loop\n" << daemon.err();
+      << "pings went on for a stuck loop\n"
+      << daemon.err();
 
   for (int pid : backends) kill(pid, SIGCONT);
   EXPECT_TRUE(daemon.wait_notified(ping)) << daemon.err();

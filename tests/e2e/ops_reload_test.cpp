@@ -26,10 +26,11 @@ class OpsReload : public ::testing::Test {
   }
   void write_config(const std::string& name, const std::string& private_keys,
                     const std::string& public_key, const std::string& extra = "") const {
-    testing::write_file(dir_ / name, "{\"cache\": {\"url\": \"sqlite:store.db\", \"private_key\": " +
-                                         private_keys +
-                                         "},\n \"archive\": {\"url\": \"sqlite:store.db\"},\n"
-                                         " \"public_key\": \"" + public_key + "\"" + extra + "}\n");
+    testing::write_file(
+        dir_ / name, "{\"cache\": {\"url\": \"sqlite:store.db\", \"private_key\": " + private_keys +
+                         "},\n \"archive\": {\"url\": \"sqlite:store.db\"},\n"
+                         " \"public_key\": \"" +
+                         public_key + "\"" + extra + "}\n");
   }
   // Submits n entries encrypted for the public key `config` names.
   void submit(const std::string& config, const std::string& prefix, int n) const {
@@ -69,21 +70,24 @@ TEST_F(OpsReload, SighupWithANewKeyArchivesItsEntriesWithoutARestart) {
   submit("config.json", "a", 2);
   Daemon daemon = start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.err();
-  ASSERT_TRUE(until(daemon, [&] { return status().starts_with("{\"pending\": 0, \"processed\": 2, "); }))
-      << status();
+  ASSERT_TRUE(until(daemon, [&] {
+    return status().starts_with("{\"pending\": 0, \"processed\": 2, ");
+  })) << status();
 
   write_config("config.json", "[\"a-priv.pem\", \"b-priv.pem\"]", "a-pub.pem",
                ", \"limits\": {\"max_depth\": 100}");
   const pid_t pid = daemon.pid();
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(logged(daemon, "configuration reloaded changed=\"private_key, limits.max_depth\" "
-                             "private_keys=2 log_level=info"))
+  ASSERT_TRUE(logged(daemon,
+                     "configuration reloaded changed=\"private_key, limits.max_depth\" "
+                     "private_keys=2 log_level=info"))
       << daemon.err();
   ASSERT_TRUE(logged(daemon, "new keys and limits in use private_keys=2")) << daemon.err();
   submit("b.json", "b", 3);
-  EXPECT_TRUE(until(daemon, [&] {
-    return status().starts_with("{\"pending\": 0, \"processed\": 5, \"skipped\": {}, ");
-  })) << status() << daemon.err();
+  EXPECT_TRUE(until(
+      daemon,
+      [&] { return status().starts_with("{\"pending\": 0, \"processed\": 5, \"skipped\": {}, "); }))
+      << status() << daemon.err();
   EXPECT_TRUE(daemon.running());
   EXPECT_EQ(daemon.pid(), pid);
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
@@ -114,7 +118,8 @@ TEST_F(OpsReload, ABadFileOnSighupKeepsTheOldSettings) {
   // The old key still works, in the same process.
   write_config("config.json", "[\"a-priv.pem\"]", "a-pub.pem");
   submit("config.json", "a", 2);
-  EXPECT_TRUE(until(daemon, [&] { return status().starts_with("{\"pending\": 0, \"processed\": 2, "); }))
+  EXPECT_TRUE(
+      until(daemon, [&] { return status().starts_with("{\"pending\": 0, \"processed\": 2, "); }))
       << status() << daemon.err();
   EXPECT_TRUE(daemon.running());
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();

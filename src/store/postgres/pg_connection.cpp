@@ -257,7 +257,8 @@ Result<void> Connection::start_session() {
   // A lock held by someone else, or a statement the server cannot finish,
   // fails the call after these instead of hanging it (docs/OPERATIONS.md,
   // "Timeouts"); a URL's own options=-c statement_timeout=... is kept.
-  const std::string statement = url_sets_statement_timeout_ ? "" : milliseconds(timeouts_.statement_seconds);
+  const std::string statement =
+      url_sets_statement_timeout_ ? "" : milliseconds(timeouts_.statement_seconds);
   const std::string lock = url_sets_lock_timeout_ ? "" : milliseconds(timeouts_.lock_seconds);
   const char* values[] = {statement.c_str(), lock.c_str()};
   PgResult set(PQexecParams(conn_,
@@ -265,8 +266,8 @@ Result<void> Connection::start_session() {
                             "UNION ALL SELECT set_config('lock_timeout', $2, false) WHERE $2 <> ''",
                             2, nullptr, values, nullptr, nullptr, 0));
   if (!set || PQresultStatus(set.get()) != PGRES_TUPLES_OK) {
-    return std::unexpected(error("connect: timeouts",
-                                 set ? PQresultErrorMessage(set.get()) : PQerrorMessage(conn_)));
+    return std::unexpected(
+        error("connect: timeouts", set ? PQresultErrorMessage(set.get()) : PQerrorMessage(conn_)));
   }
   return {};
 }
@@ -344,8 +345,7 @@ Result<void> Connection::run(std::string_view what, const char* sql) {
 
 // ---- ConnectionPool ----------------------------------------------------------
 
-ConnectionPool::ConnectionPool(std::string url, std::size_t max_size,
-                               const StoreTimeouts& timeouts)
+ConnectionPool::ConnectionPool(std::string url, std::size_t max_size, const StoreTimeouts& timeouts)
     : url_(std::move(url)), max_size_(max_size == 0 ? 1 : max_size), timeouts_(timeouts) {}
 
 void ConnectionPool::cancel_all() {

@@ -153,8 +153,8 @@ class Connection {
   bool url_sets_lock_timeout_ = false;
   std::string label_;
   PGconn* conn_ = nullptr;
-  std::mutex cancel_mu_;         // guards cancel_ against cancel() from other threads
-  PGcancel* cancel_ = nullptr;   // for conn_; null while not connected
+  std::mutex cancel_mu_;                      // guards cancel_ against cancel() from other threads
+  PGcancel* cancel_ = nullptr;                // for conn_; null while not connected
   std::unordered_set<std::string> prepared_;  // names prepared on conn_
   bool in_tx_ = false;  // inside transaction(): never reconnect or roll back
 };

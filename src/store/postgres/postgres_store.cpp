@@ -19,8 +19,7 @@ bool postgres_url(const std::string& url) {
 
 }  // namespace
 
-PostgresStore::PostgresStore(const std::string& url, bool both_roles,
-                             const StoreTimeouts& timeouts)
+PostgresStore::PostgresStore(const std::string& url, bool both_roles, const StoreTimeouts& timeouts)
     : conn_(url, timeouts), blob_pool_(url, kBlobConnections, timeouts), both_roles_(both_roles) {}
 
 void PostgresStore::interrupt() {
@@ -28,8 +27,7 @@ void PostgresStore::interrupt() {
   blob_pool_.cancel_all();
 }
 
-Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& url,
-                                                           bool both_roles,
+Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& url, bool both_roles,
                                                            const StoreTimeouts& timeouts) {
   if (!postgres_url(url)) {
     return make_error(ErrorKind::kInvalidArgument,
@@ -96,7 +94,8 @@ Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archiv
     stores.archive = both;
     return stores;
   }
-  if (cache != nullptr) stores.cache = CYBEXP_TRY(pg::PostgresStore::open(cache->url, false, cache->timeouts));
+  if (cache != nullptr)
+    stores.cache = CYBEXP_TRY(pg::PostgresStore::open(cache->url, false, cache->timeouts));
   if (archive != nullptr) {
     stores.archive = CYBEXP_TRY(pg::PostgresStore::open(archive->url, false, archive->timeouts));
   }

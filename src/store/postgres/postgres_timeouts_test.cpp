@@ -73,7 +73,7 @@ TEST_F(PostgresTimeoutsTest, ACallBlockedOnALockFailsAfterLockSeconds) {
       << claimed.error().message;
   EXPECT_GE(waited, 0.45);
   EXPECT_LT(waited, 10.0);
-  PQfinish(holder);  // the lock goes with the session
+  PQfinish(holder);                                             // the lock goes with the session
   EXPECT_EQ(ok(store->claim(claim_request("w1"))).size(), 1u);  // the store is usable again
 }
 

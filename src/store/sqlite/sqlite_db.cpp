@@ -2,8 +2,10 @@
 // with errors as values, and the IMMEDIATE transaction guard.
 #include "store/sqlite/sqlite_db.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <thread>
 
 namespace cybexp::sqlite {
 
@@ -180,10 +182,32 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
     sqlite3_close_v2(db);
     return make_error(ErrorKind::kDatabase, "sqlite " + path + ": open: " + message);
   }
-  std::unique_ptr<Connection> conn(new Connection(path, db));
-  rc = sqlite3_busy_timeout(db, busy_timeout_ms);
-  if (rc != SQLITE_OK) return std::unexpected(conn->error("busy_timeout"));
+  std::unique_ptr<Connection> conn(new Connection(path, db, busy_timeout_ms));
+  rc = sqlite3_busy_handler(db, &Connection::busy_wait, conn.get());
+  if (rc != SQLITE_OK) return std::unexpected(conn->error("busy_handler"));
   return conn;
+}
+
+// SQLite's own busy_timeout, plus a way out: count is 0 at the start of
+// each wait; an interrupt() since then, or busy_timeout_ms, ends it
+// (SQLITE_BUSY, "database is locked").
+int Connection::busy_wait(void* self, int count) {
+  auto* c = static_cast<Connection*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  if (count == 0) {
+    c->wait_interrupts_ = c->interrupts_.load();
+    c->wait_started_ = now;
+  }
+  if (c->interrupts_.load() != c->wait_interrupts_) return 0;
+  if (now - c->wait_started_ >= std::chrono::milliseconds(c->busy_timeout_ms_)) return 0;
+  // 1, 2, 4 ... ms, then every 20 ms: quick for a short lock, cheap for a long one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << std::min(count, 5), 20)));
+  return 1;
+}
+
+void Connection::interrupt() {
+  ++interrupts_;
+  sqlite3_interrupt(db_);
 }
 
 Connection::~Connection() {

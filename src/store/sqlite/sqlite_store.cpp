@@ -112,9 +112,9 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
 
 SqliteStore::~SqliteStore() = default;
 
-// db_ lives as long as the store, and sqlite3_interrupt may be called from
-// any thread while another uses the connection.
-void SqliteStore::interrupt() { sqlite3_interrupt(db_->handle()); }
+// db_ lives as long as the store, and Connection::interrupt may be called
+// from any thread while another uses the connection.
+void SqliteStore::interrupt() { db_->interrupt(); }
 
 bool SqliteStore::shares_database_with(const ArchiveStore& archive) const {
   const auto* other = dynamic_cast<const SqliteStore*>(&archive);
@@ -152,6 +152,12 @@ Result<std::unique_ptr<Connection>> SqliteStore::take_reader() {
   // Opened outside the pool lock: opening touches the file and may wait.
   auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, busy_timeout_ms_, read_only_));
   CYBEXP_TRY_VOID(configure_reader(*reader));
+  // Blobs are read once, straight into the caller's buffer: through the
+  // memory map every page read would stay mapped into the process (a
+  // second copy of each large blob in its resident memory, issue 15); with
+  // pread(2) it is one syscall per 16 KiB page and SQLite's small page
+  // cache.
+  CYBEXP_TRY_VOID(reader->exec("PRAGMA mmap_size = 0", "mmap_size"));
   return reader;
 }
 
@@ -218,18 +224,20 @@ int busy_ms(const StoreTimeouts& t) { return static_cast<int>(t.lock_seconds * 1
 
 Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode,
                                                       const StoreTimeouts& timeouts) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
 Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode,
                                                           const StoreTimeouts& timeouts) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
 Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode,
                                     const StoreTimeouts& timeouts) {
-  auto store = CYBEXP_TRY(
-      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
+  auto store =
+      CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
   return Stores{store, store};
 }
 

@@ -43,8 +43,7 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
   // error.
   // busy_timeout_ms: how long a call waits for another process's lock
   // before failing (kDatabase).
-  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path,
-                                                   bool read_only = false,
+  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path, bool read_only = false,
                                                    int busy_timeout_ms = kBusyTimeoutMs);
   ~SqliteStore() override;
 
@@ -86,8 +85,9 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
   // CheckableDatabase (sqlite_check.cpp)
   Result<std::vector<std::string>> check_database(CheckDepth depth) override;
 
-  // sqlite3_interrupt on the main connection: the statement running now
-  // fails (SQLITE_INTERRUPT). Thread-safe.
+  // Interrupts the main connection: the statement running now fails
+  // (SQLITE_INTERRUPT), a wait for another process's lock ends (SQLITE_BUSY).
+  // Thread-safe.
   void interrupt() override;
 
  private:
