@@ -12,10 +12,18 @@
 // someone else's lock is interrupted (Stores::interrupt), unless it is a
 // commit (a commit ends within the store's timeouts).
 //
+// Between passes it sleeps upstream's min(3600, 2**n + random) seconds. After
+// a failed pass that sleep is kept whole (only stop ends it). After a pass
+// without work it is spent in CacheStore::wait_for_change, so a new entry
+// starts the next pass at once (at most one such pass per 0.2 s), and wake()
+// (SIGUSR1, `cybexp-archive wake`) ends it too; the formula stays the bound
+// on how often the stores are polled.
+//
 // Thread safety: an Archiver is driven by one thread (run); it starts and
 // joins its own worker threads. The callbacks run on run()'s thread.
 // reload() and interrupt_now() may be called from any thread (a signal
-// thread), as may the stop request of run()'s stop token.
+// thread), as may the stop request of run()'s stop token. wake()
+// may be called from any thread at any time.
 #pragma once
 
 #include <atomic>
@@ -50,6 +58,9 @@ struct RunOptions {
   // with limits.entry_seconds, how long workers may go without finishing an
   // entry before the pass stops reporting itself alive (on_alive).
   double store_call_seconds = 40;
+  // Cap on the sleep after a pass without work (backoff.max_idle_seconds);
+  // failure backoffs keep upstream's formula whatever this says.
+  double max_idle_seconds = 3600;
 };
 
 // Counts of committed finishes: an entry counts once, when its mark commits.
@@ -90,8 +101,15 @@ class Archiver {
   // left to claim). Returns an error only when --once gives up on the store.
   Result<RunSummary> run(std::stop_token stop);
 
+  // Starts the next pass now: ends an idle sleep at once; during a pass,
+  // another pass follows it without sleeping; during a failure backoff,
+  // nothing (the pass after the backoff is that next pass).
+  void wake();
+
   // Called at most a few times a second.
   void on_progress(std::function<void(const Progress&)> fn) { hooks_.progress = std::move(fn); }
+  // Called as each pass begins.
+  void on_pass_start(std::function<void()> fn) { pass_start_ = std::move(fn); }
   // Called after each pass with the sleep about to happen.
   void on_backoff(std::function<void(int n_failed, double seconds)> fn) { backoff_ = std::move(fn); }
   // Called after every group commit (or failed commit).
@@ -111,6 +129,10 @@ class Archiver {
   // Interrupts the stores' running calls whatever they are (a commit too):
   // for a second stop signal.
   void interrupt_now() const { stores_.interrupt(); }
+  // Called at least every 30 s during a sleep between passes (not at its
+  // end), with the seconds left, so that gauges can be refreshed; the stores
+  // are free to use from it.
+  void on_idle(std::function<void(double seconds_left)> fn) { idle_ = std::move(fn); }
 
   const std::string& worker_id() const { return options_.worker_id; }
 
@@ -139,9 +161,18 @@ class Archiver {
   };
   void take_reloaded_settings();
   bool sleep(double seconds, std::stop_token stop);
-  std::mutex reload_mu_;              // guards reloaded_ and nap_
-  std::optional<Settings> reloaded_;  // waiting for the next pass
-  std::stop_source* nap_ = nullptr;   // the backoff sleep in progress, if any
+  std::mutex reload_mu_;                 // guards reloaded_, nap_, wake_pending_, idle_nap_
+  std::optional<Settings> reloaded_;     // waiting for the next pass
+  std::stop_source* nap_ = nullptr;      // the backoff sleep in progress, if any
+  std::function<void(double)> idle_;
+  std::function<void()> pass_start_;
+
+  // Sleeps after a pass without work, until `seconds` pass, the cache
+  // store reports a change, wake(), reload() or stop.
+  void sleep_until_work(double seconds, std::stop_token stop);
+  double last_pass_end_ = 0;  // clock_.now() when the last pass ended
+  bool wake_pending_ = false;  // guarded by reload_mu_: wake() since the last pass began
+  bool idle_nap_ = false;      // guarded by reload_mu_: nap_ is an idle sleep (wake() ends it)
 };
 
 }  // namespace cybexp

@@ -7,7 +7,10 @@
 // as its Clock.
 #pragma once
 
+#include <functional>
 #include <stop_token>
+
+#include "cybexp/result.h"
 
 namespace cybexp {
 
@@ -17,6 +20,16 @@ class Clock {
   virtual double now() = 0;  // seconds, monotonic
   // Sleeps, or returns early (false) when stop is requested.
   virtual bool sleep_for(double seconds, std::stop_token stop) = 0;
+
+  // A sleep of up to `seconds` that `wait` (a store's wait_for_change,
+  // store.h) may end early; returns what wait returns. The real clock calls
+  // wait; a clock that only records sleeps (tests) overrides this to record
+  // it as a sleep_for and report no change.
+  using ChangeWait = std::function<Result<bool>(double seconds, std::stop_token stop)>;
+  virtual Result<bool> wait_for_change(double seconds, std::stop_token stop,
+                                       const ChangeWait& wait) {
+    return wait(seconds, std::move(stop));
+  }
 };
 Clock& system_clock();
 

@@ -16,6 +16,15 @@
 // requeue), finish() reports it lost, release() ignores it; none of them
 // fails the call for it.
 //
+// Waiting for work (CacheStore::wait_for_change): the archive loop sleeps
+// between passes inside the store, which ends the sleep as soon as a new (or
+// requeued, or released) entry may be claimable, at no cost to the database:
+// PostgreSQL LISTENs for a trigger's NOTIFY on the store's connection, SQLite
+// polls PRAGMA data_version of its kept-open connection a few times a second
+// (a local read of the WAL index, no query of the entries unless another
+// connection wrote), MongoDB follows a change stream where the deployment
+// has one. A store without a way to hear of changes just sleeps.
+//
 // Bounded waits: every call ends, at the latest after the StoreTimeouts it
 // was opened with (store_factory.h); a call that times out fails with
 // kDatabase like any other store error.
@@ -34,6 +43,9 @@
 // from any number of threads and concurrently with the other methods, and
 // interrupt(), which may be called from any thread at any time (a signal
 // thread), as often as wanted.
+// wait_for_change() counts as a use of the store (one thread, not alongside
+// the other methods); its stop_token may be requested from any thread, and
+// ends the wait within a fraction of a second.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +54,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -215,6 +228,16 @@ class CacheStore : public BlobSource {
 
   // See "Interrupting" above. Thread-safe; the default does nothing.
   virtual void interrupt() {}
+
+  // Blocks for up to `seconds`, or less when another connection may have
+  // made an entry claimable (added, requeued or released one) since the
+  // previous wait_for_change() or the store's opening, or when `stop` is
+  // requested. True: such a change was seen (it may be spurious: claim to
+  // find out); false: the time passed or stop was requested. Changes this
+  // object made itself do not count. The base class hears of nothing and
+  // only sleeps. An error (the connection broke) returns at once; the caller
+  // sleeps the rest itself.
+  virtual Result<bool> wait_for_change(double seconds, std::stop_token stop);
 };
 
 class ArchiveStore {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/options.h"
 #include "cybexp/python_json.h"
@@ -19,8 +20,11 @@ int cmd_status(Context& ctx, std::vector<char*> args) {
   static const char* kHelp = R"(usage: cybexp-archive status [--json]
 
 Entry counts (pending, processed, skipped by state), entries in flight per
-worker, and the archive's size. --json prints one object with pending,
-processed, skipped (state to count), documents, data_bytes and in_flight.
+worker, the archive's size, and each `run` daemon of this configuration
+(its state file in run_dir): archiving, idle or backoff, and when its next
+pass is due. --json prints one object with pending, processed, skipped
+(state to count), documents, data_bytes, in_flight and daemons (pid,
+worker, state, next_pass_at in seconds since the epoch or null).
 )";
   bool json = false;
   auto rest = parse_options(args, {{"json", false}}, kHelp,
@@ -48,7 +52,7 @@ processed, skipped (state to count), documents, data_bytes and in_flight.
              ", \"entries\": " + std::to_string(l.entries) + ", \"since\": " + number(l.oldest_claim) + "}";
       first = false;
     }
-    out += "]}\n";
+    out += "], \"daemons\": " + daemon_status(ctx.config(), true) + "}\n";
   } else {
     out = "pending     " + std::to_string(c.pending) + "\nprocessed   " + std::to_string(c.processed) +
           "\nskipped     " + std::to_string(skipped);
@@ -64,6 +68,7 @@ processed, skipped (state to count), documents, data_bytes and in_flight.
       out += "in flight   " + std::to_string(l.entries) + " entries leased by " +
              escape_for_terminal(l.worker) + " since " + utc(l.oldest_claim) + "\n";
     }
+    out += daemon_status(ctx.config(), false);
   }
   print(out);
   return kExitOk;

@@ -1,13 +1,16 @@
 // `run`: the archive loop as a Unix service. Signals (run_signals.h): the
 // first SIGTERM/SIGINT stops claiming, finishes and commits the entries being
 // decrypted, releases the rest and exits 0; a second exits at once; SIGHUP
-// reloads keys, limits and log level.
+// reloads keys, limits and log level; SIGUSR1 starts the next pass now
+// (Archiver::wake).
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "cli/check_deep.h"
@@ -57,7 +60,12 @@ int cmd_run(Context& ctx, std::vector<char*> args) {
 The archive loop (upstream's archive()): claims pending entries, decrypts,
 parses and archives them, marks each processed or skipped, and sleeps
 min(3600, 2^n + random) seconds between passes, n counting passes without
-success. SIGTERM or SIGINT: finish the entries being decrypted, commit,
+success (capped by backoff.max_idle_seconds after passes without work). A
+new or requeued entry ends such a sleep at once (PostgreSQL: LISTEN/NOTIFY;
+SQLite: the file's data_version; MongoDB: a change stream on replica sets),
+as do SIGUSR1 and `cybexp-archive wake`; a sleep after a store failure is
+kept whole. The daemon's state (and when its next pass is due) is in
+`status`. SIGTERM or SIGINT: finish the entries being decrypted, commit,
 release the rest, exit 0 (a second signal: exit 1 at once). SIGHUP: read the
 configuration again for the private and public keys, limits and log level.
 
@@ -93,6 +101,7 @@ WatchdogSec, WATCHDOG pings.
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   opt.lease_seconds = ctx.config().lease_seconds;  // after --help, which needs no configuration
+  opt.max_idle_seconds = ctx.config().max_idle_seconds;
   opt.memory_budget = ctx.config().limits.memory_budget;
   const StoreTimeouts& timeouts = ctx.config().timeouts;
   opt.store_call_seconds = timeouts.longest_call();
@@ -150,6 +159,8 @@ WatchdogSec, WATCHDOG pings.
     });
   }
   monitor.attach(archiver, *stores.cache, opt.force);  // also logs each backoff sleep
+  if (!opt.once) monitor.publish_state(ctx.config().run_dir, archiver.worker_id());
+  stopper.on_wake([&archiver] { archiver.wake(); });
   {
     // READY counts the backlog first: a stop frees that count if it waits
     // for a lock (from run() on, the Archiver does this).

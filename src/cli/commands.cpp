@@ -16,7 +16,7 @@ constexpr std::array kCommands = {
                 "[--once] [--force-process] [--limit N] [--workers N] [--batch N] "
                 "[--metrics-listen [HOST:]PORT]",
                 "the archive loop", cmd_run},
-    CommandSpec{"status", "[--json]", "entry counts and archive size", cmd_status},
+    CommandSpec{"status", "[--json]", "entry counts, archive size, running daemons", cmd_status},
     CommandSpec{"entries", "[--state S] [--typetag T] [--json]", "one entry a line", cmd_entries},
     CommandSpec{"export", "[--sub-type S]", "archived documents as JSON lines", cmd_export},
     CommandSpec{"subtypes", "list | add TYPETAG SUB_TYPE | remove TYPETAG", "the sub-type registry",
@@ -28,6 +28,7 @@ constexpr std::array kCommands = {
                 cmd_check},
     CommandSpec{"inspect", "ENTRY_ID [--decrypt] [--dry-run] [--json]",
                 "one entry: fields, state, reason, lease", cmd_inspect},
+    CommandSpec{"wake", "", "start the running daemons' next pass now (SIGUSR1)", cmd_wake},
 };
 
 constexpr std::string_view kHead =

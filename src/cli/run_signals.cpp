@@ -23,6 +23,8 @@ const char* signal_name(int sig) {
       return "SIGINT";
     case SIGHUP:
       return "SIGHUP";
+    case SIGUSR1:
+      return "SIGUSR1";
     default:
       return "?";
   }
@@ -35,6 +37,7 @@ SignalThread::SignalThread() {
   sigaddset(&set_, SIGTERM);
   sigaddset(&set_, SIGINT);
   sigaddset(&set_, SIGHUP);
+  sigaddset(&set_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   thread_ = std::jthread([this](std::stop_token self) {
     const timespec tick{0, 200'000'000};
@@ -56,6 +59,11 @@ void SignalThread::on_reload(std::function<void()> fn) {
   reload_ = std::move(fn);
 }
 
+void SignalThread::on_wake(std::function<void()> fn) {
+  std::lock_guard lock(callbacks_mu_);
+  wake_ = std::move(fn);
+}
+
 void SignalThread::on_second_stop(std::function<void()> fn) {
   std::lock_guard lock(callbacks_mu_);
   second_stop_ = std::move(fn);
@@ -66,6 +74,7 @@ void SignalThread::finished() {
   {
     std::lock_guard lock(callbacks_mu_);
     reload_ = nullptr;
+    wake_ = nullptr;
     second_stop_ = nullptr;
   }
   {
@@ -76,6 +85,12 @@ void SignalThread::finished() {
 }
 
 void SignalThread::take(int sig) {
+  if (sig == SIGUSR1) {
+    std::lock_guard lock(callbacks_mu_);
+    log(LogLevel::kInfo, "SIGUSR1: starting the next pass now");
+    if (wake_) wake_();
+    return;
+  }
   if (sig == SIGHUP) {
     std::lock_guard lock(callbacks_mu_);
     if (!reload_) {

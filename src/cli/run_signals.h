@@ -10,6 +10,8 @@
 //                    progress, then the process exits at once with status 1;
 //                    leases still held expire after lease_seconds.
 //   SIGHUP           on_reload: the configuration file read again (Reloader).
+//   SIGUSR1          on_wake: the next pass starts now (Archiver::wake);
+//                    `cybexp-archive wake` sends it.
 //
 // Reloader: what SIGHUP can change without a restart - the private keys
 // (files read again), the public key, the limits and the log level - is
@@ -45,6 +47,7 @@ class SignalThread {
 
   std::stop_token token() { return stop_.get_token(); }
   void on_reload(std::function<void()> fn);
+  void on_wake(std::function<void()> fn);
   void on_second_stop(std::function<void()> fn);
   // The loop has ended: no callback runs after this returns (what they
   // refer to may be destroyed), and a second signal only waits for the exit.
@@ -58,6 +61,7 @@ class SignalThread {
   std::stop_source stop_;
   std::mutex callbacks_mu_;            // held while a callback runs
   std::function<void()> reload_;       // guarded by callbacks_mu_
+  std::function<void()> wake_;         // guarded by callbacks_mu_
   std::function<void()> second_stop_;  // guarded by callbacks_mu_
   std::mutex mu_;
   std::condition_variable cv_;

@@ -132,6 +132,19 @@ Result<std::string> get_log_level(const fs::path& origin, const Value& v) {
   return level;
 }
 
+Result<void> parse_backoff(const fs::path& origin, const Value& section, Config& c) {
+  if (!section.is_object()) return config_error(origin, "'backoff' must be an object");
+  for (const auto& [key, value] : section.as_object()) {
+    if (key == "max_idle_seconds") {
+      c.max_idle_seconds =
+          static_cast<int>(CYBEXP_TRY(get_uint(origin, "backoff." + key, value, 1, 3600)));
+    } else {
+      return config_error(origin, "unknown key 'backoff." + key + "': expected max_idle_seconds");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 const char* config_shape_name(ConfigShape shape) {
@@ -157,6 +170,7 @@ Config default_config(const fs::path& home) {
   c.archive = {"sqlite:" + (abs / "archive.db").string(), "tahoe_db", "instance"};
   c.private_keys = {abs / "priv.pem"};
   c.public_key = abs / "pub.pem";
+  c.run_dir = abs;
   return c;
 }
 
@@ -173,6 +187,9 @@ Result<Config> parse_config(std::string_view text, const fs::path& origin) {
   c.origin = fs::absolute(origin);
   c.private_keys = {base / "priv.pem"};
   c.public_key = base / "pub.pem";
+  // The packaged unit's RuntimeDirectory while the service runs, else beside the file.
+  std::error_code ec;
+  c.run_dir = fs::is_directory(kPackagedRunDir, ec) ? fs::path(kPackagedRunDir) : base;
   CYBEXP_TRY_VOID(parse_targets(origin, base, root, c));
   for (const auto& [key, value] : root.as_object()) {
     if (kStoreSections.contains(key)) {
@@ -187,10 +204,14 @@ Result<Config> parse_config(std::string_view text, const fs::path& origin) {
       CYBEXP_TRY_VOID(parse_timeouts(origin, value, c.timeouts));
     } else if (key == "log_level") {
       c.log_level = CYBEXP_TRY(get_log_level(origin, value));
+    } else if (key == "backoff") {
+      CYBEXP_TRY_VOID(parse_backoff(origin, value, c));
+    } else if (key == "run_dir") {
+      c.run_dir = resolve(base, CYBEXP_TRY(get_string(origin, key, value)));
     } else if (!kForeignSections.contains(key)) {
       return config_error(origin, "unknown key '" + key +
                                       "': expected cache, archive, public_key, lease_seconds, "
-                                      "limits, timeouts, log_level");
+                                      "limits, timeouts, log_level, backoff, run_dir");
     }
   }
   c.cache.timeouts = c.timeouts;

@@ -80,6 +80,25 @@ void RunMonitor::waiting(const std::string& why, double seconds) {
   status("waiting for the stores: " + why);
 }
 
+void RunMonitor::publish_state(const std::filesystem::path& run_dir, const std::string& worker) {
+  state_ = std::make_unique<StatePublisher>(run_dir);
+  state_->state().worker = worker;
+  state_->publish();
+}
+
+void RunMonitor::publish(const std::string& state, double next_pass_in) {
+  if (!state_) return;
+  DaemonState& s = state_->state();
+  s.state = state;
+  s.pending = pending_;
+  s.next_pass_at = next_pass_in < 0 ? 0
+                                    : std::chrono::duration<double>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                              .count() +
+                                          next_pass_in;
+  state_->publish();
+}
+
 void RunMonitor::attach(Archiver& archiver, CacheStore& cache, bool force) {
   cache_ = &cache;
   force_ = force;
@@ -87,6 +106,8 @@ void RunMonitor::attach(Archiver& archiver, CacheStore& cache, bool force) {
   archiver.on_backoff([this](int n, double s) { on_backoff(n, s); });
   archiver.on_pass_error([this](const Error& e) { on_pass_error(e); });
   archiver.on_alive([this] { beat(); });
+  archiver.on_pass_start([this] { on_pass_start(); });
+  archiver.on_idle([this](double left) { on_idle(left); });
 }
 
 void RunMonitor::ready() {
@@ -106,7 +127,7 @@ void RunMonitor::status(const std::string& text) {
 
 // Worth a query only when someone can see the answer.
 void RunMonitor::refresh_pending() {
-  if (cache_ == nullptr || (!server_ && !notifier_.enabled())) return;
+  if (cache_ == nullptr || (!server_ && !notifier_.enabled() && !state_)) return;
   last_pending_ = Clock::now();
   auto n = cache_->count_claimable(force_);
   if (!n) {
@@ -115,6 +136,37 @@ void RunMonitor::refresh_pending() {
   }
   pending_ = *n;
   metrics_.set_pending(*n);
+  if (server_) refresh_oldest();
+}
+
+// The first pending entry, oldest first, is the oldest upload waiting.
+void RunMonitor::refresh_oldest() {
+  EntryFilter pending;
+  pending.state = "pending";
+  double oldest = 0;
+  auto r = cache_->for_each_entry(pending, [&](const EntryInfo& info) {
+    oldest = info.entry.timestamp;
+    return false;
+  });
+  if (!r) return;
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  metrics_.set_oldest_pending_age(oldest > 0 ? std::max(0.0, now - oldest) : 0.0);
+}
+
+// A pass woken early ends the sleep the watchdog was told of: from now on
+// only the pass's own beats count.
+void RunMonitor::on_pass_start() {
+  beat();
+  publish("archiving", -1);
+}
+
+void RunMonitor::on_idle(double seconds_left) {
+  refresh_pending();
+  beat(seconds_left);
+  status("idle: " + std::to_string(pending_) + " pending; next pass in " +
+         one_decimal(seconds_left) + " s");
+  publish("idle", seconds_left);
 }
 
 void RunMonitor::on_commit(const CommitReport& report) {
@@ -147,10 +199,12 @@ void RunMonitor::on_backoff(int consecutive_failures, double seconds) {
     status("store failing (" + std::to_string(consecutive_failures) +
            " passes in a row): " + *pass_error_ + "; retrying in " + one_decimal(seconds) + " s");
     pass_error_.reset();
+    publish("backoff", seconds);
   } else {
     refresh_pending();
     status("idle: " + std::to_string(pending_) + " pending; next pass in " + one_decimal(seconds) +
-           " s");
+           " s (sooner when entries arrive)");
+    publish("idle", seconds);
   }
   last_status_ = Clock::now();
   done_at_status_ = done_;

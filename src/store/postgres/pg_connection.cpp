@@ -204,6 +204,7 @@ Error Connection::error(std::string_view what, std::string_view message) const {
 Result<void> Connection::connect() {
   drop();
   prepared_.clear();
+  listening_ = false;
   // Settings before "dbname" are defaults the URL may override; those after
   // it are forced. Without connect_timeout libpq waits forever on a host that
   // drops packets; the keepalives notice a server that vanished mid-call.

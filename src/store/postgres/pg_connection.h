@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -140,12 +141,20 @@ class Connection {
   // any (PQcancel): it then fails with kDatabase. Any thread, any time.
   void cancel();
 
+  // LISTENs to `channel` (at the first call on each server connection, which
+  // reports true: what came before is unknown) and waits up to `seconds` for
+  // a notification from another session, or for stop. True when one came;
+  // all queued ones are consumed (pg_notify.cpp).
+  Result<bool> wait_for_notification(const char* channel, double seconds, std::stop_token stop);
+
  private:
   Result<void> connect();
   Result<void> start_session();
   void drop();  // PQfinish, under the cancel lock
   Result<PgResult> check(std::string_view what, PGresult* raw);
   void rollback_quietly();
+  bool drain_notifications();
+  void settle_notifications();
 
   std::string url_;
   StoreTimeouts timeouts_;
@@ -157,6 +166,7 @@ class Connection {
   PGcancel* cancel_ = nullptr;                // for conn_; null while not connected
   std::unordered_set<std::string> prepared_;  // names prepared on conn_
   bool in_tx_ = false;  // inside transaction(): never reconnect or roll back
+  bool listening_ = false;  // LISTEN issued on conn_
 };
 
 // Connections for fetch_blob, which runs on many threads at once. At most

@@ -50,6 +50,9 @@ class PostgresStore final : public CacheStore, public ArchiveStore, public Check
   Result<void> for_each_entry(const EntryFilter& filter,
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
+  // LISTENs for the schema's trigger (pg_notify.cpp).
+  Result<bool> wait_for_change(double seconds, std::stop_token stop) override;
+  static constexpr const char* kEntriesChannel = "cybexp_entries";
 
   // ArchiveStore.
   Result<std::map<std::string, std::string>> subtypes() override;

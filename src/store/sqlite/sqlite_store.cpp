@@ -107,6 +107,8 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
   std::shared_ptr<SqliteStore> store(new SqliteStore(path, canonical_path, std::move(db)));
   store->read_only_ = read_only;
   store->busy_timeout_ms_ = busy_timeout_ms;
+  // The baseline for wait_for_change: what others commit from now on counts.
+  store->data_version_ = CYBEXP_TRY(store->read_data_version());
   return store;
 }
 

@@ -69,6 +69,8 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
   Result<CacheCounts> entry_counts() override;
+  // Polls PRAGMA data_version (sqlite_wait.cpp).
+  Result<bool> wait_for_change(double seconds, std::stop_token stop) override;
 
   // ArchiveStore
   Result<std::map<std::string, std::string>> subtypes() override;
@@ -110,6 +112,11 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
                                                    BlobColumns blobs);
   std::uint64_t blob_size_or_zero(std::int64_t id);
 
+  // wait_for_change's steps: the main connection's data_version, and whether
+  // it moved since the last look with something claimable now.
+  Result<std::int64_t> read_data_version();
+  Result<bool> changed_claimable();
+
   // fetch_blob's connection pool.
   Result<std::unique_ptr<Connection>> take_reader();
   void return_reader(std::unique_ptr<Connection> reader);
@@ -121,6 +128,7 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
   int busy_timeout_ms_ = kBusyTimeoutMs;
   std::recursive_mutex mu_;  // guards db_ (and its statement cache)
   std::unique_ptr<Connection> db_;
+  std::int64_t data_version_ = -1;  // db_'s PRAGMA data_version at the last look
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;
