@@ -157,6 +157,22 @@ struct ArchiveCounts {
 
 class ArchiveStore;
 
+// What a check of a store's database found, for `check` and `check --deep`.
+// kQuick: the cheap physical checks (SQLite: PRAGMA quick_check, which reads
+// the whole file once). kDeep: everything the backend can check (SQLite:
+// integrity_check; every backend: its tables and indexes are all there).
+enum class CheckDepth { kQuick, kDeep };
+
+// The problems found, one line each saying what to do; empty when sound.
+// Backends that check nothing return none.
+class CheckableDatabase {
+ public:
+  virtual ~CheckableDatabase() = default;
+  virtual Result<std::vector<std::string>> check_database(CheckDepth /*depth*/) {
+    return std::vector<std::string>{};
+  }
+};
+
 // Where archive_one reads a blob that claim() did not deliver inline.
 class BlobSource {
  public:
@@ -254,6 +270,14 @@ class ArchiveStore {
   virtual Result<void> for_each_document(const std::optional<std::string>& sub_type,
                                          const std::function<bool(const RawDocument&)>& fn) = 0;
   virtual Result<ArchiveCounts> document_counts() = 0;
+  // Calls fn with each document's _hash and sub type, in insertion order,
+  // until it returns false: a deep check's scan. Backends that can skip
+  // reading `data` override it.
+  virtual Result<void> for_each_hash(
+      const std::function<bool(const std::string& hash, const std::string& sub_type)>& fn) {
+    return for_each_document(std::nullopt,
+                             [&](const RawDocument& d) { return fn(d.hash, d.sub_type); });
+  }
   // Schema version of the backing database.
   virtual Result<int> schema_version() = 0;
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cli/check_deep.h"
 #include "cli/options.h"
 #include "cli/run_signals.h"
 #include "cybexp/archiver.h"
@@ -132,6 +133,9 @@ WatchdogSec, WATCHDOG pings.
     }
   }
   Stores stores = std::move(*opened);
+  // An archive emptied or replaced under processed entries would be filled
+  // again from new entries only, and those entries would point at nothing.
+  if (auto lost = must(lost_archive(stores))) fail(kExitFailure, *lost);
   Archiver archiver(stores, std::move(keys), ctx.config().limits, opt);
   Reloader reloader(ctx, archiver, ctx.config());
   stopper.on_reload([&reloader] { reloader(); });

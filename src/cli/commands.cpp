@@ -24,7 +24,7 @@ constexpr std::array kCommands = {
     CommandSpec{"requeue", "[--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]",
                 "retry skipped entries", cmd_requeue},
     CommandSpec{"decrypt", "FILE", "one envelope's plaintext to stdout", cmd_decrypt},
-    CommandSpec{"check", "", "is everything ready to run? (config, targets, keys, stores)",
+    CommandSpec{"check", "[--deep]", "is everything ready to run? (config, targets, keys, stores)",
                 cmd_check},
     CommandSpec{"inspect", "ENTRY_ID [--decrypt] [--dry-run] [--json]",
                 "one entry: fields, state, reason, lease", cmd_inspect},

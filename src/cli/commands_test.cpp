@@ -59,7 +59,7 @@ commands:
   requeue [--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]
                                        retry skipped entries
   decrypt FILE                         one envelope's plaintext to stdout
-  check                                is everything ready to run? (config, targets, keys, stores)
+  check [--deep]                       is everything ready to run? (config, targets, keys, stores)
   inspect ENTRY_ID [--decrypt] [--dry-run] [--json]
                                        one entry: fields, state, reason, lease
   wake                                 start the running daemons' next pass now (SIGUSR1)

@@ -119,6 +119,9 @@ class MongoArchive final : public ArchiveStore {
   std::string where() const;
   Result<void> ensure_meta();
   Result<void> ensure_hash_index();
+  void ensure_sub_type_index();
+  // An index whose first key is sub_type (any name).
+  bool has_sub_type_index(mongoc_collection_t* coll) const;
   Result<std::uint64_t> scan_data_bytes(const Client& client);
 
   std::shared_ptr<Pool> pool_;

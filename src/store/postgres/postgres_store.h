@@ -25,7 +25,7 @@
 
 namespace cybexp::pg {
 
-class PostgresStore final : public CacheStore, public ArchiveStore {
+class PostgresStore final : public CacheStore, public ArchiveStore, public CheckableDatabase {
  public:
   // Connects and creates or checks the schema. `both_roles`: this object is
   // cache and archive at once (finish_with_documents is allowed).
@@ -63,6 +63,11 @@ class PostgresStore final : public CacheStore, public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override;
   Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
+  Result<void> for_each_hash(
+      const std::function<bool(const std::string&, const std::string&)>& fn) override;
+
+  // CheckableDatabase (pg_check.cpp): the schema's tables and indexes.
+  Result<std::vector<std::string>> check_database(CheckDepth depth) override;
 
   // Cancels the statement running on the main connection and on every blob
   // connection (store.h, "Interrupting"). Any thread.

@@ -24,6 +24,41 @@ std::optional<std::int64_t> parse_id(std::string_view id) {
   return value;
 }
 
+bool is_corruption(int code) {
+  return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB;
+}
+
+std::string corruption_advice(const std::string& path) {
+  return "stop the service, keep a copy of the file, then recover it (sqlite3 " + path +
+         " .recover) or restore it from a backup (docs/OPERATIONS.md, \"A corrupt store\")";
+}
+
+namespace {
+
+// What to do about an error of the file or the disk rather than of the
+// statement; empty for the others. Appended to SQLite's own message.
+std::string environment_advice(int code, const std::string& path) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+      return ": the file system holding " + path +
+             " is full: free space there (SQLite also needs room for its -wal file); nothing "
+             "is lost, the work is retried";
+    case SQLITE_READONLY:
+      return ": " + path +
+             " or its directory is read-only for this user: give the service's user write "
+             "access to both (SQLite writes " + path + "-wal and -shm beside the file)";
+    case SQLITE_CANTOPEN:
+      return ": check that the directory of " + path +
+             " exists and that this user may write there (SQLite creates the file and its "
+             "-wal and -shm files beside it)";
+    default:
+      if (is_corruption(code)) return ": the file is corrupt: " + corruption_advice(path);
+      return {};
+  }
+}
+
+}  // namespace
+
 // ---- Statement ----
 
 Statement::Statement(Statement&& other) noexcept
@@ -143,6 +178,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    message += environment_advice(db != nullptr ? sqlite3_extended_errcode(db) : rc, path);
     sqlite3_close_v2(db);
     return make_error(ErrorKind::kDatabase, "sqlite " + path + ": open: " + message);
   }
@@ -209,7 +245,9 @@ Result<void> Connection::exec(const char* sql, const char* op) {
   return std::unexpected(error(op, text));
 }
 
-Error Connection::error(const char* op) const { return error(op, sqlite3_errmsg(db_)); }
+Error Connection::error(const char* op) const {
+  return error(op, sqlite3_errmsg(db_) + environment_advice(sqlite3_extended_errcode(db_), path_));
+}
 
 Error Connection::error(const char* op, std::string_view message) const {
   return Error{ErrorKind::kDatabase,

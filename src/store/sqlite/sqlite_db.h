@@ -39,6 +39,13 @@ std::optional<std::int64_t> parse_id(std::string_view id);
 
 class Connection;
 
+// True for SQLite's codes that mean the file itself is damaged
+// (SQLITE_CORRUPT, SQLITE_NOTADB, and their extended forms).
+bool is_corruption(int code);
+
+// What to do about a corrupt store file: keep a copy, recover or restore.
+std::string corruption_advice(const std::string& path);
+
 // A prepared statement borrowed from a Connection. Values bound by reference
 // (text, blobs) must stay alive until the statement is stepped; the handle is
 // reset and its bindings cleared when it goes out of scope, so it can be
@@ -102,8 +109,12 @@ class Connection {
   // Runs SQL text that returns no rows (DDL, pragmas), uncached.
   Result<void> exec(const char* sql, const char* op);
 
-  // "sqlite PATH: OP: <sqlite3_errmsg>" as a kDatabase error.
+  // "sqlite PATH: OP: <sqlite3_errmsg>" as a kDatabase error; when the
+  // error is the file's or the disk's (full, read-only, cannot be opened,
+  // corrupt), followed by what to do about it.
   Error error(const char* op) const;
+  // The extended result code of the last call on this connection.
+  int last_error_code() const { return sqlite3_extended_errcode(db_); }
   Error error(const char* op, std::string_view message) const;
 
   // Ends the statement running now (sqlite3_interrupt) and a wait for

@@ -65,6 +65,17 @@ Result<void> check_existing_file(const std::string& path) {
   return {};
 }
 
+// A blob on a corrupt page is that entry's bad data (it will never read
+// better), not a store failure to retry forever; other errors are the store's.
+Error fetch_error(const Connection& conn, int rc) {
+  if (is_corruption(rc) || is_corruption(conn.last_error_code())) {
+    return Error{ErrorKind::kBadData,
+                 "the blob cannot be read: the cache database is corrupt there (sqlite " +
+                     conn.path() + ": " + sqlite3_errstr(rc) + "; see 'cybexp-archive check')"};
+  }
+  return conn.error("fetch_blob");
+}
+
 }  // namespace
 
 Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, bool read_only,
@@ -185,7 +196,7 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
     // else reports a plain SQLITE_ERROR here.
     return make_error(ErrorKind::kBadData, "entry has no blob");
   }
-  if (rc != SQLITE_OK) return std::unexpected(lease.conn->error("fetch_blob"));
+  if (rc != SQLITE_OK) return std::unexpected(fetch_error(*lease.conn, rc));
 
   // Incremental blob I/O: the size comes from the record header, so an
   // oversized blob is refused without reading it.
@@ -198,7 +209,7 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
   std::vector<std::uint8_t> data(size);
   if (size > 0) {
     rc = sqlite3_blob_read(handle.blob, data.data(), static_cast<int>(size), 0);
-    if (rc != SQLITE_OK) return std::unexpected(lease.conn->error("fetch_blob"));
+    if (rc != SQLITE_OK) return std::unexpected(fetch_error(*lease.conn, rc));
   }
   return data;
 }

@@ -34,7 +34,7 @@
 
 namespace cybexp::sqlite {
 
-class SqliteStore final : public CacheStore, public ArchiveStore {
+class SqliteStore final : public CacheStore, public ArchiveStore, public CheckableDatabase {
  public:
   // Opens or creates the file (and missing parent directories, mode 0700),
   // sets WAL mode and creates or checks the schema. read_only: opens an
@@ -81,6 +81,11 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override;
   Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
+  Result<void> for_each_hash(
+      const std::function<bool(const std::string&, const std::string&)>& fn) override;
+
+  // CheckableDatabase (sqlite_check.cpp)
+  Result<std::vector<std::string>> check_database(CheckDepth depth) override;
 
   // Interrupts the main connection: the statement running now fails
   // (SQLITE_INTERRUPT), a wait for another process's lock ends (SQLITE_BUSY).
@@ -96,6 +101,16 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   Result<FinishReport> finish_in_transaction(std::span<const EntryResult> results,
                                              const std::string& worker);
   Result<std::uint64_t> put_in_transaction(std::span<const RawDocument> docs);
+
+  // claim()'s parts. kNone reads nothing of the blob tree in the select (for
+  // a cache file whose blob pages are corrupt); sizes are then read one by one.
+  enum class BlobColumns { kInline, kNone };
+  // *corrupt: the select failed on a corrupt page.
+  Result<std::vector<CacheEntry>> claim_in_transaction(const ClaimRequest& request,
+                                                       BlobColumns blobs, bool* corrupt);
+  Result<std::vector<CacheEntry>> select_claimable(const ClaimRequest& request, double now,
+                                                   BlobColumns blobs);
+  std::uint64_t blob_size_or_zero(std::int64_t id);
 
   // wait_for_change's steps: the main connection's data_version, and whether
   // it moved since the last look with something claimable now.
