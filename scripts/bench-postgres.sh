@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The PostgreSQL rows of the end-to-end benchmark (called by scripts/bench.sh):
 #
-#   scripts/bench-postgres.sh BIN FILL COUNT RSA WORKDIR
+#   scripts/bench-postgres.sh BIN FILL COUNT RSA WORKDIR [--latency PROBE]
 #
 # BIN: cybexp-archive; FILL: cybexp-bench-fill; COUNT: entries of 500 bytes;
 # RSA: this machine's `openssl speed rsa2048` sign/s per core; WORKDIR:
@@ -16,12 +16,14 @@
 # disk, not the test harness's fsync-off speed. Prints Markdown rows in the
 # format of bench.sh's table; everything else goes to stderr. The server is
 # stopped and its directory removed on exit, whatever happens.
+# --latency PROBE: instead of the throughput rows, the wake-up latency row of
+# scripts/bench-latency.sh on this server (PROBE: cybexp-bench-latency).
 set -euo pipefail
-if [ $# -ne 5 ]; then
-  echo "usage: $0 BIN FILL COUNT RSA WORKDIR" >&2
+if [ $# -ne 5 ] && { [ $# -ne 7 ] || [ "$6" != --latency ]; }; then
+  echo "usage: $0 BIN FILL COUNT RSA WORKDIR [--latency PROBE]" >&2
   exit 2
 fi
-bin=$1; fill=$2; count=$3; rsa=$4
+bin=$1; fill=$2; count=$3; rsa=$4; probe=${7:-}
 size=500
 label="500 B, PostgreSQL"
 
@@ -90,6 +92,19 @@ psql_admin() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$base/postgres" -c "$1" 
 keys=$pgdir/keys
 mkdir -p "$keys"
 CYBEXP_HOME=$keys "$bin" keygen >/dev/null
+
+if [ -n "$probe" ]; then
+  . "$(dirname "$0")/bench-latency.sh"
+  psql_admin "CREATE DATABASE latency"
+  cat >"$pgdir/config.json" <<EOF
+{"cache": {"url": "$base/latency", "private_key": "$keys/priv.pem"},
+ "archive": {"url": "$base/latency"},
+ "public_key": "$keys/pub.pem", "run_dir": "$pgdir"}
+EOF
+  latency_row "PostgreSQL" "$bin" "$probe" "$pgdir/config.json" "$base/latency" "$keys/pub.pem" \
+    "$pgdir" "$pgdir/daemon.log"
+  exit 0
+fi
 
 psql_admin "CREATE DATABASE tpl"
 start=$(date +%s.%N)

@@ -11,14 +11,18 @@
 # (the canonical form), times the workers.
 #
 #   scripts/bench.sh [--quick] [--postgres]
+#   scripts/bench.sh --latency
 #
 # --quick: smaller counts (a smoke run). --postgres: also against a throwaway
-# local PostgreSQL server (needs the postgresql package).
+# local PostgreSQL server (needs the postgresql package). --latency: only the
+# wake-up latency of an idle daemon on SQLite and PostgreSQL
+# (scripts/bench-latency.sh; about five minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quick=0; pg=0
+quick=0; pg=0; latency=0
 for a in "$@"; do
-  case "$a" in --quick) quick=1 ;; --postgres) pg=1 ;; *) echo "unknown option $a" >&2; exit 2 ;; esac
+  case "$a" in --quick) quick=1 ;; --postgres) pg=1 ;; --latency) latency=1 ;;
+    *) echo "unknown option $a" >&2; exit 2 ;; esac
 done
 small_n=20000; large_n=200; drain_n=100000
 if [ $quick = 1 ]; then small_n=2000; large_n=20; drain_n=5000; fi
@@ -31,6 +35,13 @@ work=$(mktemp -d /tmp/cybexp-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export CYBEXP_HOME=$work/home
 "$bin" keygen >/dev/null
+
+if [ $latency = 1 ]; then
+  cmake --build --preset release --target cybexp-bench-latency -j"$(nproc)" >/dev/null
+  echo "wake-up latency of an idle daemon (submit to processed; targets: median < 100 ms, max < 1 s):"
+  scripts/bench-latency.sh "$bin" "$PWD/build/release/bench/cybexp-bench-latency" "$fill" 0 "$work"
+  exit 0
+fi
 
 rsa=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cybexp/clock.h"
 #include "cybexp/json_value.h"
 #include "cybexp/result.h"
 
@@ -33,6 +34,9 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data, std::
 // to a Value and takes the functions above.
 class Document;
 Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes);
-Result<std::string> raw_hash(std::string_view sub_type, const Document& doc, std::uint64_t max_bytes);
+// deadline: checked every 64 Ki nodes while the form is written; once
+// passed, kLimit ("abandoned while hashing").
+Result<std::string> raw_hash(std::string_view sub_type, const Document& doc, std::uint64_t max_bytes,
+                             const Deadline& deadline = {});
 
 }  // namespace cybexp

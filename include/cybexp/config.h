@@ -6,7 +6,17 @@
 //    "public_key": "pub.pem", "lease_seconds": 300,
 //    "limits": {"max_blob_bytes": ..., "max_canonical_bytes": ...,
 //               "canonical_payload_factor": 8, "max_depth": 256,
-//               "entry_seconds": 60}}
+//               "entry_seconds": 60},
+//    "timeouts": {"statement_seconds": 30, "lock_seconds": 10,
+//                 "connect_seconds": 10, "keepalive_seconds": 30},
+//    "log_level": "info",
+//    "backoff": {"max_idle_seconds": 3600},
+//    "run_dir": "/run/cybexp-archive"}
+//
+// run_dir: where `run` publishes its state (daemon-PID.json, read by `status`
+// and `wake`); default $CYBEXP_HOME without a file; with one,
+// /run/cybexp-archive if it exists (the packaged unit's RuntimeDirectory,
+// there while the service runs), else the file's directory.
 //
 // `mongo_url` is read as `url`; `private_key` is a path or an array of paths;
 // relative paths are relative to the config file. Unknown keys are errors,
@@ -27,6 +37,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +56,7 @@ enum class ConfigShape {
 };
 const char* config_shape_name(ConfigShape shape);  // "upstream a18b070", ...
 
+inline constexpr const char* kPackagedRunDir = "/run/cybexp-archive";
 inline constexpr const char* kUpstreamMongoUrl = "mongodb://localhost:27017/";
 
 struct Config {
@@ -57,6 +69,12 @@ struct Config {
   std::filesystem::path public_key;
   int lease_seconds = 300;
   Limits limits;
+  StoreTimeouts timeouts;  // also copied into cache.timeouts and archive.timeouts
+  // The log level the file asks for (debug, info, warning, error; checked
+  // when loaded); --log-level on the command line wins.
+  std::optional<std::string> log_level;
+  int max_idle_seconds = 3600;  // backoff.max_idle_seconds: longest sleep without work
+  std::filesystem::path run_dir;  // see run_dir above
   // Things that load but deserve a look (a default that upstream versions
   // disagree on); `check` prints them, every command logs them.
   std::vector<std::string> warnings;

@@ -1,14 +1,16 @@
 // A compact document model for parsemain (issue 15): the parsed payload as
 // one flat tape of 8-byte nodes in document order, strings and numbers as
-// views into the parser's copy of the text (decoded in place), so memory is
-// the text, its copy and 8 bytes a value, with no allocation per value.
+// views into the text itself (strings that hold escapes are decoded into a
+// side buffer), so memory is the text, 8 bytes a value and the decoded
+// strings, with no allocation per value and no copy of the text.
 // Same json.loads semantics as parse_python_json (json_value.h): exact
 // integers, floats kept as their text and converted when written, objects in
 // insertion order with the last duplicate key's value at the first key's
 // place.
 //
 // Node layout: `head` = count_or_length << 4 | flag << 3 | kind; `ref` =
-// byte offset of a string or number in its base text, or, for an array or
+// byte offset of a string or number in the text (a string's offset past the
+// text's end is in the decoded-strings buffer), or, for an array or
 // object, the number of nodes of its whole subtree (itself included). An
 // object's members are a key (a string node) followed by the value's
 // subtree. The flag on a string: plain, json.dumps writes it as it is
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cybexp/clock.h"
 #include "cybexp/json_value.h"
 
 namespace cybexp {
@@ -32,7 +35,7 @@ class Document {
   Document() = default;
   Document(Document&&) = default;
   Document& operator=(Document&&) = default;
-  // No copies: numbers_ may point into strings_.
+  // No copies: base_ may point into owned_.
   Document(const Document&) = delete;
   Document& operator=(const Document&) = delete;
 
@@ -51,10 +54,10 @@ class Document {
   // The text of a string (decoded), an integer (its token, "-0" as "0")
   // or a float (as repr() writes it).
   std::string_view text(const Node& n) const {
-    const char* base = n.kind() == kString ? strings_.data()
-                       : n.kind() == kFloat && n.flag() ? floats_.data()
-                                                        : numbers_;
-    return {base + n.ref, n.count()};
+    const char* p = n.kind() == kFloat && n.flag() ? floats_.data() + n.ref
+                    : n.ref < text_size_            ? base_ + n.ref
+                                                    : decoded_.data() + (n.ref - text_size_);
+    return {p, n.count()};
   }
   // Index of the node after the subtree at i.
   std::size_t next(std::size_t i) const {
@@ -67,31 +70,45 @@ class Document {
   Value to_value() const;
   // Bytes held (for memory accounting).
   std::size_t memory_bytes() const {
-    return nodes_.capacity() * sizeof(Node) + strings_.capacity() + floats_.capacity();
+    return nodes_.capacity() * sizeof(Node) + owned_.capacity() + decoded_.size() + floats_.capacity();
   }
 
  private:
   friend struct DocumentAccess;
   Value to_value_at(std::size_t& i) const;
   std::vector<Node> nodes_;
-  std::string strings_;             // the parser's in-situ copy of the text
+  std::string owned_;               // a padded copy of the text, when the caller's was not padded
+  std::string decoded_;             // strings that held escapes, decoded (reserved once: views stay valid)
   std::string floats_;              // repr() of floats whose token differs from it
-  const char* numbers_ = nullptr;   // strings_.data(), or the caller's text
+  const char* base_ = nullptr;      // the text: the caller's, or owned_
+  std::uint32_t text_size_ = 0;
 };
+
+// Bytes after the text that parse_document_padded reads: they must be
+// readable and zero (RapidJSON's SIMD scanning reads whole aligned 16-byte
+// blocks and stops at a NUL).
+inline constexpr std::size_t kDocumentTextPadding = 16;
 
 struct DocumentParseResult {
   // kOk: document holds the payload. kNotJson, kLoneSurrogate, kTooDeep as
   // for parse_python_json. kTooLarge: a string or container beyond
-  // Document::kMaxCount, or a text of 4 GiB or more (use parse_python_json).
-  enum Status { kOk, kNotJson, kLoneSurrogate, kTooDeep, kTooLarge };
+  // Document::kMaxCount, or a text of 2 GiB or more (use parse_python_json).
+  // kTimedOut: the deadline passed while parsing (checked every 64 Ki nodes).
+  enum Status { kOk, kNotJson, kLoneSurrogate, kTooDeep, kTooLarge, kTimedOut };
   Status status = kNotJson;
   Document document;
   std::string detail;
 };
 
-// text must be valid UTF-8 and must outlive the Document (numbers may be
-// views into it).
-DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits = {});
+// text must outlive the Document (its strings and numbers are views into
+// it). parse_document copies the text into a padded buffer of the
+// document's own; parse_document_padded parses it where it is, and needs
+// kDocumentTextPadding zero bytes after it (archive_one gives the decrypted
+// payload such padding, so no copy of it is made).
+DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits = {},
+                                   const Deadline& deadline = {});
+DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits = {},
+                                          const Deadline& deadline = {});
 
 // Gives a finished document's buffers back to this thread's next
 // parse_document (buffers up to 8 MiB are kept, one of each per thread).
@@ -103,11 +120,13 @@ void append_python_json(const Document& doc, std::string& out);
 // Bytes json.dumps(data) writes.
 std::size_t python_json_size(const Document& doc);
 
-// Working memory of parsemain beyond the payload itself, at most, for a
-// payload of this many bytes (20 times it plus 32 MiB, saturating): the
-// parser's copy, the tape, the canonical form's sort buffers and the
-// json.dumps text. For the pipeline's memory budget; typical documents use
-// 2 to 5 times the payload.
+// Working memory of one entry in archive_one for a payload of this many
+// bytes, at most (20 times it plus 32 MiB, saturating): the plaintext, the
+// tape, decoded strings and float reprs, the canonical form's arenas, sort
+// entries and de-duplication table, and the json.dumps text. The pipeline
+// charges it to limits.memory_budget for each large entry a worker handles
+// (src/archive/pass.cpp); the shapes measured use 3 to 7 times the payload
+// (docs/PERFORMANCE.md).
 std::uint64_t working_memory_bound(std::uint64_t payload_bytes);
 
 }  // namespace cybexp

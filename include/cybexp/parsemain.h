@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "cybexp/clock.h"
 #include "cybexp/limits.h"
 #include "cybexp/raw_document.h"
 
@@ -22,10 +23,22 @@ struct ParseOutcome {
   ParseState state = ParseState::kError;
   RawDocument document;  // on kSuccess
   std::string reason;    // on kNotSupported / kError: what and what to do
+  bool abandoned = false;  // kError because the deadline passed midway
+};
+
+// How parsemain may use its text, and until when.
+struct ParseControls {
+  // kDocumentTextPadding (document.h) zero bytes follow the text: it is
+  // parsed where it is, without a copy (archive_one pads the plaintext).
+  bool text_padded = false;
+  // limits.entry_seconds: checked inside the parse and the canonical form
+  // (every 64 Ki values); once passed, the outcome is kError, abandoned.
+  Deadline deadline;
 };
 
 ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
                        std::string_view typetag, std::string_view orgid,
-                       std::string_view timezone, std::string_view text, const Limits& limits);
+                       std::string_view timezone, std::string_view text, const Limits& limits,
+                       const ParseControls& controls = {});
 
 }  // namespace cybexp

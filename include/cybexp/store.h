@@ -16,9 +16,36 @@
 // requeue), finish() reports it lost, release() ignores it; none of them
 // fails the call for it.
 //
+// Waiting for work (CacheStore::wait_for_change): the archive loop sleeps
+// between passes inside the store, which ends the sleep as soon as a new (or
+// requeued, or released) entry may be claimable, at no cost to the database:
+// PostgreSQL LISTENs for a trigger's NOTIFY on the store's connection, SQLite
+// polls PRAGMA data_version of its kept-open connection a few times a second
+// (a local read of the WAL index, no query of the entries unless another
+// connection wrote), MongoDB follows a change stream where the deployment
+// has one. A store without a way to hear of changes just sleeps.
+//
+// Bounded waits: every call ends, at the latest after the StoreTimeouts it
+// was opened with (store_factory.h); a call that times out fails with
+// kDatabase like any other store error.
+//
+// Interrupting: interrupt() asks the calls running now on this store to end
+// early; each fails with kDatabase ("canceling statement due to user
+// request"), the store stays usable and later calls run normally. A call
+// that has not started yet is not affected. PostgreSQL cancels the running
+// statement on every connection of the store (PQcancel), SQLite interrupts
+// its main connection (sqlite3_interrupt); MongoDB does nothing (its calls
+// end at socketTimeoutMS). Used by `run` so that SIGTERM does not wait for a
+// lock held by someone else.
+//
 // Thread safety: one store object is used by one thread at a time, except
 // fetch_blob() and ArchiveStore::validate(), which may be called concurrently
-// from any number of threads and concurrently with the other methods.
+// from any number of threads and concurrently with the other methods, and
+// interrupt(), which may be called from any thread at any time (a signal
+// thread), as often as wanted.
+// wait_for_change() counts as a use of the store (one thread, not alongside
+// the other methods); its stop_token may be requested from any thread, and
+// ends the wait within a fraction of a second.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +54,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -129,6 +157,22 @@ struct ArchiveCounts {
 
 class ArchiveStore;
 
+// What a check of a store's database found, for `check` and `check --deep`.
+// kQuick: the cheap physical checks (SQLite: PRAGMA quick_check, which reads
+// the whole file once). kDeep: everything the backend can check (SQLite:
+// integrity_check; every backend: its tables and indexes are all there).
+enum class CheckDepth { kQuick, kDeep };
+
+// The problems found, one line each saying what to do; empty when sound.
+// Backends that check nothing return none.
+class CheckableDatabase {
+ public:
+  virtual ~CheckableDatabase() = default;
+  virtual Result<std::vector<std::string>> check_database(CheckDepth /*depth*/) {
+    return std::vector<std::string>{};
+  }
+};
+
 // Where archive_one reads a blob that claim() did not deliver inline.
 class BlobSource {
  public:
@@ -181,6 +225,19 @@ class CacheStore : public BlobSource {
   // under a live lease.
   // Returns how many were requeued.
   virtual Result<std::uint64_t> requeue(const EntryFilter& filter) = 0;
+
+  // See "Interrupting" above. Thread-safe; the default does nothing.
+  virtual void interrupt() {}
+
+  // Blocks for up to `seconds`, or less when another connection may have
+  // made an entry claimable (added, requeued or released one) since the
+  // previous wait_for_change() or the store's opening, or when `stop` is
+  // requested. True: such a change was seen (it may be spurious: claim to
+  // find out); false: the time passed or stop was requested. Changes this
+  // object made itself do not count. The base class hears of nothing and
+  // only sleeps. An error (the connection broke) returns at once; the caller
+  // sleeps the rest itself.
+  virtual Result<bool> wait_for_change(double seconds, std::stop_token stop);
 };
 
 class ArchiveStore {
@@ -213,8 +270,19 @@ class ArchiveStore {
   virtual Result<void> for_each_document(const std::optional<std::string>& sub_type,
                                          const std::function<bool(const RawDocument&)>& fn) = 0;
   virtual Result<ArchiveCounts> document_counts() = 0;
+  // Calls fn with each document's _hash and sub type, in insertion order,
+  // until it returns false: a deep check's scan. Backends that can skip
+  // reading `data` override it.
+  virtual Result<void> for_each_hash(
+      const std::function<bool(const std::string& hash, const std::string& sub_type)>& fn) {
+    return for_each_document(std::nullopt,
+                             [&](const RawDocument& d) { return fn(d.hash, d.sub_type); });
+  }
   // Schema version of the backing database.
   virtual Result<int> schema_version() = 0;
+
+  // See "Interrupting" above. Thread-safe; the default does nothing.
+  virtual void interrupt() {}
 };
 
 // The two stores a configuration names. One object may serve both roles
@@ -222,6 +290,8 @@ class ArchiveStore {
 struct Stores {
   std::shared_ptr<CacheStore> cache;
   std::shared_ptr<ArchiveStore> archive;
+  // interrupt() on both (once when one object serves both). Thread-safe.
+  void interrupt() const;
 };
 
 // The default registry contents (docs/UPSTREAM-FORMATS.md section 4).

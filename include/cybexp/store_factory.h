@@ -18,10 +18,34 @@
 
 namespace cybexp {
 
+// How long a store call may wait before it fails as a store error (kDatabase),
+// so that a held lock, a dead server or a lost network is a log line and a
+// backoff, never a silent hang (docs/OPERATIONS.md, "Timeouts"). Settings a
+// URL gives explicitly (PostgreSQL options=-c statement_timeout=...,
+// connect_timeout=, keepalives_*; MongoDB socketTimeoutMS=, ...) win.
+struct StoreTimeouts {
+  // PostgreSQL statement_timeout; MongoDB socketTimeoutMS.
+  double statement_seconds = 30;
+  // PostgreSQL lock_timeout; SQLite's busy timeout (waiting for another
+  // process's write lock).
+  double lock_seconds = 10;
+  // PostgreSQL connect_timeout; MongoDB connectTimeoutMS and
+  // serverSelectionTimeoutMS.
+  double connect_seconds = 10;
+  // TCP keepalive idle time (PostgreSQL keepalives_idle; probes every
+  // third of it, three of them), so a server that vanished is noticed.
+  double keepalive_seconds = 30;
+
+  // The longest one store call can legitimately take: connecting, then its
+  // statement. The watchdog counts a call stuck beyond it as a hang.
+  double longest_call() const { return connect_seconds + statement_seconds; }
+};
+
 struct StoreConfig {
   std::string url;   // sqlite:PATH (PATH absolute, already resolved), postgresql://, mongodb://
   std::string db;    // database name (MongoDB); upstream meaning
   std::string coll;  // collection (MongoDB); upstream meaning
+  StoreTimeouts timeouts{};
 };
 
 // kReadOnly, for commands that only read (status, entries, export, inspect,

@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "cybexp/document.h"
 #include "cybexp/parsemain.h"
 #include "cybexp/python_json.h"
 
@@ -64,9 +65,10 @@ std::optional<std::string> bad_metadata(const CacheEntry& entry) {
   return std::nullopt;
 }
 
-// limits.entry_seconds. Checked at stage boundaries only: each stage is
-// already bounded by the size and depth limits, and interrupting one midway
-// (an OpenSSL call, a SQLite read) would cost more than it saves.
+// limits.entry_seconds. Checked at stage boundaries, and inside parsemain's
+// long loops (the JSON parse and the canonical form, every 64 Ki values) so
+// that a huge payload is abandoned soon after its time is up; a single
+// OpenSSL call or SQLite read is not interrupted (the size limit bounds it).
 class TimeBudget {
  public:
   explicit TimeBudget(const ArchiveOneContext& ctx)
@@ -78,15 +80,24 @@ class TimeBudget {
   std::optional<std::string> exceeded(const char* stage) const {
     const double spent = clock_.now() - started_;
     if (spent <= static_cast<double>(seconds_)) return std::nullopt;
+    return reason(spent, std::string("by the end of ") + stage);
+  }
+  // The reason for an entry abandoned inside `stage` when its time ran out.
+  std::string abandoned(const char* stage) const {
+    return reason(clock_.now() - started_, std::string("and was abandoned during ") + stage);
+  }
+  Deadline deadline() const { return Deadline(clock_, started_ + static_cast<double>(seconds_)); }
+
+ private:
+  std::string reason(double spent, const std::string& when) const {
     char took[32];
     std::snprintf(took, sizeof took, "%.1f", spent);
     return std::string("entry took ") + took + " s, over the " + std::to_string(seconds_) +
-           "-second budget (limits.entry_seconds), by the end of " + stage +
+           "-second budget (limits.entry_seconds), " + when +
            ": if the store or this machine was only slow for a while, 'requeue --state error'; "
            "otherwise raise limits.entry_seconds";
   }
 
- private:
   Clock& clock_;
   double started_;
   std::uint64_t seconds_;
@@ -160,7 +171,11 @@ EntryOutcome decide(const CacheEntry& entry, const ArchiveOneContext& ctx) {
     out.blob_bytes = blob_bytes;
     return out;
   }
-  std::string_view text = as_text(*plaintext);
+  // Zero bytes after the text let parsemain parse it where it is (no copy
+  // of the payload); decrypt_envelope reserved room for them.
+  const std::size_t text_size = plaintext->size();
+  plaintext->resize(text_size + kDocumentTextPadding, 0);
+  const std::string_view text(reinterpret_cast<const char*>(plaintext->data()), text_size);
   if (!is_valid_utf8(text)) {
     EntryOutcome out = skip(entry, EntryFate::kBadData,
                             "payload is not valid UTF-8 (first bad byte at offset " +
@@ -171,7 +186,13 @@ EntryOutcome decide(const CacheEntry& entry, const ArchiveOneContext& ctx) {
   }
 
   ParseOutcome parsed =
-      parsemain(*ctx.registry, entry.typetag, entry.orgid, entry.timezone, text, ctx.limits);
+      parsemain(*ctx.registry, entry.typetag, entry.orgid, entry.timezone, text, ctx.limits,
+                ParseControls{.text_padded = true, .deadline = budget.deadline()});
+  if (parsed.abandoned) {
+    EntryOutcome out = skip(entry, EntryFate::kError, budget.abandoned("parsing and hashing"));
+    out.blob_bytes = blob_bytes;
+    return out;
+  }
   if (auto over = budget.exceeded("parsing and hashing")) {
     EntryOutcome out = skip(entry, EntryFate::kError, std::move(*over));
     out.blob_bytes = blob_bytes;

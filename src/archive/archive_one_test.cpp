@@ -6,8 +6,10 @@
 #include <deque>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "cybexp/archive_one.h"
+#include "cybexp/envelope.h"
 #include "support/vectors.h"
 
 namespace cybexp {
@@ -119,6 +121,65 @@ TEST(ArchiveOneBudget, SlowParsingIsSkippedAndTheDocumentDropped) {
   ScriptedClock clock({100, 101, 400});
   EntryOutcome out = f.run(clock);
   expect_over_budget(out, "parsing and hashing", "300.0");
+}
+
+// Issue 12: the time is checked inside parsemain too, every 64 Ki values,
+// so a huge payload is abandoned midway instead of at the end of its parse.
+// A payload of 200,000 values: three checks in the parse, three (and more)
+// in the canonical form; the old code read the clock only after the whole
+// stage (and here found the entry within its time).
+struct LargeEntry : Fixture {
+  LargeEntry() {
+    std::string payload = "[0";
+    for (int i = 1; i < 200000; ++i) payload += ",0";
+    payload += "]";
+    auto pub = PublicKey::load_file(std::string(CYBEXP_TEST_DATA_DIR) + "/pub.pem");
+    EXPECT_TRUE(pub.has_value());
+    auto blob = encrypt_envelope(
+        {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, *pub);
+    EXPECT_TRUE(blob.has_value());
+    v.blob = *blob;
+    entry.blob_size = v.blob.size();
+  }
+};
+
+void expect_abandoned(const EntryOutcome& out, const std::string& took) {
+  EXPECT_FALSE(out.document.has_value());
+  EXPECT_EQ(out.result.fate, EntryFate::kError);
+  EXPECT_EQ(out.result.reason,
+            "entry took " + took +
+                " s, over the 60-second budget (limits.entry_seconds), and was abandoned during "
+                "parsing and hashing: if the store or this machine was only slow for a while, "
+                "'requeue --state error'; otherwise raise limits.entry_seconds");
+}
+
+TEST(ArchiveOneBudget, TimeRunningOutDuringTheParseAbandonsIt) {
+  LargeEntry f;
+  // Start, after decryption, the parse's first check (within), its second
+  // (over: abandoned there), and the reason's reading; nothing after.
+  ScriptedClock clock({100, 101, 102, 500, 500});
+  expect_abandoned(f.run(clock), "400.0");
+  EXPECT_EQ(clock.left(), 0u);
+}
+
+TEST(ArchiveOneBudget, TimeRunningOutDuringTheCanonicalFormAbandonsIt) {
+  LargeEntry f;
+  // The parse's three checks within; the canonical form's first over, then
+  // parsemain's and the reason's readings.
+  ScriptedClock clock({100, 101, 102, 103, 104, 500, 500, 500});
+  expect_abandoned(f.run(clock), "400.0");
+  EXPECT_EQ(clock.left(), 0u);
+}
+
+TEST(ArchiveOneBudget, ALargeEntryWithinItsTimeIsProcessed) {
+  LargeEntry f;
+  ArchiveOneContext ctx;
+  ctx.keys = f.keys;
+  ctx.registry = &f.registry;
+  ctx.limits.entry_seconds = 60;
+  f.entry.blob = f.v.blob;
+  EntryOutcome out = archive_one(f.entry, ctx);
+  EXPECT_TRUE(out.result.processed()) << out.result.reason;
 }
 
 // Found by fuzz_archive_one: a typetag that is not UTF-8 overran a buffer

@@ -276,3 +276,44 @@ TEST(Archiver, StopFinishesEntriesInHand) {
 
 }  // namespace
 }  // namespace cybexp
+
+namespace cybexp {
+namespace {
+
+// The first stop: the entries a worker holds are finished, the ones claimed
+// but still queued go back untried (attempts as before), not all three
+// batches in flight.
+TEST(Archiver, StopReleasesClaimedEntriesNotStarted) {
+  Fixture f;
+  auto vectors = testing::load_vectors();
+  for (int i = 0; i < 300; ++i) f.add(vectors[0]);
+  RunOptions opt;
+  opt.once = true;
+  opt.workers = 1;
+  opt.batch_entries = 32;  // three batches: 96 entries claimed at once
+  std::stop_source stop;
+  Archiver a(f.stores, test_keys(), Limits{}, opt);
+  a.on_progress([&](const Progress& p) {
+    if (p.done >= 1) stop.request_stop();
+  });
+  auto s = a.run(stop.get_token());
+  ASSERT_TRUE(s.has_value());
+  EXPECT_GE(s->processed, 1u);
+  EXPECT_LT(s->processed, 64u) << "the queued batches were processed after the stop";
+  std::uint64_t processed = 0, pending = 0;
+  ASSERT_TRUE(f.stores.cache->for_each_entry({}, [&](const EntryInfo& i) {
+    EXPECT_TRUE(i.lease_owner.empty()) << "entry " << i.entry.id << " left leased";
+    if (i.state == "processed") {
+      ++processed;
+    } else {
+      ++pending;
+      EXPECT_EQ(i.entry.attempts, 0) << "entry " << i.entry.id << " released as tried";
+    }
+    return true;
+  }));
+  EXPECT_EQ(processed, s->processed);
+  EXPECT_EQ(processed + pending, 300u);
+}
+
+}  // namespace
+}  // namespace cybexp

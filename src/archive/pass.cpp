@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "cybexp/document.h"
 #include "util/defer.h"
 #include "util/keyed_hash.h"
 #include "util/log.h"
@@ -48,10 +49,12 @@ PassResult Pass::run(std::stop_token stop) {
     return result_;
   }
   registry_ = std::move(*registry);
+  alive();
   done_at_start_ = summary_.done();
-  started_ = setup_.clock.now();
+  started_ = last_progress_ = setup_.clock.now();
   if (setup_.hooks.progress) {
     auto n = setup_.stores.cache->count_claimable(setup_.options.force);
+    alive();
     progress_.total = n ? *n : 0;
     if (setup_.options.limit) {
       progress_.total = std::min(progress_.total, *setup_.options.limit - done_at_start_);
@@ -77,9 +80,11 @@ void Pass::pipeline(std::stop_token stop) {
   DEFER(tasks_.cancel(); budget_.cancel());
   for (std::size_t i = 0; i < setup_.options.workers; ++i) workers.emplace_back([this] { work(); });
   while (true) {
+    if (stop.stop_requested() && !stopping_) release_queued_on_stop();
     refill(stop);
     if (unfinished_.empty()) break;
     collect();
+    alive_if_progressing();
     if (worker_failed_.load()) {
       std::lock_guard lock(worker_failure_mu_);
       throw std::runtime_error(worker_failure_->message);
@@ -98,10 +103,20 @@ void Pass::work() {
     try {
       InFlight& f = *item;
       if (f.large) {
-        f.charged = budget_.acquire(std::min(f.entry.blob_size, setup_.limits.max_blob_bytes));
+        // The entry's working memory (document.h), not only its blob: what
+        // decrypting and parsemain may hold at once (issue 15).
+        f.charged = budget_.acquire(
+            working_memory_bound(std::min(f.entry.blob_size, setup_.limits.max_blob_bytes)));
       }
       f.outcome = archive_one(f.entry, ctx_);
       f.entry.blob.reset();
+      // Until the commit only the document's text stays in hand.
+      const std::uint64_t kept =
+          f.outcome.document ? f.outcome.document->data_json.capacity() : 0;
+      if (f.charged > kept) {
+        budget_.release(f.charged - kept);
+        f.charged = kept;
+      }
       done_.push(std::move(f));
     } catch (const std::exception& e) {
       std::lock_guard lock(worker_failure_mu_);
@@ -146,6 +161,7 @@ bool Pass::claim_batch(std::size_t want) {
   req.lease_seconds = setup_.options.lease_seconds;
   const double claim_time = setup_.clock.now();
   auto batch = setup_.stores.cache->claim(req);
+  alive();
   if (!batch) {
     note_failure(batch.error());
     return false;
@@ -211,6 +227,9 @@ void Pass::collect() {
           : std::min<std::size_t>(waiting,
                                   std::max<std::size_t>(setup_.options.batch_entries / 4, 1));
   done_.take(group_, wanted, kCollectSeconds);
+  if (group_.size() > before || group_.size() == unfinished_.size()) {
+    last_progress_ = setup_.clock.now();
+  }
   if (before == 0 && !group_.empty()) group_started_ = setup_.clock.now();
   for (std::size_t i = before; i < group_.size(); ++i) {
     if (group_[i].outcome.document) group_bytes_ += group_[i].outcome.document->data_json.size();
@@ -231,6 +250,38 @@ void Pass::report_progress() {
   setup_.hooks.progress(progress_);
 }
 
+void Pass::alive() {
+  if (setup_.hooks.alive) setup_.hooks.alive();
+}
+
+// Workers stuck inside entries (beyond the limits that bound each stage)
+// show as no entry finished for longer than one entry and one store call
+// may take.
+void Pass::alive_if_progressing() {
+  const double allowance =
+      static_cast<double>(setup_.limits.entry_seconds) + setup_.options.store_call_seconds;
+  if (setup_.clock.now() - last_progress_ <= allowance) alive();
+}
+
+// The first signal: what the workers hold is finished; what waits in the
+// queue was never started and goes back at once (its attempt undone).
+void Pass::release_queued_on_stop() {
+  stopping_ = true;
+  std::vector<std::string> ids;
+  for (InFlight& f : tasks_.take_all()) {
+    unfinished_.erase(f.seq);
+    if (f.large) {
+      --large_outstanding_;
+      large_bytes_ -= std::min(large_bytes_, f.entry.blob_size);
+    }
+    ids.push_back(std::move(f.entry.id));
+  }
+  if (ids.empty()) return;
+  log(LogLevel::kInfo, "stopping: releasing the entries not started",
+      {{"entries", std::to_string(ids.size())}});
+  release(std::move(ids), ReleaseKind::kUntried);
+}
+
 void Pass::note_failure(const Error& error) {
   if (!result_.db_error) result_.db_error = error;
 }
@@ -238,6 +289,7 @@ void Pass::note_failure(const Error& error) {
 void Pass::release(std::vector<std::string> ids, ReleaseKind kind) {
   if (ids.empty()) return;
   auto released = setup_.stores.cache->release(ids, setup_.options.worker_id, kind);
+  alive();
   if (!released) {
     log(LogLevel::kWarning, "could not release leases; they expire by themselves",
         {{"entries", std::to_string(ids.size())}, {"error", released.error().message}});

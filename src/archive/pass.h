@@ -8,10 +8,20 @@
 //
 // Every claimed entry travels as one InFlight record, numbered in claim order
 // so that commits keep the order of the uploads. Bounds: at most
-// kOutstandingBatches batches between claim and commit; blob bytes fetched by
-// workers are charged to a ByteBudget until their entry is committed, and
-// large entries beyond it are given back untried and not claimed again until
-// room is made.
+// kOutstandingBatches batches between claim and commit; an entry whose blob
+// is fetched apart (a large one) is charged to a ByteBudget
+// (limits.memory_budget) for its working memory (working_memory_bound of
+// its blob size, document.h) while a worker handles it, then for its
+// document's text until it is committed; large entries beyond the budget's
+// worth of blobs are given back untried and not claimed again until room is
+// made.
+//
+// Stop: nothing more is claimed, entries queued but not started are
+// released (untried), those the workers hold are finished and committed.
+//
+// Liveness: hooks.alive is called after each store call returns and, while
+// entries are with the workers, as long as one was finished within
+// limits.entry_seconds + options.store_call_seconds.
 //
 // Failure: a store error ends the pass (refill stops, what is in hand is
 // committed or released); an exception on the committing thread or in a
@@ -51,7 +61,7 @@ struct InFlight {
   std::uint64_t seq = 0;      // claim order
   CacheEntry entry;
   EntryOutcome outcome;
-  std::uint64_t charged = 0;  // blob bytes held in the budget until commit
+  std::uint64_t charged = 0;  // bytes held in the budget (working memory, then the document) until commit
   double claimed_at = 0;      // Clock time
   bool large = false;         // the blob was not delivered inline
 };
@@ -64,6 +74,7 @@ struct PassSetup {
   const RunOptions& options;  // workers and batch_entries already made positive
   Clock& clock;
   const Archiver::Hooks& hooks;
+  std::atomic<bool>& committing;  // set while write() runs (a stop leaves it alone)
 };
 
 class Pass {
@@ -88,7 +99,10 @@ class Pass {
   void release(std::vector<std::string> ids, ReleaseKind kind);
   void note_failure(const Error& error);
   void release_unfinished();
+  void release_queued_on_stop();
   void report_progress();
+  void alive();
+  void alive_if_progressing();
 
   PassSetup setup_;
   RunSummary& summary_;
@@ -111,6 +125,8 @@ class Pass {
   std::uint64_t large_bytes_ = 0;        // their blob bytes
   bool exhausted_ = false;
   bool wait_for_room_ = false;  // large entries were given back: claim after one commits
+  bool stopping_ = false;       // the stop was seen; queued entries given back
+  double last_progress_ = 0;    // Clock time the workers last finished an entry
   std::uint64_t done_at_start_ = 0;
 
   std::vector<InFlight> group_;  // collected, not yet committed

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "archive/pass.h"
+#include "util/defer.h"
 #include "util/keyed_hash.h"
 #include "util/log.h"
 
@@ -34,7 +35,12 @@ void Pass::commit() {
     bytes.push_back(o.blob_bytes);
     results.push_back(std::move(o.result));
   }
-  auto written = write(docs, results);
+  setup_.committing.store(true);
+  auto written = [&] {
+    DEFER(setup_.committing.store(false));
+    return write(docs, results);
+  }();
+  alive();
   std::vector<std::string> not_marked;
   if (!written) {
     // Nothing is marked done unless its document is committed; the entries

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "archive/pass_test_support.h"
+#include "cybexp/document.h"
 
 namespace cybexp {
 namespace {
@@ -91,6 +92,37 @@ TEST(Pass, LargeEntriesBeyondTheBudgetWaitAndCountOneAttempt) {
   // Each give-back waits for a commit of a large entry: at most one claim a
   // commit, and the pass commits at most once per entry.
   EXPECT_LE(counting->claims.load(), kEntries + 2);
+}
+
+// Issue 15: the budget is charged an entry's working memory, not only its
+// blob bytes. Budget room for one entry's working memory but for many
+// blobs: two workers never handle two large entries at once (the old charge,
+// blob bytes, let both run).
+TEST(Pass, TheBudgetChargesWorkingMemoryNotOnlyBlobBytes) {
+  PassFixture f;
+  const std::size_t kEntries = 6;
+  f.add_large(kEntries, 200 * 1024);
+  RunOptions opt = f.options();
+  opt.workers = 2;
+  opt.memory_budget = working_memory_bound(200 * 1024) * 3 / 2;  // room for 1.5 entries
+  auto overlap = std::make_shared<testing::OverlapCountingCache>(f.stores.cache);
+  auto run = within(std::chrono::seconds(300), [&] {
+    return f.archiver(opt, f.keys(), system_clock(), Stores{overlap, f.stores.archive}).run({});
+  });
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->processed, kEntries);
+  EXPECT_EQ(overlap->most.load(), 1);
+  // With room for two, both workers fetch at once (the test can tell).
+  PassFixture g;
+  g.add_large(kEntries, 200 * 1024);
+  opt.memory_budget = working_memory_bound(300 * 1024) * 2;
+  auto both = std::make_shared<testing::OverlapCountingCache>(g.stores.cache);
+  auto run2 = within(std::chrono::seconds(300), [&] {
+    return g.archiver(opt, g.keys(), system_clock(), Stores{both, g.stores.archive}).run({});
+  });
+  ASSERT_TRUE(run2.has_value());
+  EXPECT_EQ(run2->processed, kEntries);
+  EXPECT_EQ(both->most.load(), 2);
 }
 
 // Bug 3: an exception on the committing thread left the workers blocked in

@@ -113,6 +113,27 @@ class ThrowOnFetch final : public CacheStoreWrapper {
   std::atomic<int> calls_{0};
 };
 
+// Counts how many fetch_blob calls run at once (each holds on for a few
+// milliseconds, so that workers free to overlap do).
+class OverlapCountingCache final : public CacheStoreWrapper {
+ public:
+  using CacheStoreWrapper::CacheStoreWrapper;
+  Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& e, std::uint64_t max) override {
+    const int now = ++running_;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto blob = CacheStoreWrapper::fetch_blob(e, max);
+    --running_;
+    return blob;
+  }
+  std::atomic<int> most{0};
+
+ private:
+  std::atomic<int> running_{0};
+};
+
 // Before the first finish, lets the leases run out and has another worker
 // claim everything: the finish that follows holds no lease any more, as
 // when a worker stalls past lease_seconds.

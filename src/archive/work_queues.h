@@ -1,6 +1,6 @@
 // The small synchronisation pieces of the pipeline (pass.h): a closable FIFO
 // for tasks, a list of finished items handed to the committing thread, and a
-// byte budget that bounds the blob bytes in flight.
+// byte budget that bounds the working memory of the entries in flight.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -42,6 +42,15 @@ class TaskQueue {
       closed_ = true;
     }
     cv_.notify_all();
+  }
+  // Takes every item still queued (never started), leaving the queue open.
+  std::vector<T> take_all() {
+    std::lock_guard lock(mu_);
+    std::vector<T> out;
+    out.reserve(items_.size());
+    for (auto& item : items_) out.push_back(std::move(item));
+    items_.clear();
+    return out;
   }
   // As close(), but what is still queued is dropped: its items were never
   // started. Returns how many.

@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <optional>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "util/log.h"
@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 struct GlobalOptions {
   std::optional<std::string> config_path;
   LogLevel level = LogLevel::kInfo;
+  bool level_given = false;  // --log-level: wins over the configuration's log_level
   LogFormat format = LogFormat::kText;
   std::vector<std::string> upstream_flags;  // -f/-o given before CONF_PATH, as run options
 };
@@ -38,11 +39,44 @@ enum : int { kLogLevel = 1000, kLogFormat, kVersion };
   cli::usage_error(std::string("option '") + spelled + "' needs a value: " + what, nullptr);
 }
 
+// getopt takes the next word whatever it is: an empty one, another option
+// (`-c --log-level debug`) or the command (`-c check`) means the value was
+// left out, unless a file of that name exists.
 void check_config_value(const char* spelled, const char* value) {
-  if (cli::find_command(value) != nullptr && !fs::exists(value)) {
+  const std::string v = value;
+  const char* what = v.empty()                         ? nullptr
+                     : fs::exists(v)                   ? ""
+                     : v.starts_with('-')              ? "' is an option)"
+                     : cli::find_command(v) != nullptr ? "' is a command)"
+                                                       : "";
+  if (what == nullptr) {
     cli::usage_error(std::string("option '") + spelled +
-                         "' needs a value: the configuration file ('" + value + "' is a command)",
+                         "' needs a value: the configuration file (it was empty)",
                      nullptr);
+  }
+  if (*what != '\0') {
+    cli::usage_error(
+        std::string("option '") + spelled + "' needs a value: the configuration file ('" + v + what,
+        nullptr);
+  }
+}
+
+// --log-format applies to the errors found while the options are read too:
+// it is looked for first among the global options (before the command).
+void apply_log_format_early(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    std::optional<LogFormat> f;
+    if (a.starts_with("--log-format=")) {
+      f = parse_log_format(a.substr(13));
+    } else if (a == "--log-format" && i + 1 < argc) {
+      f = parse_log_format(argv[++i]);
+    } else if (a == "-c" || a == "--config" || a == "--log-level") {
+      ++i;
+    } else if (a == "--" || !a.starts_with('-')) {
+      return;  // the command or CONF_PATH: what follows is not ours
+    }
+    if (f) log_configure_format(*f);
   }
 }
 
@@ -65,7 +99,11 @@ std::optional<int> parse_global(int argc, char** argv, GlobalOptions& g) {
   while ((c = getopt_long(argc, argv, "+:c:hfo", kOptions, nullptr)) != -1) {
     if (c == 'c') {
       // As the user spelled it: "-c" or "--config" when the value was the next word.
-      check_config_value(optarg == argv[optind - 1] ? argv[optind - 2] : "-c", optarg);
+      const std::string_view word = argv[optind - 1];
+      check_config_value(optarg == argv[optind - 1] ? argv[optind - 2]
+                         : word.starts_with("--")   ? "--config"
+                                                    : "-c",
+                         optarg);
       g.config_path = optarg;
     } else if (c == kLogLevel) {
       auto l = parse_log_level(optarg);
@@ -75,6 +113,7 @@ std::optional<int> parse_global(int argc, char** argv, GlobalOptions& g) {
             nullptr);
       }
       g.level = *l;
+      g.level_given = true;
     } else if (c == kLogFormat) {
       auto f = parse_log_format(optarg);
       if (!f) {
@@ -143,10 +182,13 @@ int run_upstream_alias(const GlobalOptions& g, int argc, char** argv) {
 int dispatch(int argc, char** argv) {
   GlobalOptions g;
   if (auto done = parse_global(argc, argv, g)) return *done;
-  log_configure(g.level, g.format);
+  log_configure(g.level, g.format, g.level_given);
   if (optind >= argc) {
     if (!g.upstream_flags.empty())
       cli::usage_error("-f and -o need CONF_PATH: cybexp-archive CONF_PATH [-f] [-o]", nullptr);
+    if (log_format() == LogFormat::kJson) {
+      cli::usage_error("a command is needed", nullptr);  // one JSON line, not the usage text
+    }
     std::fputs(cli::usage_text().c_str(), stderr);
     return cli::kExitUsage;
   }
@@ -168,6 +210,8 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  log_configure(LogLevel::kInfo, LogFormat::kText);  // afresh: tests call run_cli more than once
+  apply_log_format_early(argc, argv);
   int code;
   try {
     code = dispatch(argc, argv);
@@ -175,8 +219,8 @@ int run_cli(int argc, char** argv) {
     code = e.code;
   }
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    std::cerr << "cybexp-archive: cannot write to standard output: " << std::strerror(errno)
-              << "\n";
+    log_for_user(LogLevel::kError,
+                 std::string("cannot write to standard output: ") + std::strerror(errno));
     if (code == cli::kExitOk) code = cli::kExitFailure;
   }
   return code;

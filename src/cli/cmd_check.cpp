@@ -10,48 +10,16 @@
 #include <cstdio>
 #include <thread>
 
+#include "cli/check_deep.h"
+#include "cli/check_report.h"
 #include "cli/format.h"
 #include "cli/options.h"
 #include "cybexp/archiver.h"
+#include "util/log.h"
+#include "util/terminal_text.h"
 
 namespace cybexp::cli {
 namespace {
-
-class Report {
- public:
-  void line(const std::string& what, const std::string& text) {
-    std::string padded = what;
-    padded.resize(std::max<std::size_t>(padded.size() + 1, 14), ' ');
-    print(padded + text + "\n");
-  }
-  void problem(int code, const std::string& message) {
-    std::fflush(stdout);  // keep the two streams in order on a terminal
-    std::fprintf(stderr, "cybexp-archive: %s\n", message.c_str());
-    code_ = code_ == kExitUsage ? code_ : code;
-    ++problems_;
-  }
-  void warning(const std::string& message) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "cybexp-archive: warning: %s\n", message.c_str());
-  }
-  void problem(const Error& e) {
-    problem(e.kind == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure, e.message);
-  }
-  int finish() {
-    if (problems_ == 0) {
-      print("ok\n");
-      return kExitOk;
-    }
-    std::fflush(stdout);
-    std::fprintf(stderr, "cybexp-archive: check found %d problem%s\n", problems_,
-                 problems_ == 1 ? "" : "s");
-    return code_;
-  }
-
- private:
-  int code_ = kExitOk;
-  int problems_ = 0;
-};
 
 std::string file_mode(const std::filesystem::path& p) {
   struct stat st {};
@@ -65,7 +33,23 @@ std::string plural(std::uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-std::vector<PrivateKey> check_private_keys(const Config& config, Report& report) {
+// A public key no private key can open: whatever `submit` (or an API module
+// configured with it) encrypts would be skipped as bad_data, every entry.
+std::string unpaired_key_advice(const Config& config) {
+  const std::string pub = config.public_key.string();
+  std::string privs;
+  for (const auto& p : config.private_keys) privs += (privs.empty() ? "" : ", ") + p.string();
+  return "public key " + pub + " pairs with none of the private keys (" + privs +
+         "): everything submitted with it would be skipped as bad_data. Compare the moduli "
+         "('openssl rsa -pubin -in " +
+         pub +
+         " -noout -modulus' and 'openssl rsa -in PRIVATE_KEY "
+         "-noout -modulus' for each private key), then add the matching private key to "
+         "cache.private_key, or set public_key to one made from a configured private key "
+         "('openssl rsa -in PRIVATE_KEY -pubout')";
+}
+
+std::vector<PrivateKey> check_private_keys(const Config& config, CheckReport& report) {
   std::vector<PrivateKey> keys;
   for (const auto& path : config.private_keys) {
     auto key = PrivateKey::load_file(path);
@@ -82,7 +66,7 @@ std::vector<PrivateKey> check_private_keys(const Config& config, Report& report)
   return keys;
 }
 
-void check_public_key(const Config& config, const std::vector<PrivateKey>& keys, Report& report) {
+void check_public_key(const Config& config, const std::vector<PrivateKey>& keys, CheckReport& report) {
   auto pub = PublicKey::load_file(config.public_key);
   if (!pub) {
     report.warning(pub.error().message + " (only 'submit' needs the public key)");
@@ -100,41 +84,42 @@ void check_public_key(const Config& config, const std::vector<PrivateKey>& keys,
   }
   report.line("public key", config.public_key.string() + ": RSA-" +
                                 std::to_string(pub->modulus_bytes() * 8) + ", " + pairs);
-  if (pairs.starts_with("pairs with none")) {
-    report.warning(
-        "public key " + config.public_key.string() +
-        " pairs with none of the private keys: entries encrypted with it would be skipped as "
-        "bad_data; configure its private key in cache.private_key");
-  }
+  if (pairs.starts_with("pairs with none")) report.problem(kExitUsage, unpaired_key_advice(config));
 }
 
-void check_stores(const Config& config, Report& report) {
+// Opens the stores read-only and reports what they hold; the stores, or
+// nullopt when they cannot be read.
+std::optional<Stores> check_stores(const Config& config, CheckReport& report) {
   auto opened = open_stores(config.cache, config.archive, OpenMode::kReadOnly);
   if (!opened) {
     report.problem(opened.error());
-    return;
+    return std::nullopt;
   }
   Stores& s = *opened;
+  auto fail = [&](const Error& e) {
+    report.problem(e);
+    return std::nullopt;
+  };
   // The cache has no schema call of its own; a backend serving both roles
   // answers for it.
   std::string cache_schema = "schema version not reported by this backend";
   if (auto* both = dynamic_cast<ArchiveStore*>(s.cache.get())) {
     auto v = both->schema_version();
-    if (!v) return report.problem(v.error());
+    if (!v) return fail(v.error());
     cache_schema = "schema version " + std::to_string(*v);
   }
   auto version = s.archive->schema_version();
-  if (!version) return report.problem(version.error());
+  if (!version) return fail(version.error());
   auto docs = s.archive->document_counts();
-  if (!docs) return report.problem(docs.error());
+  if (!docs) return fail(docs.error());
   auto counts = s.cache->entry_counts();
-  if (!counts) return report.problem(counts.error());
+  if (!counts) return fail(counts.error());
   auto registry = s.archive->subtypes();
-  if (!registry) return report.problem(registry.error());
+  if (!registry) return fail(registry.error());
   auto claimable = s.cache->count_claimable(false);
-  if (!claimable) return report.problem(claimable.error());
+  if (!claimable) return fail(claimable.error());
   auto forced = s.cache->count_claimable(true);
-  if (!forced) return report.problem(forced.error());
+  if (!forced) return fail(forced.error());
 
   const bool one = s.cache->shares_database_with(*s.archive);
   report.line("cache store", cache_schema);
@@ -162,30 +147,40 @@ void check_stores(const Config& config, Report& report) {
                                " (one per core), leases of " +
                                std::to_string(config.lease_seconds) +
                                " s; --force-process would claim " + std::to_string(*forced));
+  return std::move(*opened);
 }
-
 }  // namespace
 
 int cmd_check(Context& ctx, std::vector<char*> args) {
-  static const char* kHelp = R"(usage: cybexp-archive check
+  static const char* kHelp = R"(usage: cybexp-archive check [--deep]
 
 Checks that 'run' can work: reads the configuration and prints the cache and
 archive it resolves to (server, and for MongoDB database and collection;
 never a password), loads every private key
 (refusing one readable by group or others) and the public key, opens both
 stores, and prints their schema versions, the entry counts, the sub-type
-registry's size and what 'run' would do. Changes nothing, except that a
-SQLite store that does not exist yet is created empty.
+registry's size and what 'run' would do; checks each SQLite file for
+corruption (PRAGMA quick_check, which reads the whole file) and that the
+archive is not empty next to processed entries. Changes nothing.
+
+--deep also runs SQLite's integrity_check, checks that every table and index
+of the schema is there (SQLite, PostgreSQL), that every processed entry's
+documents are in the archive and that every document is referred to by a
+processed entry; it holds every document's _hash in memory.
 
 Exit codes: 0 ready; 2 a configuration problem (file, key, URL); 1 a runtime
-problem (a store that cannot be reached or read). Each problem is one line on
-stderr that says what to do. A missing public key is only a warning: only
-'submit' needs it.
+problem (a store that cannot be reached or read, a corrupt file, a finding
+of --deep). Each problem is one line on stderr that says what to do; --deep
+ends with a summary of its findings. A missing public key is only a warning:
+only 'submit' needs it. A public key that pairs with none of the private keys
+is a configuration problem: everything submitted with it would be bad_data.
 )";
-  auto rest = parse_options(args, {}, kHelp, [](const std::string&, const char*) {});
+  bool deep = false;
+  auto rest = parse_options(args, {{"deep", false}}, kHelp,
+                            [&](const std::string&, const char*) { deep = true; });
   if (!rest.empty()) usage_error("check takes no arguments", "check");
   const Config& config = ctx.config();  // exits 2 with the reason if it is invalid
-  Report report;
+  CheckReport report;
   const bool upstream =
       config.shape == ConfigShape::kA18b070 || config.shape == ConfigShape::kHead;
   const std::string shape =
@@ -198,7 +193,19 @@ stderr that says what to do. A missing public key is only a warning: only
   report.line("archive", describe_target(config.archive));
   std::vector<PrivateKey> keys = check_private_keys(config, report);
   check_public_key(config, keys, report);
-  check_stores(config, report);
+  if (auto stores = check_stores(config, report)) {
+    if (deep) {
+      check_deep(*stores, report);
+    } else {
+      check_databases(*stores, CheckDepth::kQuick, report);
+    }
+    auto lost = lost_archive(*stores);
+    if (!lost) {
+      report.problem(lost.error());
+    } else if (*lost) {
+      report.problem(kExitFailure, **lost);
+    }
+  }
   return report.finish();
 }
 

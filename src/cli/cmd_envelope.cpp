@@ -10,6 +10,7 @@
 
 #include "cli/options.h"
 #include "util/encoding.h"
+#include "util/terminal_text.h"
 
 namespace cybexp::cli {
 namespace {
@@ -111,14 +112,25 @@ int cmd_decrypt(Context& ctx, std::vector<char*> args) {
   static const char* kHelp = R"(usage: cybexp-archive decrypt FILE
 
 Writes the plaintext of one envelope (FILE, - for stdin) to standard output,
-trying each configured private key. For operators debugging an entry.
+trying each configured private key. For operators debugging an entry. To a
+pipe or a file it writes the exact bytes; to a terminal it writes them
+escaped (non-printable bytes as \xNN, newlines as \n), so a payload cannot
+drive the terminal.
 )";
   auto files = parse_options(args, {}, kHelp, [](const std::string&, const char*) {});
   if (files.size() != 1) usage_error("decrypt takes exactly one FILE", "decrypt");
   std::vector<std::uint8_t> blob = read_input(files[0], ctx.config().limits.max_blob_bytes);
   auto keys = ctx.private_keys();
   SecureBytes plain = must(decrypt_envelope_any(blob, keys));
-  print(as_text(plain));
+  if (isatty(STDOUT_FILENO) == 1) {
+    // A person is reading: the payload must not drive the terminal.
+    std::string shown = escape_for_terminal(as_text(plain)) + "\n";
+    print(shown);
+    std::fflush(stdout);
+    secure_wipe(shown.data(), shown.size());
+  } else {
+    print(as_text(plain));  // the exact bytes, for a pipe or a file
+  }
   return kExitOk;
 }
 

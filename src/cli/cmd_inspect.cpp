@@ -1,8 +1,8 @@
 // `inspect ENTRY_ID`: one cache entry as an operator needs to see it: its
-// fields, state, reason, attempts, lease and refs; with --decrypt the start
-// of its plaintext (escaped for the terminal); with --dry-run what the archive
-// loop would make of it now (archive_one with the current keys and registry),
-// without writing anything: no claim, no lease, no document, no state change.
+// fields, state, reason, attempts, lease and refs (in text, every one escaped
+// for the terminal); with --decrypt the start of its plaintext (escaped too);
+// with --dry-run what the archive loop would make of it now (archive_one with the current keys and
+// registry), without writing anything: no claim, no lease, no document, no state change.
 #include <algorithm>
 #include <ctime>
 
@@ -11,7 +11,7 @@
 #include "cybexp/archive_one.h"
 #include "cybexp/python_json.h"
 #include "cybexp/raw_document.h"
-#include "ops/terminal_text.h"
+#include "util/terminal_text.h"
 
 namespace cybexp::cli {
 namespace {
@@ -49,33 +49,34 @@ Plaintext decrypt_head(CacheStore& cache, const CacheEntry& entry, std::span<con
   }
   std::string_view text = as_text(*plain);
   p.bytes = text.size();
-  p.head = ops::escape_for_terminal(text.substr(0, kPlaintextHead));
+  p.head = escape_for_terminal(text.substr(0, kPlaintextHead));
   return p;
 }
 
 std::string lease_text(const EntryInfo& info, double now) {
   if (info.lease_owner.empty()) return "none";
-  return info.lease_owner + " until " + utc(info.lease_until) +
+  return escape_for_terminal(info.lease_owner) + " until " + utc(info.lease_until) +
          (info.lease_until > now ? " (live)" : " (expired)");
 }
 
 std::string text_report(const EntryInfo& info, const std::optional<Plaintext>& plain,
                         const std::optional<EntryOutcome>& dry, double now) {
   const CacheEntry& e = info.entry;
-  std::string out = field("id", e.id) + field("name", ops::escape_for_terminal(e.name)) +
-                    field("typetag", ops::escape_for_terminal(e.typetag)) +
-                    field("orgid", ops::escape_for_terminal(e.orgid)) +
-                    field("timezone", ops::escape_for_terminal(e.timezone)) +
+  std::string out = field("id", escape_for_terminal(e.id)) +
+                    field("name", escape_for_terminal(e.name)) +
+                    field("typetag", escape_for_terminal(e.typetag)) +
+                    field("orgid", escape_for_terminal(e.orgid)) +
+                    field("timezone", escape_for_terminal(e.timezone)) +
                     field("uploaded", utc(e.timestamp) + " (" + number(e.timestamp) + ")") +
                     field("blob", std::to_string(e.blob_size) + " bytes") +
-                    field("state", info.state);
-  if (!info.reason.empty()) out += field("reason", info.reason);
+                    field("state", escape_for_terminal(info.state));
+  if (!info.reason.empty()) out += field("reason", escape_for_terminal(info.reason));
   out += field("attempts", std::to_string(e.attempts)) + field("lease", lease_text(info, now)) +
          field("finished", utc(info.finished_at));
-  for (const auto& r : info.refs) out += field("_ref", r);
+  for (const auto& r : info.refs) out += field("_ref", escape_for_terminal(r));
   if (plain) {
     if (!plain->error.empty()) {
-      out += field("plaintext", "cannot decrypt: " + plain->error);
+      out += field("plaintext", "cannot decrypt: " + escape_for_terminal(plain->error));
     } else {
       out += field("plaintext", std::to_string(plain->bytes) + " bytes" +
                                     (plain->bytes > kPlaintextHead ? ", the first 256:" : ":"));
@@ -90,7 +91,7 @@ std::string text_report(const EntryInfo& info, const std::optional<Plaintext>& p
       out += field("document", raw_document_json(*dry->document));
     } else {
       out += field("dry run", "would be skipped as " + std::string(state_name(r.fate)) + " (nothing was written)");
-      out += field("because", r.reason);
+      out += field("because", escape_for_terminal(r.reason));
     }
   }
   return out;

@@ -1,55 +1,28 @@
-// `run`: the archive loop as a Unix service. SIGTERM/SIGINT stop claiming,
-// finish and commit the entries in hand, and exit 0. Signals are taken by a
-// dedicated thread (sigwait), so no handler runs inside the pipeline.
+// `run`: the archive loop as a Unix service. Signals (run_signals.h): the
+// first SIGTERM/SIGINT stops claiming, finishes and commits the entries being
+// decrypted, releases the rest and exits 0; a second exits at once; SIGHUP
+// reloads keys, limits and log level; SIGUSR1 starts the next pass now
+// (Archiver::wake).
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <thread>
 
+#include "cli/check_deep.h"
 #include "cli/options.h"
+#include "cli/run_signals.h"
 #include "cybexp/archiver.h"
 #include "ops/run_monitor.h"
+#include "util/defer.h"
 #include "util/log.h"
 
 namespace cybexp::cli {
 namespace {
-
-// Blocks SIGTERM/SIGINT in every thread (call before starting any) and turns
-// them into a stop request.
-class SignalStopper {
- public:
-  SignalStopper() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::jthread([this](std::stop_token self) {
-      const timespec tick{0, 200'000'000};
-      while (!self.stop_requested()) {
-        int sig = sigtimedwait(&set_, nullptr, &tick);
-        if (sig == SIGTERM || sig == SIGINT) {
-          log(LogLevel::kInfo, "stopping: finishing the entries in hand",
-              {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-          source_.request_stop();
-        }
-      }
-    });
-  }
-  ~SignalStopper() {
-    thread_.request_stop();
-    thread_.join();
-    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
-  }
-  std::stop_token token() { return source_.get_token(); }
-
- private:
-  sigset_t set_;
-  std::stop_source source_;
-  std::jthread thread_;
-};
 
 std::string format_rate(double per_second) {
   char buf[32];
@@ -87,7 +60,14 @@ int cmd_run(Context& ctx, std::vector<char*> args) {
 The archive loop (upstream's archive()): claims pending entries, decrypts,
 parses and archives them, marks each processed or skipped, and sleeps
 min(3600, 2^n + random) seconds between passes, n counting passes without
-success. SIGTERM or SIGINT: finish the entries in hand, commit, exit 0.
+success (capped by backoff.max_idle_seconds after passes without work). A
+new or requeued entry ends such a sleep at once (PostgreSQL: LISTEN/NOTIFY;
+SQLite: the file's data_version; MongoDB: a change stream on replica sets),
+as do SIGUSR1 and `cybexp-archive wake`; a sleep after a store failure is
+kept whole. The daemon's state (and when its next pass is due) is in
+`status`. SIGTERM or SIGINT: finish the entries being decrypted, commit,
+release the rest, exit 0 (a second signal: exit 1 at once). SIGHUP: read the
+configuration again for the private and public keys, limits and log level.
 
   --once            process what is pending now, print a summary, exit
   --force-process   also retry skipped entries (upstream -f)
@@ -121,10 +101,17 @@ WatchdogSec, WATCHDOG pings.
                             });
   if (!rest.empty()) usage_error("run takes no arguments", "run");
   opt.lease_seconds = ctx.config().lease_seconds;  // after --help, which needs no configuration
+  opt.max_idle_seconds = ctx.config().max_idle_seconds;
+  opt.memory_budget = ctx.config().limits.memory_budget;
+  const StoreTimeouts& timeouts = ctx.config().timeouts;
+  opt.store_call_seconds = timeouts.longest_call();
   auto keys = ctx.private_keys();
-  SignalStopper stopper;  // before any thread starts
+  SignalThread stopper;  // before any thread starts
   if (opt.workers == 0) opt.workers = std::max(1u, std::thread::hardware_concurrency());
   ops::RunMonitor monitor(opt.workers);  // metrics, sd_notify (its watchdog thread)
+  // A loop that shows no sign of life for longer than two store calls may
+  // take (a commit is two) is stuck: the watchdog pings stop.
+  monitor.watch_liveness(2 * timeouts.longest_call() + 1);
   if (metrics) must(monitor.serve_metrics(*metrics));
   std::stop_callback notify_stop(stopper.token(), [&] { monitor.stopping(); });
 
@@ -141,16 +128,24 @@ WatchdogSec, WATCHDOG pings.
       const double wait = backoff_seconds(++n, system_random());
       log(LogLevel::kWarning, "cannot open the stores; retrying",
           {{"error", s.error().message}, {"seconds", format_rate(wait)}});
-      monitor.waiting(s.error().message);
+      monitor.waiting(s.error().message, wait);
       if (!system_clock().sleep_for(wait, stopper.token())) return kExitOk;
     }
   }
   Stores stores = std::move(*opened);
+  // An archive emptied or replaced under processed entries would be filled
+  // again from new entries only, and those entries would point at nothing.
+  if (auto lost = must(lost_archive(stores))) fail(kExitFailure, *lost);
   Archiver archiver(stores, std::move(keys), ctx.config().limits, opt);
+  Reloader reloader(ctx, archiver, ctx.config());
+  stopper.on_reload([&reloader] { reloader(); });
+  stopper.on_second_stop([&archiver] { archiver.interrupt_now(); });
+  DEFER(stopper.finished());  // before reloader and archiver go
   log(LogLevel::kInfo, "archive loop starting",
       {{"worker", archiver.worker_id()}, {"once", opt.once ? "true" : "false"},
        {"force", opt.force ? "true" : "false"}});
-  const bool tty = isatty(STDERR_FILENO) && opt.once;
+  // The progress line redraws itself with \r: for a person, never in JSON logs.
+  const bool tty = isatty(STDERR_FILENO) && opt.once && log_format() == LogFormat::kText;
   double last_draw = -1;
   if (tty) {
     archiver.on_progress([&](const Progress& p) {
@@ -164,8 +159,16 @@ WatchdogSec, WATCHDOG pings.
     });
   }
   monitor.attach(archiver, *stores.cache, opt.force);  // also logs each backoff sleep
-  monitor.ready();
+  if (!opt.once) monitor.publish_state(ctx.config().run_dir, archiver.worker_id());
+  stopper.on_wake([&archiver] { archiver.wake(); });
+  {
+    // READY counts the backlog first: a stop frees that count if it waits
+    // for a lock (from run() on, the Archiver does this).
+    std::stop_callback interrupt_count(stopper.token(), [&stores] { stores.interrupt(); });
+    monitor.ready();
+  }
   auto summary = archiver.run(stopper.token());
+  stopper.finished();  // a second signal from here on waits for the exit
   if (tty) std::fputs("\n", stderr);
   if (!summary) fail(kExitFailure, summary.error().message);
   std::string line = summary_line(*summary);

@@ -16,7 +16,7 @@ constexpr std::array kCommands = {
                 "[--once] [--force-process] [--limit N] [--workers N] [--batch N] "
                 "[--metrics-listen [HOST:]PORT]",
                 "the archive loop", cmd_run},
-    CommandSpec{"status", "[--json]", "entry counts and archive size", cmd_status},
+    CommandSpec{"status", "[--json]", "entry counts, archive size, running daemons", cmd_status},
     CommandSpec{"entries", "[--state S] [--typetag T] [--json]", "one entry a line", cmd_entries},
     CommandSpec{"export", "[--sub-type S]", "archived documents as JSON lines", cmd_export},
     CommandSpec{"subtypes", "list | add TYPETAG SUB_TYPE | remove TYPETAG", "the sub-type registry",
@@ -24,10 +24,11 @@ constexpr std::array kCommands = {
     CommandSpec{"requeue", "[--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]",
                 "retry skipped entries", cmd_requeue},
     CommandSpec{"decrypt", "FILE", "one envelope's plaintext to stdout", cmd_decrypt},
-    CommandSpec{"check", "", "is everything ready to run? (config, targets, keys, stores)",
+    CommandSpec{"check", "[--deep]", "is everything ready to run? (config, targets, keys, stores)",
                 cmd_check},
     CommandSpec{"inspect", "ENTRY_ID [--decrypt] [--dry-run] [--json]",
                 "one entry: fields, state, reason, lease", cmd_inspect},
+    CommandSpec{"wake", "", "start the running daemons' next pass now (SIGUSR1)", cmd_wake},
 };
 
 constexpr std::string_view kHead =

@@ -45,5 +45,10 @@ int cmd_requeue(Context& ctx, std::vector<char*> args);
 int cmd_decrypt(Context& ctx, std::vector<char*> args);
 int cmd_check(Context& ctx, std::vector<char*> args);
 int cmd_inspect(Context& ctx, std::vector<char*> args);
+int cmd_wake(Context& ctx, std::vector<char*> args);
+
+// The running daemons of `config` (their state files in run_dir), for
+// `status`: lines of text, or a JSON array (cmd_wake.cpp).
+std::string daemon_status(const Config& config, bool json);
 
 }  // namespace cybexp::cli

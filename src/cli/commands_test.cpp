@@ -50,7 +50,7 @@ commands:
                                        add cache entries as the API module does (FILE - is stdin)
   run [--once] [--force-process] [--limit N] [--workers N] [--batch N] [--metrics-listen [HOST:]PORT]
                                        the archive loop
-  status [--json]                      entry counts and archive size
+  status [--json]                      entry counts, archive size, running daemons
   entries [--state S] [--typetag T] [--json]
                                        one entry a line
   export [--sub-type S]                archived documents as JSON lines
@@ -59,9 +59,10 @@ commands:
   requeue [--state S] [--id ID]... [--typetag T] [--since TIME] [--until TIME]
                                        retry skipped entries
   decrypt FILE                         one envelope's plaintext to stdout
-  check                                is everything ready to run? (config, targets, keys, stores)
+  check [--deep]                       is everything ready to run? (config, targets, keys, stores)
   inspect ENTRY_ID [--decrypt] [--dry-run] [--json]
                                        one entry: fields, state, reason, lease
+  wake                                 start the running daemons' next pass now (SIGUSR1)
 
 options:
   -c, --config CONFIG   configuration file (default: everything under
@@ -85,12 +86,13 @@ TEST(CommandTable, UsageIsGeneratedFromTheTable) {
   EXPECT_EQ(bare.err, kUsage);
 }
 
-TEST(CommandTable, NamesAreTheElevenCommandsOnce) {
+TEST(CommandTable, NamesAreTheTwelveCommandsOnce) {
   std::vector<std::string> names;
   for (const CommandSpec& c : command_table()) names.emplace_back(c.name);
   EXPECT_EQ(names,
             (std::vector<std::string>{"keygen", "submit", "run", "status", "entries", "export",
-                                      "subtypes", "requeue", "decrypt", "check", "inspect"}));
+                                      "subtypes", "requeue", "decrypt", "check", "inspect",
+                                      "wake"}));
   EXPECT_EQ(find_command("run")->handler, &cmd_run);
   EXPECT_EQ(find_command("frobnicate"), nullptr);
 }

@@ -6,14 +6,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 
 #include "util/log.h"
 
 namespace cybexp::cli {
 
 void fail(int code, const std::string& message) {
-  std::cerr << "cybexp-archive: " << message << "\n";
+  // Through the logger: escaped (messages may quote an id or a typetag) and,
+  // with --log-format json, a JSON line like every other.
+  std::fflush(stdout);  // keep the two streams in order on a terminal
+  log_for_user(LogLevel::kError, message);
   throw ExitRequest{code};
 }
 
@@ -34,11 +36,18 @@ const Config& Context::config() {
       const char* home = std::getenv("CYBEXP_HOME");
       config_ = default_config(home && *home ? home : "cybexp-data");
     }
+    if (config_->log_level) log_apply_configured_level(*parse_log_level(*config_->log_level));
     for (const std::string& w : config_->warnings) {
       log(LogLevel::kWarning, w, {{"config", config_->origin.string()}});
     }
   }
   return *config_;
+}
+
+Result<Config> Context::read_config_again() const {
+  if (config_path_) return load_config(*config_path_);
+  const char* home = std::getenv("CYBEXP_HOME");
+  return default_config(home && *home ? home : "cybexp-data");
 }
 
 Stores& Context::stores(OpenMode mode) {

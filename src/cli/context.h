@@ -27,6 +27,8 @@ struct ExitRequest {
   int code;
 };
 
+// Each prints one line through the logger (util/log.h: "cybexp-archive:
+// message" in text, an object in JSON) and ends the command.
 [[noreturn]] void fail(int code, const std::string& message);
 [[noreturn]] void usage_error(const std::string& message, const char* command);
 // kInvalidArgument -> 2, anything else -> 1.
@@ -46,6 +48,9 @@ class Context {
   // Nothing is read until first use, so `COMMAND --help` needs no configuration.
   explicit Context(std::optional<std::string> config_path) : config_path_(std::move(config_path)) {}
   const Config& config();
+  // The configuration read afresh from where config() read it (for a
+  // reload); config() is left as it was. May be called from any thread.
+  Result<Config> read_config_again() const;
   // Opened on first use; read commands pass OpenMode::kReadOnly.
   Stores& stores(OpenMode mode = OpenMode::kReadWrite);
   std::vector<PrivateKey> private_keys();

@@ -6,6 +6,14 @@
 namespace cybexp::cli {
 namespace {
 
+TEST(JsonStr, WritesAsJsonDumpsAndKeepsBytesThatAreNotUtf8AsSurrogateEscapes) {
+  EXPECT_EQ(json_str(""), "\"\"");
+  EXPECT_EQ(json_str("a\"b\\\x1b\x7f caf\xc3\xa9"), "\"a\\\"b\\\\\\u001b\\u007f caf\\u00e9\"");
+  // Python: json.dumps(b"no-feed\x9b31m".decode("utf-8", "surrogateescape"))
+  EXPECT_EQ(json_str("no-feed\x9b" "31m"), "\"no-feed\\udc9b31m\"");
+  EXPECT_EQ(json_str("\xff\xc3\xa9\xc3"), "\"\\udcff\\u00e9\\udcc3\"");
+}
+
 TEST(RedactedUrl, HidesThePasswordOfTheUserInfo) {
   EXPECT_EQ(redacted_url("postgresql://cybexp:s3cret@db.example:5432/archive"),
             "postgresql://cybexp:***@db.example:5432/archive");

@@ -3,6 +3,7 @@
 // would be accepted, because operators edit this file by hand.
 #include "cybexp/config.h"
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -70,10 +71,75 @@ Result<void> parse_limits(const fs::path& origin, const Value& v, Limits& limits
       limits.entry_seconds = CYBEXP_TRY(get_uint(origin, path, value, 1, 86400));
     } else if (key == "max_attempts") {
       limits.max_attempts = CYBEXP_TRY(get_uint(origin, path, value, 1, 1000));
+    } else if (key == "memory_budget") {
+      limits.memory_budget = CYBEXP_TRY(get_uint(origin, path, value, 1ull << 20, 1ull << 44));
     } else {
       return config_error(origin, "unknown key '" + path +
                                       "': expected max_blob_bytes, max_canonical_bytes, "
-                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts");
+                                      "canonical_payload_factor, max_depth, entry_seconds, max_attempts, "
+                                      "memory_budget");
+    }
+  }
+  return {};
+}
+
+// Seconds as an integer or a decimal number, between min and max.
+Result<double> get_seconds(const fs::path& origin, const std::string& key, const Value& v,
+                           double min, double max) {
+  double n = 0;
+  if (v.is_float()) {
+    n = v.as_float();
+  } else if (v.is_integer() && v.as_integer().digits.size() <= 9) {
+    n = std::stod(v.as_integer().digits);
+  } else {
+    return config_error(origin, "'" + key + "' must be a number of seconds");
+  }
+  if (!(n >= min && n <= max)) {
+    char range[96];
+    std::snprintf(range, sizeof range, "' must be between %g and %g seconds", min, max);
+    return config_error(origin, "'" + key + range);
+  }
+  return n;
+}
+
+Result<void> parse_timeouts(const fs::path& origin, const Value& v, StoreTimeouts& t) {
+  if (!v.is_object()) return config_error(origin, "'timeouts' must be an object");
+  for (const auto& [key, value] : v.as_object()) {
+    const std::string path = "timeouts." + key;
+    if (key == "statement_seconds") {
+      t.statement_seconds = CYBEXP_TRY(get_seconds(origin, path, value, 0.1, 86400));
+    } else if (key == "lock_seconds") {
+      t.lock_seconds = CYBEXP_TRY(get_seconds(origin, path, value, 0.1, 86400));
+    } else if (key == "connect_seconds") {
+      t.connect_seconds = CYBEXP_TRY(get_seconds(origin, path, value, 1, 3600));
+    } else if (key == "keepalive_seconds") {
+      t.keepalive_seconds = CYBEXP_TRY(get_seconds(origin, path, value, 1, 3600));
+    } else {
+      return config_error(origin, "unknown key '" + path +
+                                      "': expected statement_seconds, lock_seconds, "
+                                      "connect_seconds, keepalive_seconds");
+    }
+  }
+  return {};
+}
+
+Result<std::string> get_log_level(const fs::path& origin, const Value& v) {
+  const std::string level = CYBEXP_TRY(get_string(origin, "log_level", v));
+  if (level != "debug" && level != "info" && level != "warning" && level != "error") {
+    return config_error(origin,
+                        "'log_level' is '" + level + "': use debug, info, warning or error");
+  }
+  return level;
+}
+
+Result<void> parse_backoff(const fs::path& origin, const Value& section, Config& c) {
+  if (!section.is_object()) return config_error(origin, "'backoff' must be an object");
+  for (const auto& [key, value] : section.as_object()) {
+    if (key == "max_idle_seconds") {
+      c.max_idle_seconds =
+          static_cast<int>(CYBEXP_TRY(get_uint(origin, "backoff." + key, value, 1, 3600)));
+    } else {
+      return config_error(origin, "unknown key 'backoff." + key + "': expected max_idle_seconds");
     }
   }
   return {};
@@ -104,6 +170,7 @@ Config default_config(const fs::path& home) {
   c.archive = {"sqlite:" + (abs / "archive.db").string(), "tahoe_db", "instance"};
   c.private_keys = {abs / "priv.pem"};
   c.public_key = abs / "pub.pem";
+  c.run_dir = abs;
   return c;
 }
 
@@ -120,6 +187,9 @@ Result<Config> parse_config(std::string_view text, const fs::path& origin) {
   c.origin = fs::absolute(origin);
   c.private_keys = {base / "priv.pem"};
   c.public_key = base / "pub.pem";
+  // The packaged unit's RuntimeDirectory while the service runs, else beside the file.
+  std::error_code ec;
+  c.run_dir = fs::is_directory(kPackagedRunDir, ec) ? fs::path(kPackagedRunDir) : base;
   CYBEXP_TRY_VOID(parse_targets(origin, base, root, c));
   for (const auto& [key, value] : root.as_object()) {
     if (kStoreSections.contains(key)) {
@@ -130,12 +200,22 @@ Result<Config> parse_config(std::string_view text, const fs::path& origin) {
       c.lease_seconds = static_cast<int>(CYBEXP_TRY(get_uint(origin, key, value, 1, 86400)));
     } else if (key == "limits") {
       CYBEXP_TRY_VOID(parse_limits(origin, value, c.limits));
+    } else if (key == "timeouts") {
+      CYBEXP_TRY_VOID(parse_timeouts(origin, value, c.timeouts));
+    } else if (key == "log_level") {
+      c.log_level = CYBEXP_TRY(get_log_level(origin, value));
+    } else if (key == "backoff") {
+      CYBEXP_TRY_VOID(parse_backoff(origin, value, c));
+    } else if (key == "run_dir") {
+      c.run_dir = resolve(base, CYBEXP_TRY(get_string(origin, key, value)));
     } else if (!kForeignSections.contains(key)) {
-      return config_error(
-          origin,
-          "unknown key '" + key + "': expected cache, archive, public_key, lease_seconds, limits");
+      return config_error(origin, "unknown key '" + key +
+                                      "': expected cache, archive, public_key, lease_seconds, "
+                                      "limits, timeouts, log_level, backoff, run_dir");
     }
   }
+  c.cache.timeouts = c.timeouts;
+  c.archive.timeouts = c.timeouts;
   return c;
 }
 

@@ -111,3 +111,57 @@ TEST(Config, DefaultsLiveUnderHome) {
 
 }  // namespace
 }  // namespace cybexp
+
+namespace cybexp {
+namespace {
+
+TEST(Config, TimeoutsAndLogLevel) {
+  auto c = parse_config(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "postgresql://h/db"},
+                            "timeouts": {"statement_seconds": 2.5, "lock_seconds": 1,
+                                         "connect_seconds": 3, "keepalive_seconds": 12},
+                            "log_level": "debug"})",
+                        kOrigin);
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->timeouts.statement_seconds, 2.5);
+  EXPECT_EQ(c->timeouts.lock_seconds, 1.0);
+  EXPECT_EQ(c->timeouts.connect_seconds, 3.0);
+  EXPECT_EQ(c->timeouts.keepalive_seconds, 12.0);
+  EXPECT_EQ(c->cache.timeouts.lock_seconds, 1.0);  // every store gets them
+  EXPECT_EQ(c->archive.timeouts.statement_seconds, 2.5);
+  EXPECT_EQ(c->log_level, "debug");
+}
+
+TEST(Config, TimeoutsDefaultForEveryShape) {
+  auto upstream = parse_config(R"({"archive": {"mongo_url": "mongodb://a:27017"},
+                                   "cache": {"mongo_url": "mongodb://c:27017"}})",
+                               kOrigin);
+  ASSERT_TRUE(upstream.has_value()) << upstream.error().message;
+  EXPECT_EQ(upstream->cache.timeouts.statement_seconds, 30.0);
+  EXPECT_EQ(upstream->cache.timeouts.lock_seconds, 10.0);
+  EXPECT_EQ(upstream->archive.timeouts.connect_seconds, 10.0);
+  EXPECT_EQ(upstream->archive.timeouts.keepalive_seconds, 30.0);
+  EXPECT_FALSE(upstream->log_level.has_value());
+  EXPECT_EQ(default_config("/tmp/h").cache.timeouts.statement_seconds, 30.0);
+}
+
+TEST(Config, BadTimeoutsAndLogLevelAreNamed) {
+  const auto error = [](const std::string& extra) {
+    auto c = parse_config(
+        R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"}, )" + extra + "}",
+        kOrigin);
+    return c ? std::string("loaded") : c.error().message;
+  };
+  EXPECT_EQ(
+      error(R"("timeouts": {"lock_seconds": 0})"),
+      "/etc/cybexp/config.json: 'timeouts.lock_seconds' must be between 0.1 and 86400 seconds");
+  EXPECT_EQ(error(R"("timeouts": {"statement_seconds": "30"})"),
+            "/etc/cybexp/config.json: 'timeouts.statement_seconds' must be a number of seconds");
+  EXPECT_EQ(error(R"("timeouts": {"idle_seconds": 3})"),
+            "/etc/cybexp/config.json: unknown key 'timeouts.idle_seconds': expected "
+            "statement_seconds, lock_seconds, connect_seconds, keepalive_seconds");
+  EXPECT_EQ(error(R"("log_level": "loud")"),
+            "/etc/cybexp/config.json: 'log_level' is 'loud': use debug, info, warning or error");
+}
+
+}  // namespace
+}  // namespace cybexp

@@ -158,7 +158,11 @@ Result<SecureBytes> decrypt_with(std::span<const std::uint8_t> blob, const Priva
   const auto nonce = blob.subspan(m, kNonceSize);
   const auto tag = blob.subspan(m + kNonceSize, kTagSize);
   const auto ciphertext = blob.subspan(m + kHeaderSize);
-  SecureBytes plaintext(ciphertext.size());
+  // Room for 16 more bytes: archive_one pads the text for the JSON parser
+  // (document.h) without moving it.
+  SecureBytes plaintext;
+  plaintext.reserve(ciphertext.size() + 16);
+  plaintext.resize(ciphertext.size());
   auto r = eax_decrypt(session_key, nonce, {}, ciphertext, tag, plaintext);
   if (!r) {
     if (r.error().kind == ErrorKind::kBadData) {

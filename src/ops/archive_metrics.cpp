@@ -30,6 +30,8 @@ ArchiveMetrics::ArchiveMetrics() : registry_("cybexp_archive_") {
                       "Claim-to-commit latency of each group commit (its oldest entry).",
                       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
   r.declare_gauge("pending_entries", "Entries the loop could claim now (the backlog).");
+  r.declare_gauge("oldest_pending_age_seconds",
+                  "Age of the oldest pending entry (now minus its upload timestamp); 0 if none.");
   r.declare_gauge("workers", "Decrypting worker threads.");
   r.declare_gauge("build_info", "The running build; always 1.");
 
@@ -42,7 +44,7 @@ ArchiveMetrics::ArchiveMetrics() : registry_("cybexp_archive_") {
   for (const char* name :
        {"entries_processed_total", "leases_lost_total", "documents_new_total", "documents_duplicate_total",
         "bytes_decrypted_total", "backoff_sleeps_total", "backoff_seconds_total",
-        "consecutive_failures", "pending_entries", "workers"}) {
+        "consecutive_failures", "pending_entries", "oldest_pending_age_seconds", "workers"}) {
     r.add(name, 0);
   }
   r.set("build_info", 1, {{"version", CYBEXP_VERSION}});
@@ -74,6 +76,10 @@ void ArchiveMetrics::record_backoff(int consecutive_failures, double seconds) {
 
 void ArchiveMetrics::set_pending(std::uint64_t entries) {
   registry_.set("pending_entries", static_cast<double>(entries));
+}
+
+void ArchiveMetrics::set_oldest_pending_age(double seconds) {
+  registry_.set("oldest_pending_age_seconds", seconds);
 }
 
 void ArchiveMetrics::set_workers(std::size_t workers) {

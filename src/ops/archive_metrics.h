@@ -13,6 +13,7 @@
 //   consecutive_failures               upstream's n: passes in a row without success
 //   batch_latency_seconds              histogram: claim-to-commit latency of each group commit
 //   pending_entries                    entries run could claim now
+//   oldest_pending_age_seconds         now minus the upload timestamp of the oldest pending entry
 //   workers                            decrypting threads
 //   build_info{version}                always 1
 //
@@ -38,6 +39,7 @@ class ArchiveMetrics {
   void record_pass_error(const Error& error);
   void record_backoff(int consecutive_failures, double seconds);
   void set_pending(std::uint64_t entries);
+  void set_oldest_pending_age(double seconds);
   void set_workers(std::size_t workers);
 
   std::string render() const { return registry_.render(); }

@@ -27,6 +27,7 @@ TEST(ArchiveMetrics, StartsWithZerosForEverySeriesAlertsUse) {
            "cybexp_archive_consecutive_failures 0",
            "cybexp_archive_batch_latency_seconds_count 0",
            "cybexp_archive_pending_entries 0",
+           "cybexp_archive_oldest_pending_age_seconds 0",
            "cybexp_archive_workers 4",
            "cybexp_archive_build_info{version=\"" CYBEXP_VERSION "\"} 1",
            "# TYPE cybexp_archive_batch_latency_seconds histogram",
@@ -58,6 +59,7 @@ TEST(ArchiveMetrics, CommitsBackoffsAndErrorsAddUp) {
   m.record_backoff(2, 4.5);
   m.record_backoff(3, 8.25);
   m.set_pending(1234);
+  m.set_oldest_pending_age(61.5);
   const MetricsRegistry& r = m.registry();
   EXPECT_EQ(r.value("entries_processed_total"), 20);
   EXPECT_EQ(r.value("entries_skipped_total", {{"state", "bad_data"}}), 4);
@@ -72,6 +74,7 @@ TEST(ArchiveMetrics, CommitsBackoffsAndErrorsAddUp) {
   EXPECT_EQ(r.value("backoff_seconds_total"), 12.75);
   EXPECT_EQ(r.value("consecutive_failures"), 3);
   EXPECT_EQ(r.value("pending_entries"), 1234);
+  EXPECT_EQ(r.value("oldest_pending_age_seconds"), 61.5);
   EXPECT_EQ(r.value("batch_latency_seconds"), 3);  // every commit is timed, failed ones too
   const std::string text = m.render();
   EXPECT_TRUE(has_line(text, "cybexp_archive_batch_latency_seconds_bucket{le=\"0.025\"} 2"))

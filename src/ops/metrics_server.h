@@ -1,15 +1,22 @@
-// The metrics endpoint: an HTTP server (cpp-httplib) answering GET /metrics
-// with the Prometheus text format and 404 elsewhere. Off unless `run` is given
+// The metrics endpoint: an HTTP server answering GET /metrics with the
+// Prometheus text format and 404 elsewhere. Off unless `run` is given
 // --metrics-listen; a bare port listens on 127.0.0.1 only, and any other
 // address is the operator's explicit choice.
 //
-// The render function is called on the server's threads, so it must only read
+// No client can keep a scrape waiting: connections are served by one thread
+// with poll(2), each must send its whole request within
+// kMetricsRequestSeconds (whatever it trickles), responses close the
+// connection, and at most kMaxMetricsConnections are open: one more evicts
+// the one that has been sending its request the longest.
+//
+// The render function is called on the server's thread, so it must only read
 // thread-safe state (ArchiveMetrics), never a store.
 //
 // Thread safety: start() and the destructor from one thread; the server runs
-// on its own threads (one listener, two request workers).
+// on a thread of its own.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +25,9 @@
 #include "cybexp/result.h"
 
 namespace cybexp::ops {
+
+inline constexpr std::size_t kMaxMetricsConnections = 32;
+inline constexpr double kMetricsRequestSeconds = 2.0;  // to send a request, or take the response
 
 struct ListenAddress {
   std::string host = "127.0.0.1";  // IPv4, IPv6 (without brackets) or a host name

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "util/terminal_text.h"
+
 namespace cybexp::ops {
 
 ServiceNotifier::ServiceNotifier() {
@@ -19,8 +21,9 @@ ServiceNotifier::ServiceNotifier() {
     watchdog_ = std::thread([this] {
       std::unique_lock lock(mu_);
       while (!quit_) {
+        const std::function<bool()> alive = alive_;
         lock.unlock();
-        send("WATCHDOG=1");
+        if (!alive || alive()) send("WATCHDOG=1");
         lock.lock();
         cv_.wait_for(lock, *interval_, [this] { return quit_; });
       }
@@ -37,6 +40,11 @@ ServiceNotifier::~ServiceNotifier() {
   if (watchdog_.joinable()) watchdog_.join();
 }
 
+void ServiceNotifier::set_liveness(std::function<bool()> alive) {
+  std::lock_guard lock(mu_);
+  alive_ = std::move(alive);
+}
+
 void ServiceNotifier::send(std::string_view message) {
   if (!enabled_) return;
   // Failures are ignored, as systemd's own daemons do: a lost status line
@@ -44,14 +52,26 @@ void ServiceNotifier::send(std::string_view message) {
   sd_notify(0, std::string(message).c_str());
 }
 
-void ServiceNotifier::ready(std::string_view status) {
-  send("READY=1\nSTATUS=" + std::string(status));
+namespace {
+
+// STATUS= is one line of a newline-separated datagram, and `systemctl
+// status` shows it on a terminal: a status quoting an error's text (a
+// store's message may quote what an upload said) must neither add an
+// assignment (a forged WATCHDOG=1 or READY=1) nor drive the terminal.
+std::string status_assignment(std::string_view status) {
+  return "STATUS=" + escape_for_terminal(status);
 }
 
-void ServiceNotifier::status(std::string_view status) { send("STATUS=" + std::string(status)); }
+}  // namespace
+
+void ServiceNotifier::ready(std::string_view status) {
+  send("READY=1\n" + status_assignment(status));
+}
+
+void ServiceNotifier::status(std::string_view status) { send(status_assignment(status)); }
 
 void ServiceNotifier::stopping(std::string_view status) {
-  send("STOPPING=1\nSTATUS=" + std::string(status));
+  send("STOPPING=1\n" + status_assignment(status));
 }
 
 }  // namespace cybexp::ops

@@ -2,9 +2,10 @@
 // sd_notify: READY=1 once the stores are open and the keys loaded, STATUS=
 // lines for `systemctl status`, STOPPING=1 on a stop request, and WATCHDOG=1
 // every half WatchdogSec from a timer thread of its own, so the pings go on
-// while the loop sleeps in a backoff of up to an hour. The timer thread does
-// nothing but ping: it proves the process is alive and scheduled, which is
-// what the watchdog can check without false alarms during long sleeps.
+// while the loop sleeps in a backoff of up to an hour. The timer thread pings
+// only while the liveness check (set_liveness) says the loop is alive, so a
+// loop stuck in a store call or a stage loses its pings and systemd restarts
+// it; without a check it pings whenever it runs.
 //
 // Outside systemd (no NOTIFY_SOCKET) every call is a no-op.
 //
@@ -14,6 +15,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -34,6 +36,10 @@ class ServiceNotifier {
   // Half of WATCHDOG_USEC, when the watchdog is on.
   std::optional<std::chrono::microseconds> watchdog_interval() const { return interval_; }
 
+  // The watchdog thread pings only when alive() returns true. alive is
+  // called on that thread, every half WatchdogSec.
+  void set_liveness(std::function<bool()> alive);
+
   void ready(std::string_view status);
   void status(std::string_view status);
   void stopping(std::string_view status);
@@ -46,6 +52,7 @@ class ServiceNotifier {
   std::mutex mu_;
   std::condition_variable cv_;
   bool quit_ = false;
+  std::function<bool()> alive_;  // guarded by mu_
   std::thread watchdog_;
 };
 

@@ -68,6 +68,16 @@ TEST(ServiceNotifier, SendsReadyStatusAndStopping) {
   EXPECT_EQ(sock.next(100), std::nullopt);
 }
 
+TEST(ServiceNotifier, AStatusCannotAddAnAssignmentOrDriveTheTerminal) {
+  NotifySocket sock;
+  ASSERT_TRUE(sock.bound());
+  ServiceNotifier n;
+  n.status("waiting for the stores: boom\nWATCHDOG=1\r\x1b[2J");
+  n.ready("x\nREADY=1");
+  EXPECT_EQ(sock.next(), "STATUS=waiting for the stores: boom\\nWATCHDOG=1\\r\\x1b[2J");
+  EXPECT_EQ(sock.next(), "READY=1\nSTATUS=x\\nREADY=1");
+}
+
 TEST(ServiceNotifier, PingsTheWatchdogEveryHalfIntervalUntilDestroyed) {
   NotifySocket sock;
   ASSERT_TRUE(sock.bound());

@@ -15,12 +15,16 @@
 namespace cybexp {
 
 // mode: see OpenMode in store_factory.h.
+// timeouts: lock_seconds is the busy timeout.
 Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path,
-                                                      OpenMode mode = OpenMode::kReadWrite);
+                                                      OpenMode mode = OpenMode::kReadWrite,
+                                                      const StoreTimeouts& timeouts = {});
 Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path,
-                                                          OpenMode mode = OpenMode::kReadWrite);
+                                                          OpenMode mode = OpenMode::kReadWrite,
+                                                          const StoreTimeouts& timeouts = {});
 // One object serving both roles on one SQLite file.
-Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode = OpenMode::kReadWrite);
+Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode = OpenMode::kReadWrite,
+                                    const StoreTimeouts& timeouts = {});
 
 // Either may be null: that role is served by another backend.
 Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archive);

@@ -1,6 +1,9 @@
 // The configurations the store contract suite runs over (see
 // store_contract_fixture.h), each with a way behind the stores' back.
+#include <algorithm>
 #include <stdexcept>
+
+#include "cybexp/json_value.h"
 
 #include "store/sqlite/sqlite_test_util.h"
 #include "store/store_contract_fixture.h"
@@ -10,10 +13,26 @@
 #include "support/postgres_server.h"
 #endif
 #if CYBEXP_WITH_MONGO
+#include "store/mongo/mongo_raw.h"
 #include "store/mongo/mongo_test_fixture.h"
 #endif
 
 namespace cybexp::testing {
+
+std::vector<AnalyticsDocument> StoreBackend::analytics_query(ArchiveStore& archive,
+                                                             const std::string& sub_type) {
+  std::vector<AnalyticsDocument> out;
+  ok(archive.for_each_document(sub_type, [&](const RawDocument& d) {
+    AnalyticsDocument& got = out.emplace_back();
+    got.doc = d;
+    Value line = ok(parse_json_strict(raw_document_json(d), "export"));
+    for (const auto& [key, value] : line.as_object()) got.keys.push_back(key);
+    std::sort(got.keys.begin(), got.keys.end());
+    return true;
+  }));
+  return out;
+}
+
 namespace {
 
 class SqliteBackend final : public StoreBackend {
@@ -66,6 +85,39 @@ class MongoBackend final : public StoreBackend {
   // MongoDB commits cache and archive apart even in one database.
   bool one_database() const override { return false; }
   bool counts_json_bytes() const override { return false; }
+  std::vector<AnalyticsDocument> analytics_query(ArchiveStore& /*archive*/,
+                                                 const std::string& sub_type) override {
+    using mongo::Doc;
+    mongo::Client client = dbs_.pool->acquire();
+    mongo::Collection coll = client.collection(dbs_.archive.db, dbs_.archive.coll);
+    mongo::BsonPtr query = Doc().str("itype", "raw")
+                               .str("sub_type", sub_type)
+                               .sub("filters", Doc().str("$ne", "cybexp-test-filter"))
+                               .sub("_valid", Doc().boolean("$ne", false))
+                               .take();
+    mongo::BsonPtr opts = Doc().sub("sort", Doc().int32("_id", 1)).take();
+    mongo::Cursor cursor(mongoc_collection_find_with_opts(coll.get(), query.get(), opts.get(), nullptr));
+    std::vector<AnalyticsDocument> out;
+    ok(mongo::drain_cursor(cursor.get(), "test", "analytics query", [&](const bson_t* found) {
+      AnalyticsDocument& got = out.emplace_back();
+      got.keys = keys_of(found);
+      got.doc = ok(mongo::raw_from_bson(found));
+      return true;
+    }));
+    return out;
+  }
+  std::optional<Strings> stored_entry_keys(const std::string& id) override {
+    mongo::Client client = dbs_.pool->acquire();
+    mongo::Collection coll = client.collection(dbs_.cache.db, dbs_.cache.coll);
+    mongo::BsonPtr sel = mongo::Doc().oid("_id", *mongo::parse_oid(id)).take();
+    mongo::Cursor cursor(mongoc_collection_find_with_opts(coll.get(), sel.get(), nullptr, nullptr));
+    Strings keys;
+    ok(mongo::drain_cursor(cursor.get(), "test", "entry", [&](const bson_t* found) {
+      keys = keys_of(found);
+      return false;
+    }));
+    return keys;
+  }
   void drop_blob(const std::string& id) override {
     mongo::Client client = dbs_.pool->acquire();
     mongo::Collection coll = client.collection(dbs_.cache.db, dbs_.cache.coll);
@@ -79,6 +131,17 @@ class MongoBackend final : public StoreBackend {
   }
 
  private:
+  static Strings keys_of(const bson_t* doc) {
+    Strings keys;
+    bson_iter_t it;
+    if (bson_iter_init(&it, doc)) {
+      while (bson_iter_next(&it)) {
+        if (std::string_view(bson_iter_key(&it)) != "_id") keys.emplace_back(bson_iter_key(&it));
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
   mongo::TestDatabases dbs_;
 };
 #endif

@@ -30,6 +30,13 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using Strings = std::vector<std::string>;
 
+// One answer of the analytics module's query: the document's own keys
+// (sorted, _id left out) and its fields.
+struct AnalyticsDocument {
+  Strings keys;
+  RawDocument doc;
+};
+
 // One configuration's databases, fresh for each test and dropped after it.
 class StoreBackend {
  public:
@@ -43,6 +50,16 @@ class StoreBackend {
   // ArchiveCounts::data_bytes is the sum of data_json sizes (MongoDB counts
   // the BSON bytes of the data values instead).
   virtual bool counts_json_bytes() const { return true; }
+  // The archive as the analytics module reads raw documents of `sub_type`,
+  // in insertion order. By default what `export` prints (for_each_document,
+  // each line's keys); MongoDB runs the module's own query on the collection.
+  virtual std::vector<AnalyticsDocument> analytics_query(ArchiveStore& archive,
+                                                         const std::string& sub_type);
+  // The keys of the entry as stored, where the backend stores upstream's
+  // document (MongoDB); nullopt where entries are rows.
+  virtual std::optional<Strings> stored_entry_keys(const std::string& /*id*/) {
+    return std::nullopt;
+  }
 };
 
 // The configuration names, in the order above (store_contract_backends.cpp);

@@ -19,12 +19,15 @@ using Opener = Result<Stores> (*)(const StoreConfig* cache, const StoreConfig* a
 Result<Stores> open_sqlite(const StoreConfig* cache, const StoreConfig* archive, OpenMode mode) {
   constexpr std::size_t kPrefix = std::string_view("sqlite:").size();
   if (cache != nullptr && archive != nullptr && cache->url == archive->url) {
-    return open_sqlite_combined(cache->url.substr(kPrefix), mode);
+    return open_sqlite_combined(cache->url.substr(kPrefix), mode, cache->timeouts);
   }
   Stores out;
-  if (cache != nullptr) out.cache = CYBEXP_TRY(open_sqlite_cache(cache->url.substr(kPrefix), mode));
+  if (cache != nullptr) {
+    out.cache = CYBEXP_TRY(open_sqlite_cache(cache->url.substr(kPrefix), mode, cache->timeouts));
+  }
   if (archive != nullptr) {
-    out.archive = CYBEXP_TRY(open_sqlite_archive(archive->url.substr(kPrefix), mode));
+    out.archive =
+        CYBEXP_TRY(open_sqlite_archive(archive->url.substr(kPrefix), mode, archive->timeouts));
   }
   return out;
 }
@@ -70,6 +73,15 @@ std::unexpected<Error> unsupported(const std::string& role, const std::string& u
 }
 
 }  // namespace
+
+void Stores::interrupt() const {
+  if (cache) cache->interrupt();
+  // One object serving both roles is interrupted once.
+  if (archive &&
+      dynamic_cast<const void*>(archive.get()) != dynamic_cast<const void*>(cache.get())) {
+    archive->interrupt();
+  }
+}
 
 Result<Stores> open_stores(const StoreConfig& cache, const StoreConfig& archive, OpenMode mode) {
   const Backend* cb = backend_for(cache.url);

@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <unordered_set>
 #include <utility>
 
@@ -22,6 +23,7 @@
 #include "tahoe/canonical_internal.h"
 #include "tahoe/escape_writer.h"
 #include "tahoe/scalar_writer.h"
+#include "util/defer.h"
 #include "util/encoding.h"
 #include "util/keyed_hash.h"
 
@@ -103,12 +105,22 @@ struct SortItem {
   std::string_view text;
 };
 
+// An array item's canonical string as an offset and length in its arena,
+// with 8 of its bytes as the sort key (as SortItem): 16 bytes an item, for
+// arrays of millions of items.
+struct ArenaItem {
+  std::uint64_t key;
+  std::uint32_t offset;
+  std::uint32_t length;
+};
+
 // Per-nesting-depth scratch, reused across siblings.
 struct Scratch {
   std::string arena;
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   std::vector<SortItem> items;
   std::vector<SortItem> sort_tmp;
+  std::vector<ArenaItem> doc_items;  // DocWriter's items: 16 bytes each
   std::vector<const Value*> reps;
   std::vector<const Object::value_type*> members;
   std::vector<std::pair<std::string_view, std::size_t>> doc_members;  // key, value node
@@ -304,12 +316,24 @@ class Writer {
 };
 
 
+// Thrown out of a DocWriter when its deadline has passed; raw_hash and
+// canonical turn it into an error.
+struct DeadlinePassed {};
+
 // Writer over a Document's tape: the same output as Writer without a
 // Classifier (documents whose size needs one take the Value path).
 class DocWriter {
  public:
-  explicit DocWriter(const Document& doc)
-      : doc_(doc), nodes_(doc.nodes()), shared_(!t_in_use), scratch_(shared_ ? t_scratch : own_) {
+  // size_bound: an upper bound of the whole canonical form, which bounds
+  // every array's arena too.
+  DocWriter(const Document& doc, std::uint64_t size_bound, const Deadline& deadline)
+      : doc_(doc),
+        nodes_(doc.nodes()),
+        size_bound_(size_bound),
+        deadline_(deadline),
+        countdown_(deadline.set() ? kCheckEvery : SIZE_MAX),
+        shared_(!t_in_use),
+        scratch_(shared_ ? t_scratch : own_) {
     t_in_use = true;
   }
   // The per-depth buffers stay with the thread for the next document, up
@@ -322,7 +346,7 @@ class DocWriter {
     if (scratch_.size() > 4) scratch_.resize(4);
     for (Scratch& s : scratch_) {
       if (s.arena.capacity() > kKeep) std::string().swap(s.arena);
-      if (s.items.capacity() * sizeof(SortItem) > kKeep) std::vector<SortItem>().swap(s.items);
+      if (s.doc_items.capacity() * sizeof(ArenaItem) > kKeep) std::vector<ArenaItem>().swap(s.doc_items);
       if (s.doc_members.capacity() * sizeof(s.doc_members[0]) > kKeep) {
         decltype(s.doc_members)().swap(s.doc_members);
         decltype(s.sorted_members)().swap(s.sorted_members);
@@ -336,6 +360,11 @@ class DocWriter {
 
   template <class Out>
   void emit(std::size_t i, std::uint64_t unit, Out& out) {
+    // limits.entry_seconds, every kCheckEvery nodes (a clock read each).
+    if (--countdown_ == 0) {
+      countdown_ = kCheckEvery;
+      if (deadline_.passed()) throw DeadlinePassed{};
+    }
     const Document::Node& n = nodes_[i];
     switch (n.kind()) {
       case Document::kNull:
@@ -437,17 +466,32 @@ class DocWriter {
   void emit_array(std::size_t i, std::uint64_t unit, Out& out) {
     Scratch& s = enter();
     s.arena.clear();
-    s.items.clear();
+    std::vector<ArenaItem>& items = s.doc_items;
+    items.clear();
+    // A large array's arena would otherwise double as it grows, holding the
+    // old copy and twice the room at once (up to 4 times its items' size).
+    // Given the whole form's bound as room instead (pages never written are
+    // never resident), it never moves. Two such at a time at most, so a
+    // nesting of large arrays cannot reserve the bound at every level.
+    bool reserved = false;
+    if (nodes_[i].ref >= kReserveFromNodes && arenas_reserved_ < 2 && s.arena.capacity() < size_bound_) {
+      s.arena.reserve(static_cast<std::size_t>(size_bound_));
+      reserved = true;
+      ++arenas_reserved_;
+    }
+    DEFER(if (reserved) --arenas_reserved_);
     {
       // Each item's canonical string into the arena; its start offset is
       // kept in the key until the arena stops moving.
       StringOut o(s.arena);
       const std::uint32_t count = nodes_[i].count();
+      // Room for every item (pages never written are never resident), so
+      // the vector is not copied as it grows.
+      items.reserve(count);
       std::size_t j = i + 1;
       if (count < kDedupFrom) {
-        s.items.reserve(count);
         for (std::uint32_t k = 0; k < count; ++k) {
-          s.items.push_back({o.size(), {}});
+          items.push_back({o.size(), 0, 0});
           emit(j, 1, o);
           j = doc_.next(j);
         }
@@ -455,9 +499,6 @@ class DocWriter {
         // Large arrays drop duplicates as they are built (a table keyed by
         // the process's secret hash: the items are the sender's), so memory
         // follows the distinct items and the sort sees each once.
-        // Room for every item (pages never written are never resident), so
-        // the vector is not copied as it grows.
-        s.items.reserve(count);
         s.table.assign(1024, 0);
         s.table_used = 0;
         for (std::uint32_t k = 0; k < count; ++k) {
@@ -466,9 +507,9 @@ class DocWriter {
           j = doc_.next(j);
           const std::string_view t(o.data() + start, o.size() - start);
           if (t.size() > kDedupUpTo) {
-            // Long items cost more than their 24 bytes of sort entry
+            // Long items cost more than their 16 bytes of sort entry
             // anyway; the sort drops their duplicates.
-            s.items.push_back({start, {}});
+            items.push_back({start, 0, 0});
             continue;
           }
           if (s.table_used * 2 >= s.table.size()) grow_table(s, o.data(), start);
@@ -485,8 +526,8 @@ class DocWriter {
           if (dup) {
             o.truncate(start);
           } else {
-            s.items.push_back({start, {}});
-            s.table[slot] = static_cast<std::uint32_t>(s.items.size());
+            items.push_back({start, 0, 0});
+            s.table[slot] = static_cast<std::uint32_t>(items.size());
             ++s.table_used;
           }
         }
@@ -496,10 +537,11 @@ class DocWriter {
     }
     sort_unique_in_place(s);
     out.put('[');
-    for (std::size_t k = 0; k < s.items.size(); ++k) {
+    const char* base = s.arena.data();
+    for (std::size_t k = 0; k < items.size(); ++k) {
       if (k > 0) out.append(", ", 2);
       write_quote(unit, out);
-      tahoe_detail::write_reescaped(s.items[k].text, unit * 2, out);
+      tahoe_detail::write_reescaped(std::string_view(base + items[k].offset, items[k].length), unit * 2, out);
       write_quote(unit, out);
     }
     out.put(']');
@@ -507,6 +549,7 @@ class DocWriter {
   }
 
   static constexpr std::uint32_t kDedupFrom = 64;
+  static constexpr std::uint32_t kReserveFromNodes = 1u << 16;  // a subtree this large
   static constexpr std::size_t kCachedKeys = 64;
   static constexpr std::size_t kDedupUpTo = 32;
 
@@ -514,15 +557,16 @@ class DocWriter {
   // after the last one starts).
   static std::string_view item_text(const Scratch& s, const char* base, std::size_t id,
                                     std::size_t end) {
-    const std::size_t from = static_cast<std::size_t>(s.items[id].key);
-    const std::size_t to = id + 1 < s.items.size() ? static_cast<std::size_t>(s.items[id + 1].key) : end;
+    const std::size_t from = static_cast<std::size_t>(s.doc_items[id].key);
+    const std::size_t to =
+        id + 1 < s.doc_items.size() ? static_cast<std::size_t>(s.doc_items[id + 1].key) : end;
     return {base + from, to - from};
   }
 
   static void grow_table(Scratch& s, const char* base, std::size_t end) {
     s.table.assign(s.table.size() * 2, 0);
     const std::size_t mask = s.table.size() - 1;
-    for (std::size_t id = 0; id < s.items.size(); ++id) {
+    for (std::size_t id = 0; id < s.doc_items.size(); ++id) {
       const std::string_view t = item_text(s, base, id, end);
       if (t.size() > kDedupUpTo) continue;
       std::size_t slot = keyed_hash(t) & mask;
@@ -531,27 +575,33 @@ class DocWriter {
     }
   }
 
-  // As sort_unique, for items whose keys hold their arena offsets: 24 bytes
-  // an item and no second buffer (a comparison sort, keys first).
+  // As sort_unique, for items whose keys hold their arena offsets: 16 bytes
+  // an item and no second buffer (a comparison sort, keys first). Offsets
+  // and lengths are 32 bits: the canonical size limit keeps one array's
+  // items far below 4 GiB (checked).
   static void sort_unique_in_place(Scratch& s) {
-    std::vector<SortItem>& v = s.items;
+    std::vector<ArenaItem>& v = s.doc_items;
     if (v.empty()) return;
+    if (s.arena.size() > UINT32_MAX) throw std::length_error("an array's canonical items exceed 4 GiB");
     const char* base = s.arena.data();
     for (std::size_t k = 0; k < v.size(); ++k) {
       const std::size_t start = static_cast<std::size_t>(v[k].key);
       const std::size_t end = k + 1 < v.size() ? static_cast<std::size_t>(v[k + 1].key) : s.arena.size();
-      v[k].text = std::string_view(base + start, end - start);
+      v[k].offset = static_cast<std::uint32_t>(start);
+      v[k].length = static_cast<std::uint32_t>(end - start);
     }
-    const std::string_view first = v[0].text;
+    auto text = [base](const ArenaItem& it) { return std::string_view(base + it.offset, it.length); };
+    const std::string_view first = text(v[0]);
     std::size_t lcp = first.size();
-    for (const SortItem& it : v) {
-      const std::size_t n = std::min(lcp, it.text.size());
+    for (const ArenaItem& it : v) {
+      const std::string_view t = text(it);
+      const std::size_t n = std::min(lcp, t.size());
       std::size_t k = 0;
-      while (k < n && it.text[k] == first[k]) ++k;
+      while (k < n && t[k] == first[k]) ++k;
       lcp = k;
     }
-    for (SortItem& it : v) {
-      const std::string_view t = it.text;
+    for (ArenaItem& it : v) {
+      const std::string_view t = text(it);
       std::uint64_t key = 0;
       if (t.size() >= lcp + 8) {
         key = std::byteswap(tahoe_detail::load8(t.data() + lcp));
@@ -564,17 +614,17 @@ class DocWriter {
     // Equal keys of texts that end within them are equal texts (canonical
     // strings hold no NUL): no byte comparison for those.
     const std::size_t short_len = lcp + 8;
-    auto less = [short_len](const SortItem& a, const SortItem& b) {
+    auto less = [short_len, &text](const ArenaItem& a, const ArenaItem& b) {
       if (a.key != b.key) return a.key < b.key;
-      if (a.text.size() <= short_len && b.text.size() <= short_len) return false;
-      return a.text < b.text;
+      if (a.length <= short_len && b.length <= short_len) return false;
+      return text(a) < text(b);
     };
     std::sort(v.begin(), v.end(), less);
     v.erase(std::unique(v.begin(), v.end(),
-                        [short_len](const SortItem& a, const SortItem& b) {
+                        [short_len, &text](const ArenaItem& a, const ArenaItem& b) {
                           if (a.key != b.key) return false;
-                          if (a.text.size() <= short_len && b.text.size() <= short_len) return true;
-                          return a.text == b.text;
+                          if (a.length <= short_len && b.length <= short_len) return true;
+                          return text(a) == text(b);
                         }),
             v.end());
   }
@@ -582,8 +632,13 @@ class DocWriter {
   static thread_local std::deque<Scratch> t_scratch;
   static thread_local bool t_in_use;
 
+  static constexpr std::size_t kCheckEvery = 1u << 16;
   const Document& doc_;
   const std::vector<Document::Node>& nodes_;
+  std::uint64_t size_bound_;
+  const Deadline& deadline_;
+  std::size_t countdown_;
+  int arenas_reserved_ = 0;  // large arenas given size_bound_ of room (at most two)
   bool shared_;
   std::deque<Scratch> own_;  // when another DocWriter on this thread has t_scratch
   std::deque<Scratch>& scratch_;
@@ -674,15 +729,17 @@ Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_d
 
 // True when the tape writer can write canonical(doc) within max_bytes
 // without a Classifier; false when only the Value path can decide.
-bool doc_fits(const Document& doc, std::uint64_t max_bytes) {
+// Whether canonical(doc) fits in max_bytes as if no array held duplicates;
+// if so, `bound` is an upper bound of its size.
+bool doc_fits(const Document& doc, std::uint64_t max_bytes, std::uint64_t& bound) {
   if (doc.nodes().empty()) return false;
   bool may_dedup = false;
   std::size_t i = 0;
-  const std::uint64_t coarse = measure_doc(doc, i, Bound::kCoarse, may_dedup).len;
-  if (coarse <= max_bytes && coarse != UINT64_MAX) return true;
+  bound = measure_doc(doc, i, Bound::kCoarse, may_dedup).len;
+  if (bound <= max_bytes && bound != UINT64_MAX) return true;
   i = 0;
   may_dedup = false;
-  const std::uint64_t bound = measure_doc(doc, i, Bound::kExact, may_dedup).len;
+  bound = measure_doc(doc, i, Bound::kExact, may_dedup).len;
   return bound <= max_bytes && bound != UINT64_MAX;
 }
 
@@ -800,13 +857,15 @@ Result<std::string> raw_hash(std::string_view sub_type, const Value& data,
 }
 
 Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
-  if (!doc_fits(doc, max_bytes)) {
+  const Deadline never;
+  std::uint64_t bound = 0;
+  if (!doc_fits(doc, max_bytes, bound)) {
     if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
     return canonical(doc.to_value(), max_bytes);
   }
   std::string out;
   {
-    DocWriter w(doc);
+    DocWriter w(doc, bound, never);
     StringOut o(out);
     w.emit(0, 1, o);
   }
@@ -814,27 +873,33 @@ Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes) {
 }
 
 Result<std::string> raw_hash(std::string_view sub_type, const Document& doc,
-                             std::uint64_t max_bytes) {
+                             std::uint64_t max_bytes, const Deadline& deadline) {
   // Over the limit as if no array held duplicates: only the Value path's
   // Classifier can tell the exact size (and the few documents it takes
   // are small or refused).
-  if (!doc_fits(doc, max_bytes)) {
+  std::uint64_t bound = 0;
+  if (!doc_fits(doc, max_bytes, bound)) {
     if (auto over = doc_surely_over(doc, max_bytes)) return std::unexpected(std::move(*over));
     return raw_hash(sub_type, doc.to_value(), max_bytes);
   }
-  return hash_hex(sub_type, [&](HashOut& out) {
-    DocWriter w(doc);
-    w.emit(0, 1, out);
-  });
+  try {
+    return hash_hex(sub_type, [&](HashOut& out) {
+      DocWriter w(doc, bound, deadline);
+      w.emit(0, 1, out);
+    });
+  } catch (const DeadlinePassed&) {
+    return make_error(ErrorKind::kLimit,
+                      "abandoned while hashing: the entry's time (limits.entry_seconds) ran out");
+  }
 }
 
-// Worst cases per payload byte (docs/PERFORMANCE-DOCUMENT-MODEL.md): the
-// in-situ copy 1, the tape 4 (8 bytes a node, a node per 2 bytes at
-// densest), then the larger of the canonical form's sort entries and
-// de-duplication table (about 11 for arrays of distinct short items, whose
-// density is at most one per 3 bytes past the first few hundred) or an
-// object's member lists (about 12) and json.dumps (3, non-BMP text as
-// surrogate pairs); measured shapes use 2 to 5.
+// Worst cases per payload byte (docs/PERFORMANCE.md): the plaintext 1, the
+// tape 4 (8 bytes a node, a node per 2 bytes at densest), decoded strings 1,
+// float reprs kept aside up to 4 ("1e15" is written 1000000000000000.0),
+// then, while the canonical form is built, an array's 16-byte sort entries
+// and de-duplication table (about 8 for distinct short items) and its
+// items' canonical strings (up to about 4), or json.dumps (up to about 4);
+// measured shapes use 3 to 7.
 std::uint64_t working_memory_bound(std::uint64_t payload_bytes) {
   return tahoe_detail::sat_add(tahoe_detail::sat_mul(payload_bytes, 20), 32u << 20);
 }

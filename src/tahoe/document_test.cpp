@@ -53,10 +53,27 @@ void expect_same(std::string_view text, std::uint64_t limit = kLimit) {
   const DocumentParseResult d = parse_document(text);
   ASSERT_EQ(static_cast<int>(d.status), status_code(v.status)) << d.detail << " / " << v.detail;
   EXPECT_EQ(d.detail, v.detail);
+  // The same text parsed where it is (not in situ: views into it, escaped
+  // strings decoded aside), as archive_one does for large payloads.
+  std::string padded(text);
+  padded.append(kDocumentTextPadding, '\0');
+  const DocumentParseResult p =
+      parse_document_padded(std::string_view(padded.data(), text.size()));
+  ASSERT_EQ(p.status, d.status) << p.detail;
+  EXPECT_EQ(p.detail, d.detail);
   if (v.status != JsonParseStatus::kOk) return;
   std::string dumped;
   append_python_json(d.document, dumped);
   EXPECT_EQ(dumped, python_json(v.value));
+  std::string dumped_in_place;
+  append_python_json(p.document, dumped_in_place);
+  EXPECT_EQ(dumped_in_place, dumped);
+  const auto hp = raw_hash("unr_honeypot", p.document, limit);
+  const auto hd0 = raw_hash("unr_honeypot", d.document, limit);
+  ASSERT_EQ(hp.has_value(), hd0.has_value());
+  if (hp) {
+    EXPECT_EQ(*hp, *hd0);
+  }
   EXPECT_EQ(python_json_size(d.document), dumped.size());
   EXPECT_EQ(python_json(d.document.to_value()), python_json(v.value));
   const auto hv = raw_hash("unr_honeypot", v.value, limit);

@@ -16,10 +16,23 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+// RapidJSON 1.1.0 tests for room on its string stack as `top + n > end`,
+// which on the fresh (null) stack is arithmetic on a null pointer
+// (undefined behaviour, reported by UBSan). The tape's parse is not in situ
+// and pushes every token there; the same test without the arithmetic:
+namespace cybexp_rapidjson::internal {
+template <>
+template <>
+inline void Stack<CrtAllocator>::Reserve<char>(size_t count) {
+  if (RAPIDJSON_UNLIKELY(static_cast<size_t>(stackEnd_ - stackTop_) < count)) Expand<char>(count);
+}
+}  // namespace cybexp_rapidjson::internal
+
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -56,7 +69,7 @@ struct ParseOptions {
   bool check_low_surrogates = false;
 };
 
-enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal, kTooLarge };
+enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal, kTooLarge, kTimedOut };
 
 // slots[i]: index in the deduplicated object of key i's first occurrence;
 // returns how many distinct keys there are.
@@ -212,7 +225,6 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   const std::string& stop_detail() const { return stop_detail_; }
   bool saw_lone_surrogate() const { return lone_surrogate_; }
   Value take_root() { return std::move(values_.back()); }
-  void set_buffer(const char* /*base*/) {}
 
  private:
   // Constructs in place: no moved-from temporary Values.
@@ -265,40 +277,63 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
 class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeBuilder> {
  public:
   using Node = Document::Node;
-  TapeBuilder(const ParseOptions& opt, std::string_view original, std::vector<Node> nodes)
-      : opt_(opt), original_(original), nodes_(std::move(nodes)) {
+  // `original`: the text the nodes refer to (a rewritten copy being parsed
+  // has the same length and offsets); `decoded`: where strings that held
+  // escapes go, reserved to the text's size so views into it stay valid.
+  TapeBuilder(const ParseOptions& opt, std::string_view original, std::vector<Node> nodes,
+              std::string& decoded, const Deadline& deadline)
+      : opt_(opt), original_(original), nodes_(std::move(nodes)), decoded_(decoded), deadline_(deadline) {
+    if (!deadline.set()) countdown_ = SIZE_MAX;
     nodes_.clear();
+    // Every value takes a byte and every item after the first a separator,
+    // so a text of n bytes has at most (n + 1) / 2 nodes: reserved once
+    // (pages never written are never resident), the tape is never copied
+    // as it grows, nor left with up to twice the room it needs.
+    nodes_.reserve(original.size() / 2 + 1);
+    decoded_.clear();
+    decoded_.reserve(original.size());
   }
 
-  void set_buffer(const char* base) { buffer_ = base; }
+  // The stream being parsed (not in situ): where each token is in the text.
+  void set_stream(const rapidjson::StringStream* stream) { stream_ = stream; }
 
   bool Null() { return leaf(Document::kNull); }
   bool Bool(bool b) { return leaf(b ? Document::kTrue : Document::kFalse); }
 
   bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
+    // The reader hands over a copy in its stack; the token is in the text
+    // where the stream still stands (see place()), unless it was rewritten.
     std::string_view t(s, n);
-    if (!is_numeric_token(t)) {
-      if (opt_.allow_nan && (t == "NaN" || t == "Infinity" || t == "-Infinity"))
-        return number(Document::kFloat, t, buffer_, false);
-      return stop(Stop::kBadLiteral, "'" + std::string(t) + "' is not a JSON value");
-    }
-    const char* base = buffer_;
-    if (opt_.numbers != nullptr) {
+    if (opt_.numbers != nullptr && is_numeric_token(t)) {
       if (number_index_ >= opt_.numbers->size())
         return stop(Stop::kInternal, "number count mismatch");
-      t = (*opt_.numbers)[number_index_++];
-      base = original_.data();
+      t = (*opt_.numbers)[number_index_++];  // a view into the caller's text
+      if (!inside(t.data(), t.size())) {       // in situ, the nodes refer to a copy
+        const std::optional<std::string_view> kept = keep_decoded(t.data(), t.size());
+        if (!kept) return false;
+        t = *kept;
+      }
+    } else {
+      const std::optional<std::string_view> placed =
+          place(s, n, stream_ != nullptr ? stream_->Tell() : 0);
+      if (!placed) return false;
+      t = *placed;
+    }
+    if (!is_numeric_token(t)) {
+      if (opt_.allow_nan && (t == "NaN" || t == "Infinity" || t == "-Infinity"))
+        return number(Document::kFloat, t, false);
+      return stop(Stop::kBadLiteral, "'" + std::string(t) + "' is not a JSON value");
     }
     if (t.find_first_of(".eE") == std::string_view::npos) {
       if (t == "-0") t.remove_prefix(1);  // Python int: -0 is 0
-      return number(Document::kInteger, t, base, false);
+      return number(Document::kInteger, t, false);
     }
     // repr() once here, not in each writer; kept aside only when the
     // token is not already written that way.
     char buf[32];
     const std::size_t len = tahoe_detail::format_python_float(token_to_double(t), buf);
     const std::string_view repr(buf, len);
-    if (repr == t) return number(Document::kFloat, t, base, false);
+    if (repr == t) return number(Document::kFloat, t, false);
     if (floats_.size() > UINT32_MAX)
       return stop(Stop::kTooLarge, "too many floats for the compact document model");
     const std::size_t at = floats_.size();
@@ -310,14 +345,17 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
 
   bool String(const char* s, SizeType n, bool /*copy*/) {
     if (opt_.check_low_surrogates && !lone_surrogate_) lone_surrogate_ = holds_low_surrogate(s, n);
-    return text_node(s, n);
+    return text_node(s, n).has_value();
   }
 
   bool Key(const char* s, SizeType n, bool /*copy*/) {
     if (opt_.check_low_surrogates && !lone_surrogate_) lone_surrogate_ = holds_low_surrogate(s, n);
-    keys_.emplace_back(s, n);
-    key_nodes_.push_back(nodes_.size());
-    return text_node(s, n);
+    const std::size_t node = nodes_.size();
+    const std::optional<std::string_view> key = text_node(s, n);
+    if (!key) return false;
+    keys_.push_back(*key);
+    key_nodes_.push_back(node);
+    return true;
   }
 
   bool StartObject() { return open(); }
@@ -351,17 +389,85 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   bool saw_lone_surrogate() const { return lone_surrogate_; }
   std::vector<Node> take_nodes() { return std::move(nodes_); }
   std::string take_floats() { return std::move(floats_); }
-  bool numbers_from_original() const { return opt_.numbers != nullptr; }
 
  private:
   bool leaf(Document::Kind k) {
     nodes_.push_back({static_cast<std::uint32_t>(k), 0});
-    return true;
+    return in_time();
   }
 
-  bool text_node(const char* s, std::size_t n) {
-    return ref_node(Document::kString, static_cast<std::size_t>(s - buffer_), n,
-                    is_plain({s, n}));
+  // limits.entry_seconds, checked every kCheckEvery nodes (at least 128 KiB
+  // of text): a clock read per check, a decrement per node.
+  bool in_time() {
+    if (--countdown_ != 0) return true;
+    countdown_ = kCheckEvery;
+    if (!deadline_.passed()) return true;
+    return stop(Stop::kTimedOut, "abandoned: the entry's time (limits.entry_seconds) ran out");
+  }
+
+  // A string's node, and the view it stands for.
+  std::optional<std::string_view> text_node(const char* s, std::size_t n) {
+    if (inside(s, n)) [[likely]] {  // in situ: decoded in place, the usual case
+      if (!ref_node(Document::kString, static_cast<std::size_t>(s - original_.data()), n,
+                    is_plain({s, n})))
+        return std::nullopt;
+      return std::string_view(s, n);
+    }
+    return text_node_placed(s, n);
+  }
+
+  [[gnu::noinline]] std::optional<std::string_view> text_node_placed(const char* s, std::size_t n) {
+    const std::optional<std::string_view> view =
+        place_string(s, n, stream_ != nullptr ? stream_->Tell() : 0);
+    if (!view) return std::nullopt;
+    if (!ref_node(Document::kString, offset_of(*view), n, is_plain({s, n}))) return std::nullopt;
+    return view;
+  }
+
+  // Where the n bytes at s (the reader's decoded copy of a token) are kept:
+  // in the text at `start` when they are those very bytes (a string without
+  // escapes, a number), else appended to decoded_ (a string is never longer
+  // decoded than escaped, so decoded_ never outgrows its reservation).
+  // RapidJSON parses each token on a local copy of the stream and writes
+  // the position back after the handler returns, so during a callback
+  // stream_ still stands at the token's start (its opening quote for a
+  // string); were that ever not so, the comparison fails and the bytes are
+  // copied: slower, never wrong.
+  std::optional<std::string_view> place(const char* s, std::size_t n, std::size_t start) {
+    if (inside(s, n)) return std::string_view(s, n);  // in situ: already in the text
+    if (stream_ == nullptr) return keep_decoded(s, n);
+    if (start <= original_.size() && n <= original_.size() - start &&
+        std::memcmp(original_.data() + start, s, n) == 0) {
+      return std::string_view(original_.data() + start, n);
+    }
+    return keep_decoded(s, n);
+  }
+
+  // As place(), for a string whose opening quote is at `quote`, without
+  // comparing its bytes: the text between the quotes is the decoded string
+  // exactly when it has no escapes, that is when the closing quote follows
+  // n bytes on, not escaped. (With escapes the text is longer than n, and a
+  // quote n bytes on is inside the string, so escaped: after a backslash.)
+  std::optional<std::string_view> place_string(const char* s, std::size_t n, std::size_t quote) {
+    if (inside(s, n)) return std::string_view(s, n);  // in situ: decoded in place
+    if (stream_ == nullptr) return keep_decoded(s, n);
+    const char* t = original_.data();
+    const std::size_t start = quote + 1;
+    if (quote < original_.size() && t[quote] == '"' && n + 1 < original_.size() - quote &&
+        t[start + n] == '"' && (n == 0 || t[start + n - 1] != '\\')) {
+      return std::string_view(t + start, n);
+    }
+    return keep_decoded(s, n);
+  }
+
+  std::optional<std::string_view> keep_decoded(const char* s, std::size_t n) {
+    if (n > decoded_.capacity() - decoded_.size()) {
+      stop(Stop::kInternal, "decoded strings beyond their reservation");
+      return std::nullopt;
+    }
+    const std::size_t at = decoded_.size();
+    decoded_.append(s, n);
+    return std::string_view(decoded_.data() + at, n);
   }
 
   // json.dumps writes s as it is: no byte to escape (one pass, 8 at a time).
@@ -374,8 +480,21 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     return m == 0;
   }
 
-  bool number(Document::Kind k, std::string_view t, const char* base, bool flag) {
-    return ref_node(k, static_cast<std::size_t>(t.data() - base), t.size(), flag);
+  bool inside(const char* s, std::size_t n) const {
+    return s >= original_.data() && n <= original_.size() &&
+           s <= original_.data() + (original_.size() - n);
+  }
+
+  // A view's offset in the document: in the text, or past its end in decoded_.
+  std::size_t offset_of(std::string_view v) const {
+    const char* p = v.data();
+    if (p >= original_.data() && p <= original_.data() + original_.size())
+      return static_cast<std::size_t>(p - original_.data());
+    return original_.size() + static_cast<std::size_t>(p - decoded_.data());
+  }
+
+  bool number(Document::Kind k, std::string_view t, bool flag) {
+    return ref_node(k, offset_of(t), t.size(), flag);
   }
 
   bool ref_node(Document::Kind k, std::size_t offset, std::size_t n, bool flag) {
@@ -383,7 +502,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       return stop(Stop::kTooLarge, "a value too large for the compact document model");
     nodes_.push_back({static_cast<std::uint32_t>(n << 4 | (flag ? 8u : 0u) | k),
                       static_cast<std::uint32_t>(offset)});
-    return true;
+    return in_time();
   }
 
   bool open() {
@@ -393,7 +512,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     ++depth_;
     open_.push_back(nodes_.size());
     nodes_.push_back({});
-    return true;
+    return in_time();
   }
 
   bool close(Document::Kind k, std::size_t count) {
@@ -441,9 +560,13 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   }
 
   const ParseOptions& opt_;
+  static constexpr std::size_t kCheckEvery = 1u << 16;
   std::string_view original_;
-  const char* buffer_ = nullptr;
+  const rapidjson::StringStream* stream_ = nullptr;
   std::vector<Node> nodes_;
+  std::string& decoded_;
+  const Deadline& deadline_;
+  std::size_t countdown_ = kCheckEvery;
   std::string floats_;
   std::vector<std::size_t> open_;  // head nodes of the open containers
   std::vector<std::string_view> keys_;
@@ -465,27 +588,14 @@ struct Outcome {
   bool lone_surrogate = false;
 };
 
-// One RapidJSON pass of `text` into `builder`, through `buffer` (which
-// holds the in-situ decoded strings afterwards).
-template <unsigned kFlags, class B>
-Outcome parse_once(std::string_view text, B& builder, std::string& buffer) {
+// The outcome of one RapidJSON pass that ended at `tell` with `r`.
+template <class B>
+Outcome outcome_of(const rapidjson::ParseResult& r, std::size_t tell, std::size_t size, const B& builder) {
   Outcome out;
-  rapidjson::Reader reader;
-  // In-situ parsing decodes strings in place (no copy through the reader's
-  // stack) and gets RapidJSON's SIMD scanning; it needs a NUL-terminated
-  // buffer of its own. The SIMD loops read whole aligned 16-byte blocks, so
-  // the buffer has 16 zero bytes after the text.
-  buffer.assign(text.size() + 16, '\0');
-  // memcpy from the null data() of an empty view is undefined behaviour.
-  if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
-  builder.set_buffer(buffer.data());
-  rapidjson::InsituStringStream stream(buffer.data());
-  const rapidjson::ParseResult r =
-      reader.Parse<kFlags | rapidjson::kParseInsituFlag>(stream, builder);
-  if (!r.IsError() && stream.Tell() != text.size()) {
+  if (!r.IsError() && tell != size) {
     // The stream takes a NUL byte for the end of input.
     out.code = rapidjson::kParseErrorDocumentRootNotSingular;
-    out.offset = stream.Tell();
+    out.offset = tell;
     out.detail =
         "invalid JSON at byte " + std::to_string(out.offset) + ": NUL byte after the value";
     return out;
@@ -505,36 +615,72 @@ Outcome parse_once(std::string_view text, B& builder, std::string& buffer) {
   return out;
 }
 
+// One RapidJSON pass of `text` into `builder`.
+// In situ (the Value builder): through `buffer`, which holds the decoded
+// strings afterwards. In-situ parsing decodes strings in place and gets
+// RapidJSON's SIMD scanning; it needs a NUL-terminated buffer of its own.
+// The SIMD loops read whole aligned 16-byte blocks, so the buffer has 16
+// zero bytes after the text.
+// Not in situ (the tape): `text` itself, which must have
+// kDocumentTextPadding zero bytes after it (same SIMD scanning, no copy).
+template <unsigned kFlags, bool kInsitu, class B>
+Outcome parse_once(std::string_view text, B& builder, std::string& buffer) {
+  rapidjson::Reader reader;
+  if constexpr (kInsitu) {
+    buffer.assign(text.size() + 16, '\0');
+    // memcpy from the null data() of an empty view is undefined behaviour.
+    if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
+    rapidjson::InsituStringStream stream(buffer.data());
+    const rapidjson::ParseResult r =
+        reader.Parse<kFlags | rapidjson::kParseInsituFlag>(stream, builder);
+    return outcome_of(r, stream.Tell(), text.size(), builder);
+  } else {
+    static const char kEmpty[kDocumentTextPadding] = {};
+    rapidjson::StringStream stream(text.empty() ? kEmpty : text.data());
+    builder.set_stream(&stream);
+    const rapidjson::ParseResult r = reader.Parse<kFlags>(stream, builder);
+    builder.set_stream(nullptr);  // the stream ends here; the builder lives on
+    return outcome_of(r, stream.Tell(), text.size(), builder);
+  }
+}
+
 // Parses with RapidJSON, rewriting the text (same length, same offsets) and
 // retrying when RapidJSON refuses what Python accepts. make(opt) gives a
 // fresh builder for each attempt; done(builder, outcome) is called on the
-// last attempt's, with `buffer` holding its in-situ text.
-template <unsigned kFlags, class B, class Make, class Done>
+// last attempt's (with `buffer` holding its in-situ text when kInsitu).
+template <unsigned kFlags, bool kInsitu, class B, class Make, class Done>
 Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surrogates_replaced,
                              std::string& buffer, Make make, Done done) {
   opt.check_low_surrogates = tahoe_detail::may_hold_low_surrogate(text);
-  std::string copy;
+  std::string copy;  // the text and, past its end, kDocumentTextPadding zero bytes
   std::vector<std::string_view> numbers;
   std::string_view cur = text;
   bool numbers_replaced = false;
   surrogates_replaced = false;
+  auto copy_text = [&] {
+    if (!copy.empty()) return;
+    copy.reserve(text.size() + kDocumentTextPadding);
+    copy.assign(text);
+    copy.append(kDocumentTextPadding, '\0');
+    cur = std::string_view(copy.data(), text.size());
+  };
   for (;;) {
     B builder = make(opt);
-    Outcome o = parse_once<kFlags>(cur, builder, buffer);
+    Outcome o = parse_once<kFlags, kInsitu>(cur, builder, buffer);
     if (o.code == rapidjson::kParseErrorNumberTooBig && o.stop == Stop::kNone &&
         !numbers_replaced) {
-      if (copy.empty()) copy.assign(text);
+      copy_text();
+      // The padding is NUL bytes, which neither rewrite touches.
       tahoe_detail::neutralise_numbers(text, copy, numbers);
       opt.numbers = &numbers;
       numbers_replaced = true;
-      cur = copy;
       continue;
     }
     if (o.code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid && !surrogates_replaced) {
-      if (copy.empty()) copy.assign(text);
+      copy_text();
+      // The padding is NUL bytes, which neither rewrite touches.
       tahoe_detail::replace_lone_surrogates(copy);
       surrogates_replaced = true;
-      cur = copy;
       continue;
     }
     done(builder, o);
@@ -545,7 +691,7 @@ Outcome parse_with_fallbacks(std::string_view text, ParseOptions opt, bool& surr
 template <unsigned kFlags>
 Outcome parse_value(std::string_view text, const ParseOptions& opt, bool& replaced, Value& value) {
   std::string buffer;
-  return parse_with_fallbacks<kFlags, Builder>(
+  return parse_with_fallbacks<kFlags, true, Builder>(
       text, opt, replaced, buffer, [](const ParseOptions& o) { return Builder(o); },
       [&value](Builder& b, const Outcome& o) {
         if (o.code == rapidjson::kParseErrorNone) value = b.take_root();
@@ -565,9 +711,13 @@ constexpr std::string_view kNotUtf8 = "invalid JSON: the text is not valid UTF-8
 
 struct DocumentAccess {
   static std::vector<Document::Node>& nodes(Document& d) { return d.nodes_; }
-  static std::string& strings(Document& d) { return d.strings_; }
-  static const char*& numbers(Document& d) { return d.numbers_; }
+  static std::string& owned(Document& d) { return d.owned_; }
+  static std::string& decoded(Document& d) { return d.decoded_; }
   static std::string& floats(Document& d) { return d.floats_; }
+  static void set_text(Document& d, std::string_view text) {
+    d.base_ = text.data();
+    d.text_size_ = static_cast<std::uint32_t>(text.size());
+  }
 };
 
 double Document::float_value(const Node& n) const { return token_to_double(text(n)); }
@@ -617,30 +767,43 @@ namespace {
 // the next: allocating them afresh costs a page fault per 4 KiB every
 // time, as the allocator hands large freed blocks back to the kernel.
 constexpr std::size_t kKeepBytes = 8u << 20;
-thread_local std::string t_buffer;
+thread_local std::string t_owned;
+thread_local std::string t_decoded;
 thread_local std::vector<Document::Node> t_nodes;
+
+template <class T>
+void keep_for_thread(T& from, T& kept, std::size_t element_size) {
+  if (from.capacity() * element_size <= kKeepBytes && from.capacity() > kept.capacity())
+    kept = std::move(from);
+}
+
+// The offsets of nodes are 32 bits and cover the text and its decoded
+// strings (at most as long again).
+constexpr std::size_t kMaxTextBytes = std::size_t{1} << 31;
 
 }  // namespace
 
 void recycle_document(Document&& doc) {
-  std::string& strings = DocumentAccess::strings(doc);
-  std::vector<Document::Node>& nodes = DocumentAccess::nodes(doc);
-  if (strings.capacity() <= kKeepBytes && strings.capacity() > t_buffer.capacity())
-    t_buffer = std::move(strings);
-  if (nodes.capacity() * sizeof(Document::Node) <= kKeepBytes && nodes.capacity() > t_nodes.capacity())
-    t_nodes = std::move(nodes);
+  keep_for_thread(DocumentAccess::owned(doc), t_owned, 1);
+  keep_for_thread(DocumentAccess::decoded(doc), t_decoded, 1);
+  keep_for_thread(DocumentAccess::nodes(doc), t_nodes, sizeof(Document::Node));
   doc = Document();
 }
 
-DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits) {
+namespace {
+
+// The tape of `text`. kInsitu: parsed in `buffer` (a copy the document
+// keeps; strings decoded in place, RapidJSON's fastest mode); else parsed
+// where it is (padded; strings with escapes decoded into a side buffer).
+template <bool kInsitu>
+DocumentParseResult parse_tape(std::string_view text, const JsonLimits& limits,
+                               const Deadline& deadline, std::string& buffer) {
   DocumentParseResult res;
-  DocumentAccess::strings(res.document) = std::move(t_buffer);
-  t_buffer = std::string();
   if (!is_valid_utf8(text)) {
     res.detail = std::string(kNotUtf8);
     return res;
   }
-  if (text.size() >= UINT32_MAX) {
+  if (text.size() >= kMaxTextBytes) {
     res.status = DocumentParseResult::kTooLarge;
     res.detail = "text too large for the compact document model";
     return res;
@@ -649,20 +812,26 @@ DocumentParseResult parse_document(std::string_view text, const JsonLimits& limi
   opt.max_depth = limits.max_depth;
   opt.allow_nan = true;
   bool replaced = false;
-  bool numbers_from_text = false;
-  std::string& buffer = DocumentAccess::strings(res.document);
-  const Outcome o = parse_with_fallbacks<kPythonFlags, TapeBuilder>(
+  std::string& decoded = DocumentAccess::decoded(res.document);
+  decoded = std::move(t_decoded);
+  t_decoded = std::string();
+  // In situ, the nodes refer to the buffer: reserved here, so parse_once's
+  // copy into it does not move it.
+  if (kInsitu) buffer.reserve(text.size() + kDocumentTextPadding);
+  const std::string_view base = kInsitu ? std::string_view(buffer.data(), text.size()) : text;
+  const Outcome o = parse_with_fallbacks<kPythonFlags, kInsitu, TapeBuilder>(
       text, opt, replaced, buffer,
-      [text](const ParseOptions& po) {
+      [base, &decoded, &deadline](const ParseOptions& po) {
         std::vector<Document::Node> nodes = std::move(t_nodes);
         t_nodes = {};
-        return TapeBuilder(po, text, std::move(nodes));
+        return TapeBuilder(po, base, std::move(nodes), decoded, deadline);
       },
       [&](TapeBuilder& b, const Outcome& out) {
         if (out.code == rapidjson::kParseErrorNone) {
           DocumentAccess::nodes(res.document) = b.take_nodes();
           DocumentAccess::floats(res.document) = b.take_floats();
-          numbers_from_text = b.numbers_from_original();
+        } else {
+          t_nodes = b.take_nodes();
         }
       });
   if (o.code == rapidjson::kParseErrorNone) {
@@ -672,15 +841,39 @@ DocumentParseResult parse_document(std::string_view text, const JsonLimits& limi
       res.document = Document();
     } else {
       res.status = DocumentParseResult::kOk;
-      DocumentAccess::numbers(res.document) = numbers_from_text ? text.data() : buffer.data();
+      DocumentAccess::set_text(res.document, base);
     }
     return res;
   }
-  res.document = Document();
-  res.status = o.stop == Stop::kTooDeep    ? DocumentParseResult::kTooDeep
-               : o.stop == Stop::kTooLarge ? DocumentParseResult::kTooLarge
-                                           : DocumentParseResult::kNotJson;
+  recycle_document(std::move(res.document));
+  res.status = o.stop == Stop::kTooDeep     ? DocumentParseResult::kTooDeep
+               : o.stop == Stop::kTooLarge  ? DocumentParseResult::kTooLarge
+               : o.stop == Stop::kTimedOut ? DocumentParseResult::kTimedOut
+                                            : DocumentParseResult::kNotJson;
   res.detail = o.detail;
+  return res;
+}
+
+}  // namespace
+
+DocumentParseResult parse_document_padded(std::string_view text, const JsonLimits& limits,
+                                          const Deadline& deadline) {
+  std::string unused;
+  return parse_tape<false>(text, limits, deadline, unused);
+}
+
+DocumentParseResult parse_document(std::string_view text, const JsonLimits& limits,
+                                   const Deadline& deadline) {
+  std::string owned = std::move(t_owned);
+  t_owned = std::string();
+  DocumentParseResult res = parse_tape<true>(text, limits, deadline, owned);
+  // The document's views point into owned (never in its inline buffer: it
+  // holds the text and 16 more bytes), which moves with its heap block.
+  if (res.status == DocumentParseResult::kOk) {
+    DocumentAccess::owned(res.document) = std::move(owned);
+  } else if (owned.capacity() <= kKeepBytes && owned.capacity() > t_owned.capacity()) {
+    t_owned = std::move(owned);
+  }
   return res;
 }
 

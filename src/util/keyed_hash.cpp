@@ -4,9 +4,10 @@
 #include <sodium.h>
 
 #include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "util/log.h"
 
 namespace cybexp {
 namespace {
@@ -19,7 +20,7 @@ using Key = std::array<unsigned char, crypto_shorthash_KEYBYTES>;
 const Key& process_key() {
   static const Key key = [] {
     if (sodium_init() < 0) {
-      std::fputs("cybexp-archive: libsodium failed to initialise (no randomness?)\n", stderr);
+      log_for_user(LogLevel::kError, "libsodium failed to initialise (no randomness?)");
       std::abort();
     }
     Key k;

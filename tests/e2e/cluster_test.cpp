@@ -126,7 +126,7 @@ void expect_all_done_once(const std::string& url, const WorkDir& dir, const Fill
                                      ", \"skipped\": " + skipped + ", \"documents\": " +
                                      std::to_string(filled.hashes.size()) + ", "))
       << status.out;
-  EXPECT_TRUE(status.out.ends_with("\"in_flight\": []}\n")) << status.out;
+  EXPECT_TRUE(status.out.ends_with("\"in_flight\": [], \"daemons\": []}\n")) << status.out;
 }
 
 // The in_flight item of `status --json` for `worker`, if listed.

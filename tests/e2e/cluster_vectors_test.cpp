@@ -27,7 +27,7 @@ void archive_vectors(const std::string& cache_url, const std::string& archive_ur
       "{\"pending\": 0, \"processed\": 25, \"skipped\": {\"bad_data\": 6, \"error\": 2, "
       "\"typetag_not_supported\": 1}, \"documents\": 25, "))
       << status.out;
-  EXPECT_TRUE(status.out.ends_with("\"in_flight\": []}\n")) << status.out;
+  EXPECT_TRUE(status.out.ends_with("\"in_flight\": [], \"daemons\": []}\n")) << status.out;
 
   // Running again finds nothing to do: everything ended for good.
   auto again = dir.run({"run", "--once"});

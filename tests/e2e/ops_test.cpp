@@ -306,9 +306,20 @@ TEST_F(Ops, RequeueNeverTouchesEntriesUnderALiveLease) {
       std::regex_search(live.out, std::regex("\nlease       [^\n]+ until [^\n]+ \\(live\\)\n")))
       << live.out;
 
-  EXPECT_EQ(run("requeue", "--id", leased[0].c_str()).out, "requeued 0 entries\n");
-  EXPECT_EQ(run("requeue", "--state", "typetag_not_supported").out,
-            "requeued " + std::to_string(600 - n) + (600 - n == 1 ? " entry\n" : " entries\n"));
+  // Each is named as skipped, with the worker that holds it.
+  const std::string by = "[^\n]+ until \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\n";
+  const std::string one = run("requeue", "--id", leased[0].c_str()).out;
+  EXPECT_TRUE(std::regex_match(one, std::regex("skipped " + leased[0] + ": under a live lease of " +
+                                               by + "requeued 0 entries\n")))
+      << one;
+  const std::string all = run("requeue", "--state", "typetag_not_supported").out;
+  const std::string requeued =
+      "requeued " + std::to_string(600 - n) + (600 - n == 1 ? " entry\n" : " entries\n");
+  EXPECT_TRUE(all.ends_with(requeued)) << all;
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'),
+            static_cast<long>(std::min<std::size_t>(n, 20) + (n > 20) + 1))
+      << all;
+  EXPECT_TRUE(all.starts_with("skipped " + leased[0] + ": under a live lease of ")) << all;
   auto still = run("entries", "--state", "typetag_not_supported");
   EXPECT_EQ(std::count(still.out.begin(), still.out.end(), '\n'), static_cast<long>(n))
       << still.out;

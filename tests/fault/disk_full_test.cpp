@@ -18,6 +18,12 @@ namespace cybexp::testing {
 namespace {
 
 const std::string kFull = "database or disk is full";
+// What the message says to do, after SQLite's own words.
+std::string full_advice(const std::filesystem::path& file) {
+  return ": the file system holding " + file.string() +
+         " is full: free space there (SQLite also needs room for its -wal file); nothing is "
+         "lost, the work is retried";
+}
 
 struct PassLog {
   std::vector<CommitReport> commits;
@@ -64,7 +70,8 @@ void expect_clear_error(const PassLog& run, const std::filesystem::path& file,
   ASSERT_FALSE(run.commits.empty());
   ASSERT_TRUE(run.commits[0].error.has_value()) << "the first commit should hit the full disk";
   EXPECT_EQ(run.commits[0].error->kind, ErrorKind::kDatabase);
-  EXPECT_EQ(run.commits[0].error->message, "sqlite " + file.string() + ": " + op + ": " + kFull);
+  EXPECT_EQ(run.commits[0].error->message,
+            "sqlite " + file.string() + ": " + op + ": " + kFull + full_advice(file));
   // n = 1, 2, 3 passes without success, then one that completes everything
   // (n back to 0), then an idle one.
   EXPECT_EQ(run.sleeps, (std::vector<double>{2.5, 4.5, 8.5, 1.5, 2.5}));
@@ -124,7 +131,7 @@ TEST(FaultDiskFull, OnceGivesUpClearlyAndTheNextRunCompletes) {
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().kind, ErrorKind::kDatabase);
   EXPECT_EQ(r.error().message, "sqlite " + (world.root() / "one.db").string() +
-                                   ": claim: " + kFull +
+                                   ": claim: " + kFull + full_advice(world.root() / "one.db") +
                                    " (gave up after 5 attempts: check the store, then run again)");
   full_disk::set_full(false);
   EXPECT_EQ(world.consistent(), 0u);
@@ -168,7 +175,10 @@ TEST(FaultDiskFull, RealTmpfsOutOfSpace) {
   ASSERT_FALSE(run.commits.empty());
   ASSERT_TRUE(run.commits[0].error.has_value());
   EXPECT_EQ(run.commits[0].error->kind, ErrorKind::kDatabase);
-  EXPECT_TRUE(run.commits[0].error->message.ends_with(": " + kFull))
+  const std::string& message = run.commits[0].error->message;
+  EXPECT_NE(message.find(": " + kFull + ": the file system holding "), std::string::npos) << message;
+  EXPECT_TRUE(message.ends_with(" is full: free space there (SQLite also needs room for its -wal "
+                                "file); nothing is lost, the work is retried"))
       << run.commits[0].error->message;
   EXPECT_EQ(run.sleeps, (std::vector<double>{2.5, 4.5, 8.5, 1.5, 2.5}));
   world.complete();

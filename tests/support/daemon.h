@@ -70,6 +70,21 @@ class NotifySocket {
     }
     return false;
   }
+  // Reads every datagram that arrives during `period` into `seen`.
+  void collect_for(std::chrono::milliseconds period, std::vector<std::string>& seen) {
+    const auto deadline = std::chrono::steady_clock::now() + period;
+    while (bound_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) != 1) continue;
+      char buf[4096];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n < 0) return;
+      seen.emplace_back(buf, static_cast<std::size_t>(n));
+    }
+  }
 
  private:
   std::string path_;
@@ -107,6 +122,12 @@ class Daemon : private NotifyEndpoint, public Process {
   // Waits (30 s at most) for a notify message that satisfies pred.
   bool wait_notified(const std::function<bool(const std::string&)>& pred) {
     return notify_.wait_for(pred, seen_);
+  }
+  // The notify messages that arrive during `period` (also added to notified()).
+  std::vector<std::string> notified_during(std::chrono::milliseconds period) {
+    const std::size_t before = seen_.size();
+    notify_.collect_for(period, seen_);
+    return {seen_.begin() + static_cast<std::ptrdiff_t>(before), seen_.end()};
   }
 
  private:

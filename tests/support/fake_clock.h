@@ -22,6 +22,11 @@ class FakeClock : public Clock {
     if (sleeps.size() >= stop_after) source.request_stop();
     return true;
   }
+  // Recorded as a sleep; the store is never waited on.
+  Result<bool> wait_for_change(double s, std::stop_token stop, const ChangeWait&) override {
+    sleep_for(s, std::move(stop));
+    return false;
+  }
   std::vector<double> sleeps;
   std::size_t stop_after = 1000;
   std::stop_source source;

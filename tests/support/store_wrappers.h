@@ -99,6 +99,9 @@ class CacheStoreWrapper : public CacheStore {
   Result<std::uint64_t> requeue(const EntryFilter& filter) override {
     return target_->requeue(filter);
   }
+  Result<bool> wait_for_change(double seconds, std::stop_token stop) override {
+    return target_->wait_for_change(seconds, std::move(stop));
+  }
 
  private:
   std::shared_ptr<CacheStore> target_;

@@ -52,13 +52,14 @@ MongoArchive::MongoArchive(std::shared_ptr<Pool> pool, std::string db, std::stri
 std::string MongoArchive::where() const { return pool_->label() + " " + db_ + "." + coll_; }
 
 Result<std::shared_ptr<MongoArchive>> MongoArchive::open(const StoreConfig& config) {
-  auto pool = CYBEXP_TRY(Pool::open(config.url));
+  auto pool = CYBEXP_TRY(Pool::open(config.url, config.timeouts));
   std::shared_ptr<MongoArchive> archive(new MongoArchive(
       pool, config.db.empty() ? "tahoe_db" : config.db,
       config.coll.empty() ? "instance" : config.coll));
   archive->insert_opts_ = CYBEXP_TRY(archive_insert_opts(config.url));
   CYBEXP_TRY_VOID(archive->ensure_meta());
   CYBEXP_TRY_VOID(archive->ensure_hash_index());
+  archive->ensure_sub_type_index();
   return archive;
 }
 
@@ -147,6 +148,37 @@ Result<void> MongoArchive::ensure_hash_index() {
         {{"collection", db_ + "." + coll_}, {"error", err.message}});
   }
   return {};
+}
+
+// Only speed depends on it, so it never stops a start: an index on sub_type
+// under another name (made by hand, or by the analytics side) makes the
+// server refuse ours, and that is as good; any other refusal is logged.
+void MongoArchive::ensure_sub_type_index() {
+  Client client = pool_->acquire();
+  Collection coll = client.collection(db_, coll_);
+  BsonPtr cmd = sub_type_index_command(coll_);
+  bson_t reply;
+  bson_error_t err;
+  bool ok = mongoc_collection_write_command_with_opts(coll.get(), cmd.get(), nullptr, &reply, &err);
+  bson_destroy(&reply);
+  if (ok || has_sub_type_index(coll.get())) return;
+  log(LogLevel::kWarning,
+      "could not create the index on sub_type that the analytics module's queries use: "
+      "create it by hand (db.COLL.createIndex({sub_type: 1}))",
+      {{"collection", db_ + "." + coll_}, {"error", err.message}});
+}
+
+bool MongoArchive::has_sub_type_index(mongoc_collection_t* coll) const {
+  bool found = false;
+  Cursor indexes(mongoc_collection_find_indexes_with_opts(coll, nullptr));
+  auto drained = drain_cursor(indexes.get(), where(), "indexes", [&](const bson_t* index) {
+    bson_iter_t key, field;
+    found = find_field(index, "key", &key) && BSON_ITER_HOLDS_DOCUMENT(&key) &&
+            bson_iter_recurse(&key, &field) && bson_iter_next(&field) &&
+            std::string_view(bson_iter_key(&field)) == "sub_type";
+    return !found;
+  });
+  return drained.has_value() && found;
 }
 
 Result<std::map<std::string, std::string>> MongoArchive::subtypes() {

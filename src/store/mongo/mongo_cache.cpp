@@ -31,7 +31,7 @@ MongoCache::MongoCache(std::shared_ptr<Pool> pool, std::string db, std::string c
 std::string MongoCache::where() const { return pool_->label() + " " + db_ + "." + coll_; }
 
 Result<std::shared_ptr<MongoCache>> MongoCache::open(const StoreConfig& config) {
-  auto pool = CYBEXP_TRY(Pool::open(config.url));
+  auto pool = CYBEXP_TRY(Pool::open(config.url, config.timeouts));
   std::shared_ptr<MongoCache> cache(new MongoCache(
       pool, config.db.empty() ? "cache_db" : config.db,
       config.coll.empty() ? "file_entries" : config.coll));

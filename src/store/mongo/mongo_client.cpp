@@ -33,9 +33,23 @@ std::string one_line(std::string_view s) {
   return out;
 }
 
+// Bounded waits: a server that does not answer is a store error after these,
+// never a hang. What the URL says explicitly is kept.
+void set_timeouts(mongoc_uri_t* uri, const StoreTimeouts& t) {
+  const auto ms = [](double seconds) { return static_cast<std::int32_t>(seconds * 1000); };
+  const std::pair<const char*, std::int32_t> options[] = {
+      {MONGOC_URI_SOCKETTIMEOUTMS, ms(t.statement_seconds)},
+      {MONGOC_URI_CONNECTTIMEOUTMS, ms(t.connect_seconds)},
+      {MONGOC_URI_SERVERSELECTIONTIMEOUTMS, ms(t.connect_seconds)},
+  };
+  for (const auto& [name, value] : options) {
+    if (!mongoc_uri_has_option(uri, name)) mongoc_uri_set_option_as_int32(uri, name, value);
+  }
+}
+
 }  // namespace
 
-Result<std::shared_ptr<Pool>> Pool::open(const std::string& url) {
+Result<std::shared_ptr<Pool>> Pool::open(const std::string& url, const StoreTimeouts& timeouts) {
   init_once();
   std::shared_ptr<Pool> pool(new Pool());
   pool->url_ = url;
@@ -50,6 +64,7 @@ Result<std::shared_ptr<Pool>> Pool::open(const std::string& url) {
   if (mongoc_uri_get_appname(pool->uri_) == nullptr) {
     mongoc_uri_set_appname(pool->uri_, "cybexp-archive");
   }
+  set_timeouts(pool->uri_, timeouts);
   pool->pool_ = mongoc_client_pool_new_with_error(pool->uri_, &err);
   if (pool->pool_ == nullptr) {
     return make_error(ErrorKind::kInvalidArgument, "mongodb: " + one_line(err.message));

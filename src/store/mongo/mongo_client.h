@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "cybexp/result.h"
+#include "cybexp/store_factory.h"
 #include "store/mongo/mongo_bson.h"
 
 namespace cybexp::mongo {
@@ -56,7 +57,10 @@ class Pool {
  public:
   // Parses the URL (kInvalidArgument when it is not one) and checks that the
   // server answers a ping (kDatabase).
-  static Result<std::shared_ptr<Pool>> open(const std::string& url);
+  // timeouts: socketTimeoutMS, connectTimeoutMS and serverSelectionTimeoutMS
+  // unless the URL sets them.
+  static Result<std::shared_ptr<Pool>> open(const std::string& url,
+                                            const StoreTimeouts& timeouts = {});
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;

@@ -4,6 +4,7 @@
 // to end on MongoDB. What every backend promises is in the store contract
 // suite (src/store/store_contract_*_test.cpp).
 
+#include <algorithm>
 #include "cybexp/archiver.h"
 #include "cybexp/canonical.h"
 #include "cybexp/parsemain.h"
@@ -42,6 +43,34 @@ TEST_F(MongoArchiveLive, FreshCollectionGetsTheUniqueIndex) {
   }));
   EXPECT_TRUE(found);
   EXPECT_EQ(ok(store->schema_version()), 1);
+}
+
+// The analytics module's query selects by sub_type: the index is made on
+// every start (a no-op once there), on a collection that already holds
+// documents, and one on sub_type under another name is as good.
+TEST_F(MongoArchiveLive, TheSubTypeIndexIsMadeIdempotently) {
+  auto index_names = [&] {
+    Client client = pool_->acquire();
+    Collection coll = client.collection(archive_.db, archive_.coll);
+    Cursor cursor(mongoc_collection_find_indexes_with_opts(coll.get(), nullptr));
+    std::vector<std::string> names;
+    ok(drain_cursor(cursor.get(), "test", "indexes", [&](const bson_t* index) {
+      names.push_back(get_string(index, "name").value_or(""));
+      return true;
+    }));
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  {
+    auto store = open_archive();
+    std::vector<RawDocument> docs = {{"aaaa", "cowrie", "o", "UTC", "{}"}};
+    EXPECT_EQ(ok(store->put_documents(docs)), 1u);
+  }
+  const std::vector<std::string> expected = {"_id_", kHashIndexName, kSubTypeIndexName};
+  EXPECT_EQ(index_names(), expected);
+  auto again = open_archive();  // documents there, index there: fine
+  EXPECT_EQ(index_names(), expected);
+  EXPECT_EQ(documents_of(*again).size(), 1u);
 }
 
 TEST_F(MongoArchiveLive, DocumentsAreStoredInTheUpstreamShape) {

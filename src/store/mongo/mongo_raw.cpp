@@ -100,6 +100,14 @@ BsonPtr hash_index_command(const std::string& collection) {
   return Doc().str("createIndexes", collection).sub("indexes", indexes).take();
 }
 
+BsonPtr sub_type_index_command(const std::string& collection) {
+  Doc index;
+  index.sub("key", Doc().int32("sub_type", 1)).str("name", kSubTypeIndexName);
+  Doc indexes = Doc::array();
+  indexes.sub("", index);
+  return Doc().str("createIndexes", collection).sub("indexes", indexes).take();
+}
+
 bool enforces_unique_hash(const bson_t* index) {
   if (!get_true(index, "unique")) return false;
   bson_iter_t key;

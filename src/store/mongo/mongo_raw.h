@@ -33,6 +33,9 @@ inline constexpr const char* kMetaCollection = "cybexp_meta";
 inline constexpr int kSchemaVersion = 1;
 // The unique index on _hash among raw documents (see hash_index_command).
 inline constexpr const char* kHashIndexName = "cybexp_raw_hash_unique";
+// The index the analytics module's query needs ({itype: "raw", sub_type: S,
+// ...}): see sub_type_index_command.
+inline constexpr const char* kSubTypeIndexName = "cybexp_sub_type";
 
 // The document upstream would store for doc. kParse with a reason (for the
 // entry's `error` state) when MongoDB cannot store it (see mongo_json.h).
@@ -57,6 +60,10 @@ BsonPtr hash_projection();
 // that the analytics module's own instances in the same collection are never
 // refused because of our index.
 BsonPtr hash_index_command(const std::string& collection);
+// createIndexes for {sub_type: 1}, not unique, on every document: the
+// analytics module selects raw documents by sub_type. Idempotent: the same
+// index again is a no-op for the server.
+BsonPtr sub_type_index_command(const std::string& collection);
 // True if an index description (from listIndexes) makes _hash unique among
 // raw documents: unique on {_hash: 1}, over all documents or our partial set.
 bool enforces_unique_hash(const bson_t* index);

@@ -131,6 +131,9 @@ TEST(MongoRaw, QueriesAndTheUniqueIndex) {
             norm(R"({"createIndexes": "instance", "indexes": [{"key": {"_hash": {"$numberInt": "1"}},
                      "name": "cybexp_raw_hash_unique", "unique": true,
                      "partialFilterExpression": {"itype": "raw"}}]})"));
+  EXPECT_EQ(canonical_json(sub_type_index_command("instance").get()),
+            norm(R"({"createIndexes": "instance", "indexes": [{"key": {"sub_type": {"$numberInt": "1"}},
+                     "name": "cybexp_sub_type"}]})"));
   EXPECT_EQ(canonical_json(raw_counts_pipeline().get()),
             norm(R"({"pipeline": [{"$match": {"itype": "raw"}},
                      {"$group": {"_id": null, "n": {"$sum": {"$numberInt": "1"}},

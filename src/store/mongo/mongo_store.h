@@ -26,6 +26,8 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <stop_token>
 #include <string>
 
 #include "cybexp/store.h"
@@ -51,6 +53,8 @@ class MongoCache final : public CacheStore {
   Result<void> for_each_entry(const EntryFilter& filter,
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
+  // A change stream where the deployment has one (mongo_watch.cpp).
+  Result<bool> wait_for_change(double seconds, std::stop_token stop) override;
 
   const std::string& db() const { return db_; }
   const std::string& coll() const { return coll_; }
@@ -78,6 +82,15 @@ class MongoCache final : public CacheStore {
   std::shared_ptr<Pool> pool_;
   std::string db_;
   std::string coll_;
+
+  // wait_for_change's change stream, on a client of its own (run()'s thread).
+  Result<bool> open_stream();
+  struct StreamDeleter {
+    void operator()(mongoc_change_stream_t* s) const;
+  };
+  std::optional<Client> watch_client_;  // declared before stream_: destroyed after it
+  std::unique_ptr<mongoc_change_stream_t, StreamDeleter> stream_;
+  bool no_streams_ = false;  // the deployment has none: sleep instead
 };
 
 class MongoArchive final : public ArchiveStore {
@@ -106,6 +119,9 @@ class MongoArchive final : public ArchiveStore {
   std::string where() const;
   Result<void> ensure_meta();
   Result<void> ensure_hash_index();
+  void ensure_sub_type_index();
+  // An index whose first key is sub_type (any name).
+  bool has_sub_type_index(mongoc_collection_t* coll) const;
   Result<std::uint64_t> scan_data_bytes(const Client& client);
 
   std::shared_ptr<Pool> pool_;

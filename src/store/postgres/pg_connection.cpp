@@ -1,9 +1,13 @@
 // Connection, Params and ConnectionPool (see pg_connection.h).
 #include "store/postgres/pg_connection.h"
 
+#include <algorithm>
 #include <bit>
 #include <climits>
+#include <cmath>
 #include <cstring>
+
+#include "util/log.h"
 
 namespace cybexp::pg {
 namespace {
@@ -32,6 +36,24 @@ const char* or_default(const char* v, const char* fallback) {
 std::string make_label(const char* host, const char* port, const char* db) {
   return std::string("postgresql ") + or_default(host, "localhost") + ":" +
          or_default(port, "5432") + "/" + or_default(db, "?");
+}
+
+// libpq writes a server's notices (RAISE NOTICE, WARNING) to stderr by
+// itself, raw; they go through the log instead, one line each, so
+// `--log-format json` stays JSON and a notice cannot drive the terminal.
+void log_server_notice(void* arg, const PGresult* res) {
+  const auto* conn = static_cast<const Connection*>(arg);
+  const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity == nullptr) severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+  const std::string_view sev = or_default(severity, "NOTICE");
+  const LogLevel level = sev == "WARNING"                           ? LogLevel::kWarning
+                         : sev.starts_with("DEBUG") || sev == "LOG" ? LogLevel::kDebug
+                                                                    : LogLevel::kInfo;
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  log(level, "postgresql server notice",
+      {{"store", conn->label()},
+       {"severity", std::string(sev)},
+       {"notice", one_line(or_default(primary, PQresultErrorMessage(res)))}});
 }
 
 void put_be64(std::string& out, std::uint64_t v) {
@@ -119,10 +141,59 @@ Params& Params::literal(std::string value, Oid type) {
 
 // ---- Connection --------------------------------------------------------------
 
-Connection::Connection(std::string url) : url_(std::move(url)), label_(label_for_url(url_)) {}
+namespace {
 
-Connection::~Connection() {
+// Whether the URL's `options` (server settings, "-c name=value ...") names
+// a setting: then the URL's value is kept.
+bool url_options_name(const std::string& url, std::string_view setting) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts == nullptr) {
+    PQfreemem(err);
+    return false;
+  }
+  bool found = false;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == "options" && o->val != nullptr &&
+        std::string_view(o->val).find(setting) != std::string_view::npos) {
+      found = true;
+    }
+  }
+  PQconninfoFree(opts);
+  return found;
+}
+
+std::string whole_seconds(double seconds) {
+  return std::to_string(std::max(1L, std::lround(seconds)));
+}
+
+std::string milliseconds(double seconds) { return std::to_string(std::lround(seconds * 1000)); }
+
+}  // namespace
+
+Connection::Connection(std::string url, const StoreTimeouts& timeouts)
+    : url_(std::move(url)),
+      timeouts_(timeouts),
+      url_sets_statement_timeout_(url_options_name(url_, "statement_timeout")),
+      url_sets_lock_timeout_(url_options_name(url_, "lock_timeout")),
+      label_(label_for_url(url_)) {}
+
+Connection::~Connection() { drop(); }
+
+void Connection::drop() {
+  std::lock_guard lock(cancel_mu_);
+  if (cancel_ != nullptr) PQfreeCancel(cancel_);
+  cancel_ = nullptr;
   if (conn_ != nullptr) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+void Connection::cancel() {
+  std::lock_guard lock(cancel_mu_);
+  if (cancel_ == nullptr) return;
+  char why[256];
+  // A failure to deliver the cancel leaves the call to its timeouts.
+  (void)PQcancel(cancel_, why, sizeof why);
 }
 
 Error Connection::error(std::string_view what, std::string_view message) const {
@@ -131,30 +202,44 @@ Error Connection::error(std::string_view what, std::string_view message) const {
 }
 
 Result<void> Connection::connect() {
-  if (conn_ != nullptr) {
-    PQfinish(conn_);
-    conn_ = nullptr;
-  }
+  drop();
   prepared_.clear();
+  listening_ = false;
   // Settings before "dbname" are defaults the URL may override; those after
   // it are forced. Without connect_timeout libpq waits forever on a host that
   // drops packets; the keepalives notice a server that vanished mid-call.
+  const std::string connect_timeout = whole_seconds(timeouts_.connect_seconds);
+  const std::string idle = whole_seconds(timeouts_.keepalive_seconds);
+  const std::string interval = whole_seconds(timeouts_.keepalive_seconds / 3);
   const char* keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
                         "keepalives_count", "fallback_application_name", "dbname",
                         "client_encoding", nullptr};
-  const char* vals[] = {"10", "30", "10", "3", "cybexp-archive", url_.c_str(),
+  const char* vals[] = {connect_timeout.c_str(), idle.c_str(), interval.c_str(), "3",
+                        "cybexp-archive", url_.c_str(),
                         // Documents must round-trip byte for byte: never let
                         // the server convert to another client encoding.
                         "UTF8", nullptr};
-  conn_ = PQconnectdbParams(keys, vals, 1);
-  if (conn_ == nullptr) return std::unexpected(error("connect", "out of memory"));
+  PGconn* conn = PQconnectdbParams(keys, vals, 1);
+  if (conn == nullptr) return std::unexpected(error("connect", "out of memory"));
+  PQsetNoticeReceiver(conn, log_server_notice, this);
+  {
+    std::lock_guard lock(cancel_mu_);
+    conn_ = conn;
+    if (PQstatus(conn_) == CONNECTION_OK) cancel_ = PQgetCancel(conn_);
+  }
   label_ = make_label(PQhost(conn_), PQport(conn_), PQdb(conn_));
   if (PQstatus(conn_) != CONNECTION_OK) {
     Error e = error("connect", PQerrorMessage(conn_));
-    PQfinish(conn_);
-    conn_ = nullptr;
+    drop();
     return std::unexpected(std::move(e));
   }
+  auto started = start_session();
+  if (!started) drop();
+  return started;
+}
+
+// Session settings: durable commits, and the statement and lock timeouts.
+Result<void> Connection::start_session() {
   // A commit the server acknowledged is acted on at once: a document before
   // the cache entry that refers to it (maybe on another server) is marked
   // processed, an entry before `submit` prints its id. With
@@ -167,11 +252,23 @@ Result<void> Connection::connect() {
                        "SELECT set_config('synchronous_commit', 'on', false) "
                        "WHERE current_setting('synchronous_commit') = 'off'"));
   if (!sync || PQresultStatus(sync.get()) != PGRES_TUPLES_OK) {
-    Error e = error("connect: synchronous_commit",
-                    sync ? PQresultErrorMessage(sync.get()) : PQerrorMessage(conn_));
-    PQfinish(conn_);
-    conn_ = nullptr;
-    return std::unexpected(std::move(e));
+    return std::unexpected(error("connect: synchronous_commit",
+                                 sync ? PQresultErrorMessage(sync.get()) : PQerrorMessage(conn_)));
+  }
+  // A lock held by someone else, or a statement the server cannot finish,
+  // fails the call after these instead of hanging it (docs/OPERATIONS.md,
+  // "Timeouts"); a URL's own options=-c statement_timeout=... is kept.
+  const std::string statement =
+      url_sets_statement_timeout_ ? "" : milliseconds(timeouts_.statement_seconds);
+  const std::string lock = url_sets_lock_timeout_ ? "" : milliseconds(timeouts_.lock_seconds);
+  const char* values[] = {statement.c_str(), lock.c_str()};
+  PgResult set(PQexecParams(conn_,
+                            "SELECT set_config('statement_timeout', $1, false) WHERE $1 <> '' "
+                            "UNION ALL SELECT set_config('lock_timeout', $2, false) WHERE $2 <> ''",
+                            2, nullptr, values, nullptr, nullptr, 0));
+  if (!set || PQresultStatus(set.get()) != PGRES_TUPLES_OK) {
+    return std::unexpected(
+        error("connect: timeouts", set ? PQresultErrorMessage(set.get()) : PQerrorMessage(conn_)));
   }
   return {};
 }
@@ -215,8 +312,7 @@ Result<PgResult> Connection::check(std::string_view what, PGresult* raw) {
     // Drop it now so that the next call starts with a fresh connection even
     // if this one's state looked fine to libpq.
     Error e = error(what, message);
-    PQfinish(conn_);
-    conn_ = nullptr;
+    drop();
     return std::unexpected(std::move(e));
   }
   return std::unexpected(error(what, message));
@@ -250,8 +346,13 @@ Result<void> Connection::run(std::string_view what, const char* sql) {
 
 // ---- ConnectionPool ----------------------------------------------------------
 
-ConnectionPool::ConnectionPool(std::string url, std::size_t max_size)
-    : url_(std::move(url)), max_size_(max_size == 0 ? 1 : max_size) {}
+ConnectionPool::ConnectionPool(std::string url, std::size_t max_size, const StoreTimeouts& timeouts)
+    : url_(std::move(url)), max_size_(max_size == 0 ? 1 : max_size), timeouts_(timeouts) {}
+
+void ConnectionPool::cancel_all() {
+  std::lock_guard lock(mu_);
+  for (Connection* c : all_) c->cancel();
+}
 
 ConnectionPool::Lease ConnectionPool::acquire() {
   std::unique_lock lock(mu_);
@@ -262,9 +363,10 @@ ConnectionPool::Lease ConnectionPool::acquire() {
     return Lease(this, std::move(conn));
   }
   ++created_;
-  lock.unlock();
   // Connecting happens on first use (Connection::ensure), outside the lock.
-  return Lease(this, std::make_unique<Connection>(url_));
+  auto conn = std::make_unique<Connection>(url_, timeouts_);
+  all_.push_back(conn.get());
+  return Lease(this, std::move(conn));
 }
 
 ConnectionPool::Lease::~Lease() {

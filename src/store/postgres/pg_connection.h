@@ -7,8 +7,14 @@
 // same settings) and prepares its statements again. Errors name the server as
 // "postgresql HOST:PORT/DB" and never contain the URL, which may hold a password.
 //
-// Thread safety: a Connection is used by one thread at a time; ConnectionPool
-// hands connections out to any number of threads.
+// Bounded waits (StoreTimeouts): connect_timeout and TCP keepalives are
+// connection parameters, statement_timeout and lock_timeout are set for the
+// session when it starts; a URL that names any of them keeps its own.
+//
+// Thread safety: a Connection is used by one thread at a time, except
+// cancel(), which any thread may call at any time; ConnectionPool hands
+// connections out to any number of threads, and its cancel_all() may be
+// called from any thread.
 #pragma once
 
 #include <libpq-fe.h>
@@ -19,12 +25,14 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
 #include "cybexp/result.h"
+#include "cybexp/store_factory.h"
 
 namespace cybexp::pg {
 
@@ -87,7 +95,7 @@ enum class Format { kText = 0, kBinary = 1 };
 
 class Connection {
  public:
-  explicit Connection(std::string url);
+  explicit Connection(std::string url, const StoreTimeouts& timeouts = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -129,23 +137,46 @@ class Connection {
   // kDatabase "<label>: <what>: <message>".
   Error error(std::string_view what, std::string_view message) const;
 
+  // Asks the server to cancel the statement running on this connection, if
+  // any (PQcancel): it then fails with kDatabase. Any thread, any time.
+  void cancel();
+
+  // LISTENs to `channel` (at the first call on each server connection, which
+  // reports true: what came before is unknown) and waits up to `seconds` for
+  // a notification from another session, or for stop. True when one came;
+  // all queued ones are consumed (pg_notify.cpp).
+  Result<bool> wait_for_notification(const char* channel, double seconds, std::stop_token stop);
+
  private:
   Result<void> connect();
+  Result<void> start_session();
+  void drop();  // PQfinish, under the cancel lock
   Result<PgResult> check(std::string_view what, PGresult* raw);
   void rollback_quietly();
+  bool drain_notifications();
+  void settle_notifications();
 
   std::string url_;
+  StoreTimeouts timeouts_;
+  bool url_sets_statement_timeout_ = false;
+  bool url_sets_lock_timeout_ = false;
   std::string label_;
   PGconn* conn_ = nullptr;
+  std::mutex cancel_mu_;                      // guards cancel_ against cancel() from other threads
+  PGcancel* cancel_ = nullptr;                // for conn_; null while not connected
   std::unordered_set<std::string> prepared_;  // names prepared on conn_
   bool in_tx_ = false;  // inside transaction(): never reconnect or roll back
+  bool listening_ = false;  // LISTEN issued on conn_
 };
 
 // Connections for fetch_blob, which runs on many threads at once. At most
 // `max_size` exist; a thread that finds them all busy waits for one.
 class ConnectionPool {
  public:
-  ConnectionPool(std::string url, std::size_t max_size);
+  ConnectionPool(std::string url, std::size_t max_size, const StoreTimeouts& timeouts = {});
+
+  // cancel() on every connection of the pool, idle or handed out.
+  void cancel_all();
 
   class Lease {
    public:
@@ -166,7 +197,9 @@ class ConnectionPool {
  private:
   std::string url_;
   std::size_t max_size_;
+  StoreTimeouts timeouts_;
   std::size_t created_ = 0;
+  std::vector<Connection*> all_;  // every connection created; they live as long as the pool
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;

@@ -68,6 +68,31 @@ CREATE TABLE cybexp_subtypes (
 );
 )sql";
 
+// Version 2: a NOTIFY on channel cybexp_entries whenever an entry may have
+// become claimable, which wakes sleeping daemons (they LISTEN while they
+// sleep; pg_notify.cpp). Inserts notify once per statement; an update
+// notifies when it makes an entry pending again (requeue) or ends a lease on
+// a pending entry (release). The server folds identical notifications of one
+// transaction into one, and delivers them at commit. finish() and claim()
+// never notify, so a busy daemon costs nothing here. Run once per database,
+// at creation or at the upgrade from version 1, both under the lock.
+constexpr const char* kNotifySql = R"sql(
+CREATE OR REPLACE FUNCTION cybexp_notify_entries() RETURNS trigger
+  LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('cybexp_entries', '');
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER cybexp_entries_added AFTER INSERT ON cybexp_entries
+  FOR EACH STATEMENT EXECUTE FUNCTION cybexp_notify_entries();
+CREATE TRIGGER cybexp_entries_claimable_again AFTER UPDATE ON cybexp_entries
+  FOR EACH ROW WHEN (NOT NEW.processed AND NOT NEW.skip
+                     AND (OLD.processed OR OLD.skip
+                          OR (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL)))
+  EXECUTE FUNCTION cybexp_notify_entries();
+)sql";
+
 // Whether cybexp_meta is on the search path. Read from pg_class with a fresh
 // snapshot rather than with to_regclass(): after waiting for the lock inside
 // a transaction, the backend's catalog cache may still say "no such table"
@@ -99,6 +124,7 @@ Result<void> check_version(Connection& conn) {
 
 Result<void> create(Connection& conn) {
   CYBEXP_TRY_VOID(conn.run("schema", kCreateSql));
+  CYBEXP_TRY_VOID(conn.run("schema", kNotifySql));
   Params version;
   version.text_copy(std::to_string(kSchemaVersion));
   CYBEXP_TRY(conn.exec("schema",
@@ -138,9 +164,29 @@ Result<int> read_schema_version(Connection& conn, std::string_view what) {
   return version;
 }
 
+namespace {
+
+// Version 1 to 2: the notify trigger. Under the lock, as creation, so that
+// workers starting together upgrade once.
+Result<void> upgrade_from_1(Connection& conn) {
+  return conn.transaction("schema upgrade", [&]() -> Result<void> {
+    CYBEXP_TRY_VOID(conn.run("schema upgrade", kLockSql));
+    if (CYBEXP_TRY(read_schema_version(conn, "schema upgrade")) != 1) return {};
+    CYBEXP_TRY_VOID(conn.run("schema upgrade", kNotifySql));
+    CYBEXP_TRY_VOID(conn.run("schema upgrade",
+                             "UPDATE cybexp_meta SET value = '2' WHERE key = 'schema_version'"));
+    return {};
+  });
+}
+
+}  // namespace
+
 Result<void> ensure_schema(Connection& conn) {
   // Usual case first, without the lock: the schema is there.
-  if (CYBEXP_TRY(meta_exists(conn))) return check_version(conn);
+  if (CYBEXP_TRY(meta_exists(conn))) {
+    if (CYBEXP_TRY(read_schema_version(conn, "schema")) == 1) CYBEXP_TRY_VOID(upgrade_from_1(conn));
+    return check_version(conn);
+  }
   return conn.transaction("schema", [&]() -> Result<void> {
     CYBEXP_TRY_VOID(conn.run("schema", kLockSql));
     // Another worker may have created it while we waited for the lock.

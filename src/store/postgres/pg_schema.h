@@ -15,7 +15,9 @@
 
 namespace cybexp::pg {
 
-inline constexpr int kSchemaVersion = 1;
+// 2: the notify trigger that wakes sleeping daemons (pg_schema.cpp); a version-1
+// database is upgraded in place when opened.
+inline constexpr int kSchemaVersion = 2;
 
 // Creates the schema if the database has none (one transaction, under an
 // advisory lock so that workers starting together do not race), or checks

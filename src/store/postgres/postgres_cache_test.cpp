@@ -11,7 +11,7 @@ using Cache = PostgresTest;
 
 TEST_F(Cache, RefusesNewerSchema) {
   open_store();
-  sql("UPDATE cybexp_meta SET value = '2' WHERE key = 'schema_version'");
+  sql("UPDATE cybexp_meta SET value = '3' WHERE key = 'schema_version'");
   StoreConfig config{url_, "", ""};
   auto stores = open_postgres(&config, nullptr);
   ASSERT_FALSE(stores);
@@ -19,7 +19,7 @@ TEST_F(Cache, RefusesNewerSchema) {
   std::string db = url_.substr(url_.rfind('/') + 1);
   EXPECT_EQ(stores.error().message,
             "postgresql 127.0.0.1:" + std::to_string(test_server().port()) + "/" + db +
-                ": schema: schema version 2 is newer than this cybexp-archive supports (1): "
+                ": schema: schema version 3 is newer than this cybexp-archive supports (2): "
                 "upgrade cybexp-archive");
 }
 

@@ -120,7 +120,7 @@ TEST_F(ConcurrencyTest, ConcurrentFirstStartsCreateTheSchemaOnce) {
   for (const auto& e : errors) EXPECT_EQ(e, "");
   auto store = open_store();
   EXPECT_EQ(ok(store->subtypes()), default_subtypes());
-  EXPECT_EQ(ok(store->schema_version()), 1);
+  EXPECT_EQ(ok(store->schema_version()), 2);
 }
 
 TEST_F(ConcurrencyTest, ServerRestartBetweenCalls) {

@@ -19,11 +19,16 @@ bool postgres_url(const std::string& url) {
 
 }  // namespace
 
-PostgresStore::PostgresStore(const std::string& url, bool both_roles)
-    : conn_(url), blob_pool_(url, kBlobConnections), both_roles_(both_roles) {}
+PostgresStore::PostgresStore(const std::string& url, bool both_roles, const StoreTimeouts& timeouts)
+    : conn_(url, timeouts), blob_pool_(url, kBlobConnections, timeouts), both_roles_(both_roles) {}
 
-Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& url,
-                                                           bool both_roles) {
+void PostgresStore::interrupt() {
+  conn_.cancel();
+  blob_pool_.cancel_all();
+}
+
+Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& url, bool both_roles,
+                                                           const StoreTimeouts& timeouts) {
   if (!postgres_url(url)) {
     return make_error(ErrorKind::kInvalidArgument,
                       "postgresql: the URL must start with postgresql:// or postgres://");
@@ -38,7 +43,7 @@ Result<std::shared_ptr<PostgresStore>> PostgresStore::open(const std::string& ur
     return make_error(ErrorKind::kInvalidArgument, "postgresql: bad URL: " + message);
   }
   PQconninfoFree(opts);
-  std::shared_ptr<PostgresStore> store(new PostgresStore(url, both_roles));
+  std::shared_ptr<PostgresStore> store(new PostgresStore(url, both_roles, timeouts));
   CYBEXP_TRY_VOID(store->conn_.ensure());
   CYBEXP_TRY_VOID(ensure_schema(store->conn_));
   return store;
@@ -84,14 +89,15 @@ Result<Stores> open_postgres(const StoreConfig* cache, const StoreConfig* archiv
   Stores stores;
   if (cache != nullptr && archive != nullptr && cache->url == archive->url) {
     // One object, one connection: finish_with_documents commits both at once.
-    auto both = CYBEXP_TRY(pg::PostgresStore::open(cache->url, true));
+    auto both = CYBEXP_TRY(pg::PostgresStore::open(cache->url, true, cache->timeouts));
     stores.cache = both;
     stores.archive = both;
     return stores;
   }
-  if (cache != nullptr) stores.cache = CYBEXP_TRY(pg::PostgresStore::open(cache->url, false));
+  if (cache != nullptr)
+    stores.cache = CYBEXP_TRY(pg::PostgresStore::open(cache->url, false, cache->timeouts));
   if (archive != nullptr) {
-    stores.archive = CYBEXP_TRY(pg::PostgresStore::open(archive->url, false));
+    stores.archive = CYBEXP_TRY(pg::PostgresStore::open(archive->url, false, archive->timeouts));
   }
   return stores;
 }

@@ -25,11 +25,12 @@
 
 namespace cybexp::pg {
 
-class PostgresStore final : public CacheStore, public ArchiveStore {
+class PostgresStore final : public CacheStore, public ArchiveStore, public CheckableDatabase {
  public:
   // Connects and creates or checks the schema. `both_roles`: this object is
   // cache and archive at once (finish_with_documents is allowed).
-  static Result<std::shared_ptr<PostgresStore>> open(const std::string& url, bool both_roles);
+  static Result<std::shared_ptr<PostgresStore>> open(const std::string& url, bool both_roles,
+                                                     const StoreTimeouts& timeouts = {});
 
   // CacheStore.
   Result<std::string> add_entry(const NewEntry& entry, std::span<const std::uint8_t> blob) override;
@@ -49,6 +50,9 @@ class PostgresStore final : public CacheStore, public ArchiveStore {
   Result<void> for_each_entry(const EntryFilter& filter,
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
+  // LISTENs for the schema's trigger (pg_notify.cpp).
+  Result<bool> wait_for_change(double seconds, std::stop_token stop) override;
+  static constexpr const char* kEntriesChannel = "cybexp_entries";
 
   // ArchiveStore.
   Result<std::map<std::string, std::string>> subtypes() override;
@@ -59,13 +63,22 @@ class PostgresStore final : public CacheStore, public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override;
   Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
+  Result<void> for_each_hash(
+      const std::function<bool(const std::string&, const std::string&)>& fn) override;
+
+  // CheckableDatabase (pg_check.cpp): the schema's tables and indexes.
+  Result<std::vector<std::string>> check_database(CheckDepth depth) override;
+
+  // Cancels the statement running on the main connection and on every blob
+  // connection (store.h, "Interrupting"). Any thread.
+  void interrupt() override;
 
   // SHOW `setting` in this store's sessions: the main connection's value,
   // then a blob connection's. For checks and tests (synchronous_commit).
   Result<std::vector<std::string>> session_settings(const std::string& setting);
 
  private:
-  PostgresStore(const std::string& url, bool both_roles);
+  PostgresStore(const std::string& url, bool both_roles, const StoreTimeouts& timeouts);
 
   Result<std::uint64_t> insert_documents(std::string_view what, std::span<const RawDocument> docs);
   Result<FinishReport> mark_finished(std::string_view what, std::span<const EntryResult> results,

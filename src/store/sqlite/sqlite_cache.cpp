@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "store/sqlite/sqlite_json.h"
+#include "util/log.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace cybexp::sqlite {
@@ -29,6 +30,22 @@ const std::string kClaimSql =
 const std::string kClaimForceSql =
     std::string(kClaimColumns) +
     "FROM entries INDEXED BY entries_unprocessed LEFT JOIN blobs ON entry_id = id "
+    "WHERE processed = 0 AND (lease_until IS NULL OR lease_until < ?1) "
+    "AND (skip = 0 OR finished_at IS NULL OR finished_at < ?4) "
+    "ORDER BY id LIMIT ?2";
+
+// The same without the blob tree (?3 unused): for a cache file whose blob
+// pages are corrupt.
+constexpr const char* kBareColumns =
+    "SELECT id, name, typetag, orgid, timezone, timestamp, attempts, NULL, NULL, skip ";
+const std::string kClaimBareSql =
+    std::string(kBareColumns) +
+    "FROM entries INDEXED BY entries_claimable "
+    "WHERE processed = 0 AND skip = 0 AND (lease_until IS NULL OR lease_until < ?1) "
+    "ORDER BY id LIMIT ?2";
+const std::string kClaimForceBareSql =
+    std::string(kBareColumns) +
+    "FROM entries INDEXED BY entries_unprocessed "
     "WHERE processed = 0 AND (lease_until IS NULL OR lease_until < ?1) "
     "AND (skip = 0 OR finished_at IS NULL OR finished_at < ?4) "
     "ORDER BY id LIMIT ?2";
@@ -94,40 +111,39 @@ Result<std::vector<CacheEntry>> SqliteStore::claim(const ClaimRequest& request) 
     return make_error(ErrorKind::kInvalidArgument,
                       "sqlite " + path_ + ": claim: lease_seconds must be positive");
   }
-  std::vector<CacheEntry> claimed;
-  if (request.max_entries == 0) return claimed;
-
+  if (request.max_entries == 0) return std::vector<CacheEntry>{};
   std::lock_guard lock(mu_);
+  bool corrupt = false;
+  auto claimed = claim_in_transaction(request, BlobColumns::kInline, &corrupt);
+  if (claimed || !corrupt) return claimed;
+  // A corrupt page in the blob tree fails every claim that reads it. Claim
+  // without touching the blobs instead: each entry's size is then read on
+  // its own, and fetch_blob reports the blob that cannot be read as that
+  // entry's bad data, so the others go on.
+  log(LogLevel::kWarning,
+      "claim: the cache file is corrupt where blobs are kept; claiming without inline blobs "
+      "(run 'cybexp-archive check')",
+      {{"store", path_}, {"error", claimed.error().message}});
+  return claim_in_transaction(request, BlobColumns::kNone, &corrupt);
+}
+
+Result<std::vector<CacheEntry>> SqliteStore::claim_in_transaction(const ClaimRequest& request,
+                                                                  BlobColumns blobs,
+                                                                  bool* corrupt) {
   // The write lock is taken before the select, so the rows chosen here
   // cannot be chosen by another process until this commits: no entry is
   // ever leased twice.
   auto txn = CYBEXP_TRY(Transaction::begin(*db_, "claim"));
   double now = now_seconds();
-  {
-    auto select = CYBEXP_TRY(db_->prepare(request.force ? kClaimForceSql : kClaimSql, "claim"));
-    select.bind(1, now)
-        .bind(2, clamp_to_int64(request.max_entries))
-        .bind(3, clamp_to_int64(request.inline_blob_max));
-    if (request.force) {
-      select.bind(4, request.finished_before.value_or(std::numeric_limits<double>::infinity()));
-    }
-    // All rows are read before any is updated: updating lease_until moves
-    // rows within the very index the select walks.
-    while (CYBEXP_TRY(select.step())) {
-      CacheEntry& e = claimed.emplace_back();
-      e.id = std::to_string(select.column_int64(0));
-      e.name = select.column_text(1);
-      e.typetag = select.column_text(2);
-      e.orgid = select.column_text(3);
-      e.timezone = select.column_text(4);
-      e.timestamp = select.column_double(5);
-      e.attempts = select.column_int64(6) + 1;  // this claim included
-      // A missing blob reads as size 0 and no inline copy; fetch_blob then
-      // reports it as bad data.
-      e.blob_size = select.is_null(7) ? 0 : static_cast<std::uint64_t>(select.column_int64(7));
-      if (!select.is_null(8)) e.blob = select.column_blob(8);
-      e.skipped = select.column_int64(9) != 0;
-    }
+  auto selected = select_claimable(request, now, blobs);
+  if (!selected) {
+    // Read before the rollback resets the connection's error code.
+    *corrupt = is_corruption(db_->last_error_code());
+    return std::unexpected(std::move(selected).error());
+  }
+  std::vector<CacheEntry> claimed = std::move(*selected);
+  if (blobs == BlobColumns::kNone) {
+    for (CacheEntry& e : claimed) e.blob_size = blob_size_or_zero(*parse_id(e.id));
   }
   auto lease = CYBEXP_TRY(db_->prepare(kLeaseSql, "claim"));
   double lease_until = now + request.lease_seconds;
@@ -140,6 +156,49 @@ Result<std::vector<CacheEntry>> SqliteStore::claim(const ClaimRequest& request) 
   }
   CYBEXP_TRY_VOID(txn.commit());
   return claimed;
+}
+
+Result<std::vector<CacheEntry>> SqliteStore::select_claimable(const ClaimRequest& request,
+                                                              double now, BlobColumns blobs) {
+  const bool inline_blobs = blobs == BlobColumns::kInline;
+  const std::string& sql = request.force ? (inline_blobs ? kClaimForceSql : kClaimForceBareSql)
+                                         : (inline_blobs ? kClaimSql : kClaimBareSql);
+  auto select = CYBEXP_TRY(db_->prepare(sql, "claim"));
+  select.bind(1, now).bind(2, clamp_to_int64(request.max_entries));
+  if (inline_blobs) select.bind(3, clamp_to_int64(request.inline_blob_max));
+  if (request.force) {
+    select.bind(4, request.finished_before.value_or(std::numeric_limits<double>::infinity()));
+  }
+  // All rows are read before any is updated: updating lease_until moves
+  // rows within the very index the select walks.
+  std::vector<CacheEntry> claimed;
+  while (CYBEXP_TRY(select.step())) {
+    CacheEntry& e = claimed.emplace_back();
+    e.id = std::to_string(select.column_int64(0));
+    e.name = select.column_text(1);
+    e.typetag = select.column_text(2);
+    e.orgid = select.column_text(3);
+    e.timezone = select.column_text(4);
+    e.timestamp = select.column_double(5);
+    e.attempts = select.column_int64(6) + 1;  // this claim included
+    // A missing blob reads as size 0 and no inline copy; fetch_blob then
+    // reports it as bad data.
+    e.blob_size = select.is_null(7) ? 0 : static_cast<std::uint64_t>(select.column_int64(7));
+    if (!select.is_null(8)) e.blob = select.column_blob(8);
+    e.skipped = select.column_int64(9) != 0;
+  }
+  return claimed;
+}
+
+// The blob's size from its record header (no payload read), or 0 when it
+// is missing or even that cannot be read: fetch_blob then says why.
+std::uint64_t SqliteStore::blob_size_or_zero(std::int64_t id) {
+  auto size = db_->prepare("SELECT length(data) FROM blobs WHERE entry_id = ?1", "claim");
+  if (!size) return 0;
+  size->bind(1, id);
+  auto row = size->step();
+  if (!row || !*row || size->is_null(0)) return 0;
+  return static_cast<std::uint64_t>(size->column_int64(0));
 }
 
 Result<FinishReport> SqliteStore::finish(std::span<const EntryResult> results,

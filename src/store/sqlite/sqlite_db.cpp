@@ -2,8 +2,10 @@
 // with errors as values, and the IMMEDIATE transaction guard.
 #include "store/sqlite/sqlite_db.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <thread>
 
 namespace cybexp::sqlite {
 
@@ -21,6 +23,41 @@ std::optional<std::int64_t> parse_id(std::string_view id) {
   if (id.empty() || ec != std::errc() || ptr != end || value <= 0) return std::nullopt;
   return value;
 }
+
+bool is_corruption(int code) {
+  return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB;
+}
+
+std::string corruption_advice(const std::string& path) {
+  return "stop the service, keep a copy of the file, then recover it (sqlite3 " + path +
+         " .recover) or restore it from a backup (docs/OPERATIONS.md, \"A corrupt store\")";
+}
+
+namespace {
+
+// What to do about an error of the file or the disk rather than of the
+// statement; empty for the others. Appended to SQLite's own message.
+std::string environment_advice(int code, const std::string& path) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+      return ": the file system holding " + path +
+             " is full: free space there (SQLite also needs room for its -wal file); nothing "
+             "is lost, the work is retried";
+    case SQLITE_READONLY:
+      return ": " + path +
+             " or its directory is read-only for this user: give the service's user write "
+             "access to both (SQLite writes " + path + "-wal and -shm beside the file)";
+    case SQLITE_CANTOPEN:
+      return ": check that the directory of " + path +
+             " exists and that this user may write there (SQLite creates the file and its "
+             "-wal and -shm files beside it)";
+    default:
+      if (is_corruption(code)) return ": the file is corrupt: " + corruption_advice(path);
+      return {};
+  }
+}
+
+}  // namespace
 
 // ---- Statement ----
 
@@ -141,13 +178,36 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    message += environment_advice(db != nullptr ? sqlite3_extended_errcode(db) : rc, path);
     sqlite3_close_v2(db);
     return make_error(ErrorKind::kDatabase, "sqlite " + path + ": open: " + message);
   }
-  std::unique_ptr<Connection> conn(new Connection(path, db));
-  rc = sqlite3_busy_timeout(db, busy_timeout_ms);
-  if (rc != SQLITE_OK) return std::unexpected(conn->error("busy_timeout"));
+  std::unique_ptr<Connection> conn(new Connection(path, db, busy_timeout_ms));
+  rc = sqlite3_busy_handler(db, &Connection::busy_wait, conn.get());
+  if (rc != SQLITE_OK) return std::unexpected(conn->error("busy_handler"));
   return conn;
+}
+
+// SQLite's own busy_timeout, plus a way out: count is 0 at the start of
+// each wait; an interrupt() since then, or busy_timeout_ms, ends it
+// (SQLITE_BUSY, "database is locked").
+int Connection::busy_wait(void* self, int count) {
+  auto* c = static_cast<Connection*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  if (count == 0) {
+    c->wait_interrupts_ = c->interrupts_.load();
+    c->wait_started_ = now;
+  }
+  if (c->interrupts_.load() != c->wait_interrupts_) return 0;
+  if (now - c->wait_started_ >= std::chrono::milliseconds(c->busy_timeout_ms_)) return 0;
+  // 1, 2, 4 ... ms, then every 20 ms: quick for a short lock, cheap for a long one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << std::min(count, 5), 20)));
+  return 1;
+}
+
+void Connection::interrupt() {
+  ++interrupts_;
+  sqlite3_interrupt(db_);
 }
 
 Connection::~Connection() {
@@ -185,7 +245,9 @@ Result<void> Connection::exec(const char* sql, const char* op) {
   return std::unexpected(error(op, text));
 }
 
-Error Connection::error(const char* op) const { return error(op, sqlite3_errmsg(db_)); }
+Error Connection::error(const char* op) const {
+  return error(op, sqlite3_errmsg(db_) + environment_advice(sqlite3_extended_errcode(db_), path_));
+}
 
 Error Connection::error(const char* op, std::string_view message) const {
   return Error{ErrorKind::kDatabase,

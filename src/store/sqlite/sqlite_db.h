@@ -13,6 +13,8 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -36,6 +38,13 @@ double now_seconds();
 std::optional<std::int64_t> parse_id(std::string_view id);
 
 class Connection;
+
+// True for SQLite's codes that mean the file itself is damaged
+// (SQLITE_CORRUPT, SQLITE_NOTADB, and their extended forms).
+bool is_corruption(int code);
+
+// What to do about a corrupt store file: keep a copy, recover or restore.
+std::string corruption_advice(const std::string& path);
 
 // A prepared statement borrowed from a Connection. Values bound by reference
 // (text, blobs) must stay alive until the statement is stepped; the handle is
@@ -83,8 +92,9 @@ class Statement {
 class Connection {
  public:
   // Opens (creating if `create`) the database file with SQLITE_OPEN_NOMUTEX
-  // and sets busy_timeout so that other processes' write locks are waited
-  // for, not reported.
+  // and installs a busy handler so that other processes' write locks are
+  // waited for, up to busy_timeout_ms, not reported; interrupt() ends the
+  // wait early.
   // read_only: SQLITE_OPEN_READONLY (create is then ignored).
   static Result<std::unique_ptr<Connection>> open(const std::string& path, bool create,
                                                   int busy_timeout_ms, bool read_only = false);
@@ -99,9 +109,18 @@ class Connection {
   // Runs SQL text that returns no rows (DDL, pragmas), uncached.
   Result<void> exec(const char* sql, const char* op);
 
-  // "sqlite PATH: OP: <sqlite3_errmsg>" as a kDatabase error.
+  // "sqlite PATH: OP: <sqlite3_errmsg>" as a kDatabase error; when the
+  // error is the file's or the disk's (full, read-only, cannot be opened,
+  // corrupt), followed by what to do about it.
   Error error(const char* op) const;
+  // The extended result code of the last call on this connection.
+  int last_error_code() const { return sqlite3_extended_errcode(db_); }
   Error error(const char* op, std::string_view message) const;
+
+  // Ends the statement running now (sqlite3_interrupt) and a wait for
+  // another process's lock in progress (which sqlite3_interrupt alone does
+  // not end). Any thread, any time.
+  void interrupt();
 
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
@@ -109,7 +128,9 @@ class Connection {
   std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
  private:
-  Connection(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  Connection(std::string path, sqlite3* db, int busy_timeout_ms)
+      : path_(std::move(path)), db_(db), busy_timeout_ms_(busy_timeout_ms) {}
+  static int busy_wait(void* self, int count);
 
   struct Cached {
     sqlite3_stmt* stmt = nullptr;
@@ -117,6 +138,11 @@ class Connection {
   };
   std::string path_;
   sqlite3* db_;
+  int busy_timeout_ms_;
+  std::atomic<std::uint64_t> interrupts_{0};  // interrupt() calls so far
+  // The busy wait in progress (the connection's own thread only).
+  std::uint64_t wait_interrupts_ = 0;
+  std::chrono::steady_clock::time_point wait_started_{};
   std::unordered_map<std::string, Cached> cache_;  // node-based: Cached addresses are stable
 };
 

@@ -13,8 +13,9 @@ namespace cybexp::sqlite {
 
 inline constexpr int kSchemaVersion = 1;
 // How long a connection waits for another process's write lock before
-// reporting "database is locked".
-inline constexpr int kBusyTimeoutMs = 30'000;
+// reporting "database is locked", unless the configuration says otherwise
+// (timeouts.lock_seconds; this is its default).
+inline constexpr int kBusyTimeoutMs = 10'000;
 
 // The main (read-write) connection: WAL, synchronous=NORMAL (durable commits
 // raise it per transaction, see Sync in sqlite_db.h), foreign keys.

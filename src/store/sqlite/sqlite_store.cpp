@@ -65,9 +65,21 @@ Result<void> check_existing_file(const std::string& path) {
   return {};
 }
 
+// A blob on a corrupt page is that entry's bad data (it will never read
+// better), not a store failure to retry forever; other errors are the store's.
+Error fetch_error(const Connection& conn, int rc) {
+  if (is_corruption(rc) || is_corruption(conn.last_error_code())) {
+    return Error{ErrorKind::kBadData,
+                 "the blob cannot be read: the cache database is corrupt there (sqlite " +
+                     conn.path() + ": " + sqlite3_errstr(rc) + "; see 'cybexp-archive check')"};
+  }
+  return conn.error("fetch_blob");
+}
+
 }  // namespace
 
-Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, bool read_only) {
+Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, bool read_only,
+                                                       int busy_timeout_ms) {
   if (path.empty()) {
     return make_error(ErrorKind::kInvalidArgument, "sqlite: the database path is empty");
   }
@@ -79,12 +91,12 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
   std::unique_ptr<Connection> db;
   if (read_only) {
     CYBEXP_TRY_VOID(check_existing_file(path));
-    db = CYBEXP_TRY(Connection::open(path, /*create=*/false, kBusyTimeoutMs, /*read_only=*/true));
+    db = CYBEXP_TRY(Connection::open(path, /*create=*/false, busy_timeout_ms, /*read_only=*/true));
     CYBEXP_TRY_VOID(configure_reader(*db));
     CYBEXP_TRY_VOID(check_schema(*db));
   } else {
     CYBEXP_TRY_VOID(make_parent_dirs(path));
-    db = CYBEXP_TRY(Connection::open(path, /*create=*/true, kBusyTimeoutMs));
+    db = CYBEXP_TRY(Connection::open(path, /*create=*/true, busy_timeout_ms));
     CYBEXP_TRY_VOID(configure_main(*db));
     CYBEXP_TRY_VOID(ensure_schema(*db));
   }
@@ -94,10 +106,17 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
   std::string canonical_path = ec ? path : canonical.string();
   std::shared_ptr<SqliteStore> store(new SqliteStore(path, canonical_path, std::move(db)));
   store->read_only_ = read_only;
+  store->busy_timeout_ms_ = busy_timeout_ms;
+  // The baseline for wait_for_change: what others commit from now on counts.
+  store->data_version_ = CYBEXP_TRY(store->read_data_version());
   return store;
 }
 
 SqliteStore::~SqliteStore() = default;
+
+// db_ lives as long as the store, and Connection::interrupt may be called
+// from any thread while another uses the connection.
+void SqliteStore::interrupt() { db_->interrupt(); }
 
 bool SqliteStore::shares_database_with(const ArchiveStore& archive) const {
   const auto* other = dynamic_cast<const SqliteStore*>(&archive);
@@ -133,8 +152,14 @@ Result<std::unique_ptr<Connection>> SqliteStore::take_reader() {
     }
   }
   // Opened outside the pool lock: opening touches the file and may wait.
-  auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, kBusyTimeoutMs, read_only_));
+  auto reader = CYBEXP_TRY(Connection::open(path_, /*create=*/false, busy_timeout_ms_, read_only_));
   CYBEXP_TRY_VOID(configure_reader(*reader));
+  // Blobs are read once, straight into the caller's buffer: through the
+  // memory map every page read would stay mapped into the process (a
+  // second copy of each large blob in its resident memory, issue 15); with
+  // pread(2) it is one syscall per 16 KiB page and SQLite's small page
+  // cache.
+  CYBEXP_TRY_VOID(reader->exec("PRAGMA mmap_size = 0", "mmap_size"));
   return reader;
 }
 
@@ -171,7 +196,7 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
     // else reports a plain SQLITE_ERROR here.
     return make_error(ErrorKind::kBadData, "entry has no blob");
   }
-  if (rc != SQLITE_OK) return std::unexpected(lease.conn->error("fetch_blob"));
+  if (rc != SQLITE_OK) return std::unexpected(fetch_error(*lease.conn, rc));
 
   // Incremental blob I/O: the size comes from the record header, so an
   // oversized blob is refused without reading it.
@@ -184,7 +209,7 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
   std::vector<std::uint8_t> data(size);
   if (size > 0) {
     rc = sqlite3_blob_read(handle.blob, data.data(), static_cast<int>(size), 0);
-    if (rc != SQLITE_OK) return std::unexpected(lease.conn->error("fetch_blob"));
+    if (rc != SQLITE_OK) return std::unexpected(fetch_error(*lease.conn, rc));
   }
   return data;
 }
@@ -195,16 +220,26 @@ Result<std::vector<std::uint8_t>> SqliteStore::fetch_blob(const CacheEntry& entr
 
 namespace cybexp {
 
-Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
+namespace {
+int busy_ms(const StoreTimeouts& t) { return static_cast<int>(t.lock_seconds * 1000); }
+}  // namespace
+
+Result<std::shared_ptr<CacheStore>> open_sqlite_cache(const std::string& path, OpenMode mode,
+                                                      const StoreTimeouts& timeouts) {
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
-Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode) {
-  return CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
+Result<std::shared_ptr<ArchiveStore>> open_sqlite_archive(const std::string& path, OpenMode mode,
+                                                          const StoreTimeouts& timeouts) {
+  return CYBEXP_TRY(
+      sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
 }
 
-Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode) {
-  auto store = CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly));
+Result<Stores> open_sqlite_combined(const std::string& path, OpenMode mode,
+                                    const StoreTimeouts& timeouts) {
+  auto store =
+      CYBEXP_TRY(sqlite::SqliteStore::open(path, mode == OpenMode::kReadOnly, busy_ms(timeouts)));
   return Stores{store, store};
 }
 

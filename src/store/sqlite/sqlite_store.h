@@ -5,7 +5,8 @@
 // results and documents in one transaction.
 //
 // Several processes may share the file: writes are BEGIN IMMEDIATE
-// transactions that queue on the file's write lock (busy_timeout 30 s), and a
+// transactions that queue on the file's write lock (busy timeout:
+// StoreTimeouts::lock_seconds, 10 s by default), and a
 // claim is one such transaction, so two processes never lease the same entry.
 //
 // Thread safety (store.h's contract, plus some slack):
@@ -29,18 +30,21 @@
 
 #include "cybexp/store.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_schema.h"
 
 namespace cybexp::sqlite {
 
-class SqliteStore final : public CacheStore, public ArchiveStore {
+class SqliteStore final : public CacheStore, public ArchiveStore, public CheckableDatabase {
  public:
   // Opens or creates the file (and missing parent directories, mode 0700),
   // sets WAL mode and creates or checks the schema. read_only: opens an
   // existing store SQLITE_OPEN_READONLY, creating and writing nothing (every
   // write fails); a missing or empty file, or one without our schema, is an
   // error.
-  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path,
-                                                   bool read_only = false);
+  // busy_timeout_ms: how long a call waits for another process's lock
+  // before failing (kDatabase).
+  static Result<std::shared_ptr<SqliteStore>> open(const std::string& path, bool read_only = false,
+                                                   int busy_timeout_ms = kBusyTimeoutMs);
   ~SqliteStore() override;
 
   const std::string& path() const { return path_; }
@@ -65,6 +69,8 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
                               const std::function<bool(const EntryInfo&)>& fn) override;
   Result<std::uint64_t> requeue(const EntryFilter& filter) override;
   Result<CacheCounts> entry_counts() override;
+  // Polls PRAGMA data_version (sqlite_wait.cpp).
+  Result<bool> wait_for_change(double seconds, std::stop_token stop) override;
 
   // ArchiveStore
   Result<std::map<std::string, std::string>> subtypes() override;
@@ -75,6 +81,16 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
                                  const std::function<bool(const RawDocument&)>& fn) override;
   Result<ArchiveCounts> document_counts() override;
   Result<int> schema_version() override;
+  Result<void> for_each_hash(
+      const std::function<bool(const std::string&, const std::string&)>& fn) override;
+
+  // CheckableDatabase (sqlite_check.cpp)
+  Result<std::vector<std::string>> check_database(CheckDepth depth) override;
+
+  // Interrupts the main connection: the statement running now fails
+  // (SQLITE_INTERRUPT), a wait for another process's lock ends (SQLITE_BUSY).
+  // Thread-safe.
+  void interrupt() override;
 
  private:
   SqliteStore(std::string path, std::string canonical_path, std::unique_ptr<Connection> db)
@@ -86,6 +102,21 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
                                              const std::string& worker);
   Result<std::uint64_t> put_in_transaction(std::span<const RawDocument> docs);
 
+  // claim()'s parts. kNone reads nothing of the blob tree in the select (for
+  // a cache file whose blob pages are corrupt); sizes are then read one by one.
+  enum class BlobColumns { kInline, kNone };
+  // *corrupt: the select failed on a corrupt page.
+  Result<std::vector<CacheEntry>> claim_in_transaction(const ClaimRequest& request,
+                                                       BlobColumns blobs, bool* corrupt);
+  Result<std::vector<CacheEntry>> select_claimable(const ClaimRequest& request, double now,
+                                                   BlobColumns blobs);
+  std::uint64_t blob_size_or_zero(std::int64_t id);
+
+  // wait_for_change's steps: the main connection's data_version, and whether
+  // it moved since the last look with something claimable now.
+  Result<std::int64_t> read_data_version();
+  Result<bool> changed_claimable();
+
   // fetch_blob's connection pool.
   Result<std::unique_ptr<Connection>> take_reader();
   void return_reader(std::unique_ptr<Connection> reader);
@@ -94,8 +125,10 @@ class SqliteStore final : public CacheStore, public ArchiveStore {
   const std::string canonical_path_;  // symlinks resolved, for shares_database_with
 
   bool read_only_ = false;   // opened read-only (readers too)
+  int busy_timeout_ms_ = kBusyTimeoutMs;
   std::recursive_mutex mu_;  // guards db_ (and its statement cache)
   std::unique_ptr<Connection> db_;
+  std::int64_t data_version_ = -1;  // db_'s PRAGMA data_version at the last look
 
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;

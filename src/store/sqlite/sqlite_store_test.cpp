@@ -81,7 +81,11 @@ TEST(SqliteStoreOpen, ErrorsNameTheFileAndOperation) {
   auto r = open_sqlite_cache(path);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::kDatabase);
-  EXPECT_EQ(r.error().message, "sqlite " + path + ": open: unable to open database file");
+  EXPECT_EQ(r.error().message, "sqlite " + path +
+                                   ": open: unable to open database file: check that the "
+                                   "directory of " + path +
+                                   " exists and that this user may write there (SQLite creates "
+                                   "the file and its -wal and -shm files beside it)");
 
   EXPECT_EQ(open_sqlite_cache("").error().kind, ErrorKind::kInvalidArgument);
   EXPECT_EQ(open_sqlite_cache(":memory:").error().kind, ErrorKind::kInvalidArgument);

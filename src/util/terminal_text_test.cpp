@@ -1,8 +1,8 @@
-#include "ops/terminal_text.h"
+#include "util/terminal_text.h"
 
 #include <gtest/gtest.h>
 
-namespace cybexp::ops {
+namespace cybexp {
 namespace {
 
 using namespace std::string_literals;
@@ -34,5 +34,25 @@ TEST(EscapeForTerminal, KeepsPrintableUtf8ButNotBidiOverridesOrBrokenSequences) 
   EXPECT_EQ(escape_for_terminal("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // > U+10FFFF
 }
 
+std::string json(std::string_view bytes) {
+  std::string out;
+  append_terminal_safe_json_string(bytes, out);
+  return out;
+}
+
+TEST(TerminalSafeJsonString, IsValidJsonThatATerminalOnlyShows) {
+  EXPECT_EQ(json(""), "\"\"");
+  EXPECT_EQ(json("a \"b\" \\ caf\xc3\xa9 \xe2\x82\xac"),
+            "\"a \\\"b\\\" \\\\ caf\xc3\xa9 \xe2\x82\xac\"");
+  EXPECT_EQ(json("\n\r\t\b"s + '\0' + "\x1b[2J\x7f"),
+            "\"\\n\\r\\t\\u0008\\u0000\\u001b[2J\\u007f\"");
+  // C1 CSI, RLO and BOM as \uXXXX; bytes that are not UTF-8 as the text \xNN.
+  EXPECT_EQ(json("\xc2\x9b"
+                 "a\xe2\x80\xae"
+                 "b\xef\xbb\xbf"),
+            "\"\\u009ba\\u202eb\\ufeff\"");
+  EXPECT_EQ(json("x\xff\xc3"), "\"x\\\\xff\\\\xc3\"");
+}
+
 }  // namespace
-}  // namespace cybexp::ops
+}  // namespace cybexp
