@@ -163,8 +163,8 @@ void Archiver::sleep_until_work(double seconds, std::stop_token stop) {
   };
   const double deadline = clock_.now() + seconds;
   bool changed = false;
-  for (double left = seconds; left > 0 && !interrupt.stop_requested() && !changed;
-       left = deadline - clock_.now()) {
+  double left = seconds;
+  while (left > 0 && !interrupt.stop_requested() && !changed) {
     const double slice = std::min(left, kIdleRefreshSeconds);
     auto r = clock_.wait_for_change(slice, interrupt.get_token(), wait);
     if (!r) {
@@ -176,6 +176,7 @@ void Archiver::sleep_until_work(double seconds, std::stop_token stop) {
     if (!changed && idle_ && !interrupt.stop_requested() && deadline - clock_.now() > 0) {
       idle_(deadline - clock_.now());
     }
+    left = deadline - clock_.now();
   }
   bool woken = false;
   {

@@ -133,9 +133,22 @@ WatchdogSec, WATCHDOG pings.
     }
   }
   Stores stores = std::move(*opened);
-  // An archive emptied or replaced under processed entries would be filled
-  // again from new entries only, and those entries would point at nothing.
-  if (auto lost = must(lost_archive(stores))) fail(kExitFailure, *lost);
+  // An archive file emptied or replaced under processed entries (a 0-byte
+  // archive.db, which SQLite silently turns into a new database) would be
+  // filled again from new entries only, and those entries would point at
+  // nothing. Only for SQLite archives: there the check reads through WAL
+  // and never waits for a lock; a server's table lock could hold the start
+  // for lock_seconds, and `check` covers the servers.
+  if (ctx.config().archive.url.starts_with("sqlite:")) {
+    std::stop_callback interrupt_check(stopper.token(), [&stores] { stores.interrupt(); });
+    if (auto lost = lost_archive(stores); !lost) {
+      if (stopper.token().stop_requested()) return kExitOk;
+      log(LogLevel::kWarning, "cannot check that the archive matches the cache; going on",
+          {{"error", lost.error().message}});
+    } else if (*lost) {
+      fail(kExitFailure, **lost);
+    }
+  }
   Archiver archiver(stores, std::move(keys), ctx.config().limits, opt);
   Reloader reloader(ctx, archiver, ctx.config());
   stopper.on_reload([&reloader] { reloader(); });
