@@ -49,6 +49,11 @@ if [ -s "$tmp/tidy-failed" ]; then
   echo "static-checks: clang-tidy findings:"
   # Only the diagnostics (a header's finding repeats for each includer).
   cat "$tmp"/*.tidy | grep -E '^/.*: (error|warning): ' | sort -u
+  # A file clang could not even compile fails without such a line: show it.
+  while read -r f; do
+    out="$tmp/$(echo "$f" | tr / _).tidy"
+    grep -qE '^/.*: (error|warning): ' "$out" || { echo "== $f"; grep -v 'warnings generated' "$out" | tail -5; }
+  done <"$tmp/tidy-failed"
 else
   echo "static-checks: clang-tidy clean"
 fi
