@@ -24,6 +24,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "util/defer.h"
+
 namespace cybexp::test_support {
 namespace fs = std::filesystem;
 namespace {
@@ -226,17 +228,33 @@ Result<fs::path> PostgresServer::ensure_template(const fs::path& base) {
                           options_.user + "-" + std::to_string(geteuid()) + "-" +
                           std::to_string(uid_);
   const fs::path templ = base / key;
-  const int lock = open((base / (key + ".lock")).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  const int lock =
+      open((base / (key + ".lock")).c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lock < 0 || flock(lock, LOCK_EX) != 0) {
     if (lock >= 0) close(lock);
     return std::unexpected(fail("lock the template " + templ.string(), std::strerror(errno)));
   }
-  Result<void> made;
+  DEFER(close(lock));  // releases the flock
   std::error_code ec;
-  if (!fs::exists(templ / "data" / "global" / "pg_control", ec)) made = make_template(templ);
-  close(lock);  // releases the flock
-  if (!made) return std::unexpected(made.error());
+  if (!fs::exists(templ / "data" / "global" / "pg_control", ec) || !trusted_template(templ)) {
+    CYBEXP_TRY_VOID(make_template(templ));
+  }
   return templ / "data";
+}
+
+// /tmp is everyone's: a template someone else planted there (its
+// postgresql.conf runs commands as the server's account) or left writable
+// is never used; it is made again.
+bool PostgresServer::trusted_template(const fs::path& templ) const {
+  const uid_t owner = drop_privileges_ ? uid_ : geteuid();
+  for (const fs::path& p : {templ, templ / "data"}) {
+    struct stat st {};
+    if (lstat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != owner ||
+        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Result<void> PostgresServer::make_template(const fs::path& templ) {
@@ -244,6 +262,8 @@ Result<void> PostgresServer::make_template(const fs::path& templ) {
   if (mkdtemp(tmp.data()) == nullptr) {
     return std::unexpected(fail("mkdtemp " + tmp, std::strerror(errno)));
   }
+  DEFER(std::error_code ignored; fs::remove_all(tmp, ignored));  // a failed initdb's leftovers
+  std::error_code ec;
   if (drop_privileges_ && chown(tmp.c_str(), uid_, gid_) != 0) {
     return std::unexpected(fail("chown " + tmp, std::strerror(errno)));
   }
@@ -253,8 +273,7 @@ Result<void> PostgresServer::make_template(const fs::path& templ) {
                        // 1 MiB WAL segments instead of 16: less to copy per server.
                        "--wal-segsize=1"},
                       "initdb"));
-  std::error_code ec;
-  fs::remove_all(templ, ec);  // a broken leftover
+  fs::remove_all(templ, ec);  // a broken or untrusted leftover
   fs::rename(tmp, templ, ec);
   if (ec) return std::unexpected(fail("rename " + tmp + " to " + templ.string(), ec.message()));
   return {};

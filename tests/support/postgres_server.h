@@ -70,6 +70,7 @@ class PostgresServer {
  private:
   Result<void> init();
   Result<std::filesystem::path> ensure_template(const std::filesystem::path& base);
+  bool trusted_template(const std::filesystem::path& templ) const;
   Result<void> make_template(const std::filesystem::path& templ);
   Result<void> copy_template(const std::filesystem::path& data);
   Result<void> start_server();
