@@ -46,56 +46,37 @@ bool invisible(char32_t cp) {
          cp == 0xFEFF;                      // BOM
 }
 
-// The ASCII byte c as escape_for_terminal writes it.
-void append_ascii_for_terminal(unsigned char c, std::string& out) {
+// The short escapes both outputs share, or nullptr: a backslash and the
+// three whitespace controls a reader expects to see as \n, \t and \r.
+const char* short_escape(unsigned char c) {
   switch (c) {
     case '\\':
-      out += "\\\\";
-      return;
+      return "\\\\";
     case '\n':
-      out += "\\n";
-      return;
+      return "\\n";
     case '\t':
-      out += "\\t";
-      return;
+      return "\\t";
     case '\r':
-      out += "\\r";
-      return;
+      return "\\r";
     default:
-      break;
-  }
-  if (c >= 0x20 && c < 0x7F) {
-    out += static_cast<char>(c);
-  } else {
-    append_hex(c, out);
+      return nullptr;
   }
 }
 
-// The ASCII byte c inside a JSON string literal.
-void append_ascii_for_json(unsigned char c, std::string& out) {
-  switch (c) {
-    case '"':
-      out += "\\\"";
-      return;
-    case '\\':
-      out += "\\\\";
-      return;
-    case '\n':
-      out += "\\n";
-      return;
-    case '\t':
-      out += "\\t";
-      return;
-    case '\r':
-      out += "\\r";
-      return;
-    default:
-      break;
-  }
-  if (c >= 0x20 && c < 0x7F) {
+// The ASCII byte c as escape_for_terminal writes it (other controls and DEL
+// as \xNN) or, in_json, inside a JSON string literal ('"' escaped, other
+// controls and DEL as \u00XX).
+void append_ascii(unsigned char c, bool in_json, std::string& out) {
+  if (const char* escape = short_escape(c)) {
+    out += escape;
+  } else if (in_json && c == '"') {
+    out += "\\\"";
+  } else if (c >= 0x20 && c < 0x7F) {
     out += static_cast<char>(c);
-  } else {
+  } else if (in_json) {
     append_u_escape(c, out);
+  } else {
+    append_hex(c, out);
   }
 }
 
@@ -121,7 +102,7 @@ std::string escape_for_terminal(std::string_view bytes) {
       }
       append_hex(c, out);
     } else {
-      append_ascii_for_terminal(c, out);
+      append_ascii(c, /*in_json=*/false, out);
     }
     ++i;
   }
@@ -133,7 +114,7 @@ void append_terminal_safe_json_string(std::string_view bytes, std::string& out) 
   for (std::size_t i = 0; i < bytes.size();) {
     const auto c = static_cast<unsigned char>(bytes[i]);
     if (c < 0x80) {
-      append_ascii_for_json(c, out);
+      append_ascii(c, /*in_json=*/true, out);
       ++i;
       continue;
     }

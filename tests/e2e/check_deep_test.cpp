@@ -7,13 +7,11 @@
 
 #include <string>
 
-#include "support/process.h"
+#include "support/binary_test.h"
 
 namespace cybexp {
 namespace {
 
-using testing::run_binary;
-using testing::TempDir;
 
 std::string sql_value(const std::filesystem::path& db_path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -30,10 +28,11 @@ std::string sql_value(const std::filesystem::path& db_path, const std::string& s
   return value;
 }
 
-class CheckDeep : public ::testing::Test {
+class CheckDeep : public testing::BinaryTest {
  protected:
   void SetUp() override {
-    ASSERT_EQ(run("keygen").code, 0);
+    BinaryTest::SetUp();
+    if (HasFatalFailure()) return;
     for (const char* payload : {R"({"a": 1})", R"({"b": 2})"}) {
       testing::write_file(dir_ / "in.txt", payload);
       ASSERT_EQ(run("submit", "--typetag", "unr-honeypot", "--orgid", "o", "in.txt").code, 0);
@@ -43,18 +42,11 @@ class CheckDeep : public ::testing::Test {
     hash2_ = sql_value(cache(), "SELECT json_extract(refs, '$[0]') FROM entries WHERE id = 2");
     ASSERT_EQ(hash1_.size(), 64u);
   }
-  template <class... A>
-  testing::RunResult run(A... args) {
-    return run_binary(dir_.path(), {std::string(args)...});
-  }
-  std::filesystem::path cache() const { return dir_ / "cybexp-data/cache.db"; }
-  std::filesystem::path archive() const { return dir_ / "cybexp-data/archive.db"; }
   // The lines `check --deep` adds to stdout.
   static std::string deep_line(const testing::RunResult& r) {
     auto at = r.out.find("deep check");
     return at == std::string::npos ? r.out : r.out.substr(at);
   }
-  TempDir dir_;
   std::string hash1_, hash2_;
 };
 

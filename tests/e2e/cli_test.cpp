@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/binary_test.h"
 #include "support/daemon.h"
 #include "support/process.h"
 #include "util/encoding.h"
@@ -19,18 +20,9 @@ namespace cybexp {
 namespace {
 
 using testing::run_binary;
-using testing::TempDir;
 
-class Cli : public ::testing::Test {
+class Cli : public testing::BinaryTest {
  protected:
-  void SetUp() override {
-    auto r = run("keygen");
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-  template <class... A>
-  testing::RunResult run(A... args) {
-    return run_binary(dir_.path(), {std::string(args)...});
-  }
   std::string submit_text(const std::string& text, const std::string& typetag = "unr-honeypot") {
     testing::write_file(dir_ / "in.txt", text);
     auto r = run("submit", "--typetag", typetag.c_str(), "--orgid", "org-1", "in.txt");
@@ -47,7 +39,6 @@ class Cli : public ::testing::Test {
     auto r = run_binary(dir_.path(), args);
     ASSERT_EQ(r.code, 0) << r.err;
   }
-  TempDir dir_;
 };
 
 TEST_F(Cli, KeygenWritesPrivateKeyOwnerOnlyAndNeverOverwrites) {

@@ -15,13 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "support/binary_test.h"
 #include "support/process.h"
 
 namespace cybexp {
 namespace {
 
 using testing::run_binary;
-using testing::TempDir;
 namespace fs = std::filesystem;
 
 // Runs SQL on a store file outside the binary (to damage or inspect it).
@@ -81,16 +81,8 @@ void corrupt_blob_page(const fs::path& db_path, int entry_id, std::size_t offset
   testing::write_file(db_path, file);
 }
 
-class Integrity : public ::testing::Test {
+class Integrity : public testing::BinaryTest {
  protected:
-  void SetUp() override {
-    auto r = run("keygen");
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-  template <class... A>
-  testing::RunResult run(A... args) {
-    return run_binary(dir_.path(), {std::string(args)...});
-  }
   // One entry whose JSON payload is about `size` bytes of random text, so
   // its encrypted blob spans overflow pages.
   void submit_sized(int i, std::size_t size) {
@@ -101,9 +93,6 @@ class Integrity : public ::testing::Test {
     auto r = run("submit", "--typetag", "unr-honeypot", "--orgid", "org-1", "in.txt");
     ASSERT_EQ(r.code, 0) << r.err;
   }
-  fs::path cache() const { return dir_ / "cybexp-data/cache.db"; }
-  fs::path archive() const { return dir_ / "cybexp-data/archive.db"; }
-  TempDir dir_;
 };
 
 TEST_F(Integrity, ACorruptBlobPageMakesOnlyItsEntryBadData) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "support/daemon.h"
+#include "support/binary_test.h"
 #include "support/process.h"
 
 namespace cybexp {
@@ -26,16 +27,12 @@ std::string without_times(const std::string& text) {
   return std::regex_replace(std::regex_replace(text, kIso, "TIME"), kEpoch, "(EPOCH)");
 }
 
-class Ops : public ::testing::Test {
+class Ops : public testing::BinaryTest {
  protected:
   void SetUp() override {
-    auto r = run("keygen");
-    ASSERT_EQ(r.code, 0) << r.err;
+    BinaryTest::SetUp();
+    if (HasFatalFailure()) return;
     home_ = std::filesystem::canonical(dir_.path()) / "cybexp-data";
-  }
-  template <class... A>
-  testing::RunResult run(A... args) {
-    return run_binary(dir_.path(), {std::string(args)...});
   }
   void submit(const std::string& text, const std::string& typetag,
               const std::string& name = "in.txt") {
@@ -52,8 +49,6 @@ class Ops : public ::testing::Test {
     submit("line1\n\x1b[31mred", "email", "mail.txt");
   }
   std::string path(const char* name) const { return (home_ / name).string(); }
-
-  testing::TempDir dir_;
   std::filesystem::path home_;
 };
 

@@ -44,6 +44,15 @@ std::uint64_t value_bytes(const bson_iter_t* it) {
   }
 }
 
+// Runs a createIndexes command on coll: true if the server made the index
+// (or already had it under this name); err says why not.
+bool run_index_command(mongoc_collection_t* coll, const bson_t* cmd, bson_error_t& err) {
+  bson_t reply;
+  const bool ok = mongoc_collection_write_command_with_opts(coll, cmd, nullptr, &reply, &err);
+  bson_destroy(&reply);
+  return ok;
+}
+
 }  // namespace
 
 MongoArchive::MongoArchive(std::shared_ptr<Pool> pool, std::string db, std::string coll)
@@ -114,12 +123,8 @@ Result<void> MongoArchive::ensure_meta() {
 Result<void> MongoArchive::ensure_hash_index() {
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, coll_);
-  BsonPtr cmd = hash_index_command(coll_);
-  bson_t reply;
   bson_error_t err;
-  bool ok = mongoc_collection_write_command_with_opts(coll.get(), cmd.get(), nullptr, &reply, &err);
-  bson_destroy(&reply);
-  if (ok) {
+  if (run_index_command(coll.get(), hash_index_command(coll_).get(), err)) {
     unique_index_ = true;
     return {};
   }
@@ -156,12 +161,11 @@ Result<void> MongoArchive::ensure_hash_index() {
 void MongoArchive::ensure_sub_type_index() {
   Client client = pool_->acquire();
   Collection coll = client.collection(db_, coll_);
-  BsonPtr cmd = sub_type_index_command(coll_);
-  bson_t reply;
   bson_error_t err;
-  bool ok = mongoc_collection_write_command_with_opts(coll.get(), cmd.get(), nullptr, &reply, &err);
-  bson_destroy(&reply);
-  if (ok || has_sub_type_index(coll.get())) return;
+  if (run_index_command(coll.get(), sub_type_index_command(coll_).get(), err) ||
+      has_sub_type_index(coll.get())) {
+    return;
+  }
   log(LogLevel::kWarning,
       "could not create the index on sub_type that the analytics module's queries use: "
       "create it by hand (db.COLL.createIndex({sub_type: 1}))",

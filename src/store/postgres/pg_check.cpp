@@ -3,6 +3,7 @@
 // without reading documents' data.
 #include <array>
 
+#include "store/missing_schema_object.h"
 #include "store/postgres/pg_values.h"
 #include "store/postgres/postgres_store.h"
 
@@ -36,10 +37,7 @@ Result<std::vector<std::string>> PostgresStore::check_database(CheckDepth depth)
     p.text(name);
     auto res = CYBEXP_TRY(conn_.exec("check", sql, p));
     if (get_text(res.get(), 0, 0) == "t") {
-      problems.push_back(conn_.label() + ": schema: " + type + " " + name +
-                         " is missing (was the database changed by hand?): restore the database "
-                         "from a backup, or recreate what is missing as docs/OPERATIONS.md "
-                         "(\"Checking the stores\") says");
+      problems.push_back(missing_schema_object(conn_.label(), "database", type, name));
     }
   }
   return problems;

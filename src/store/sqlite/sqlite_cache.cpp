@@ -174,16 +174,10 @@ Result<std::vector<CacheEntry>> SqliteStore::select_claimable(const ClaimRequest
   std::vector<CacheEntry> claimed;
   while (CYBEXP_TRY(select.step())) {
     CacheEntry& e = claimed.emplace_back();
-    e.id = std::to_string(select.column_int64(0));
-    e.name = select.column_text(1);
-    e.typetag = select.column_text(2);
-    e.orgid = select.column_text(3);
-    e.timezone = select.column_text(4);
-    e.timestamp = select.column_double(5);
-    e.attempts = select.column_int64(6) + 1;  // this claim included
     // A missing blob reads as size 0 and no inline copy; fetch_blob then
     // reports it as bad data.
-    e.blob_size = select.is_null(7) ? 0 : static_cast<std::uint64_t>(select.column_int64(7));
+    read_entry_columns(select, e);
+    e.attempts += 1;  // this claim included
     if (!select.is_null(8)) e.blob = select.column_blob(8);
     e.skipped = select.column_int64(9) != 0;
   }

@@ -4,6 +4,7 @@
 // archive without reading documents' data.
 #include <array>
 
+#include "store/missing_schema_object.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace cybexp::sqlite {
@@ -69,10 +70,7 @@ Result<std::vector<std::string>> SqliteStore::check_database(CheckDepth depth) {
       const bool present = find.column_int64(0) == 1;
       find.reset();
       if (!present) {
-        problems.push_back("sqlite " + path_ + ": schema: " + type + " " + name +
-                           " is missing (was the file changed by hand?): restore the file from "
-                           "a backup, or recreate what is missing as docs/OPERATIONS.md "
-                           "(\"Checking the stores\") says");
+        problems.push_back(missing_schema_object("sqlite " + path_, "file", type, name));
       }
     }
   }

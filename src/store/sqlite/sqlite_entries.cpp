@@ -69,6 +69,17 @@ std::string state_of(bool processed, bool skip, std::string stored) {
 
 }  // namespace
 
+void read_entry_columns(const Statement& row, CacheEntry& e) {
+  e.id = std::to_string(row.column_int64(0));
+  e.name = row.column_text(1);
+  e.typetag = row.column_text(2);
+  e.orgid = row.column_text(3);
+  e.timezone = row.column_text(4);
+  e.timestamp = row.column_double(5);
+  e.attempts = row.column_int64(6);
+  e.blob_size = row.is_null(7) ? 0 : static_cast<std::uint64_t>(row.column_int64(7));
+}
+
 Result<CacheCounts> SqliteStore::entry_counts() {
   std::lock_guard lock(mu_);
   // One snapshot for both queries, so the totals add up.
@@ -124,14 +135,7 @@ Result<void> SqliteStore::for_each_entry(const EntryFilter& filter,
   while (CYBEXP_TRY(rows.step())) {
     EntryInfo info;
     CacheEntry& e = info.entry;
-    e.id = std::to_string(rows.column_int64(0));
-    e.name = rows.column_text(1);
-    e.typetag = rows.column_text(2);
-    e.orgid = rows.column_text(3);
-    e.timezone = rows.column_text(4);
-    e.timestamp = rows.column_double(5);
-    e.attempts = rows.column_int64(6);
-    e.blob_size = rows.is_null(7) ? 0 : static_cast<std::uint64_t>(rows.column_int64(7));
+    read_entry_columns(rows, e);
     info.state = state_of(rows.column_int64(8) != 0, rows.column_int64(9) != 0,
                           rows.column_text(10));
     if (!rows.is_null(11)) {

@@ -134,4 +134,10 @@ class SqliteStore final : public CacheStore, public ArchiveStore, public Checkab
   std::vector<std::unique_ptr<Connection>> idle_readers_;
 };
 
+// Every listing of entries selects these first, in this order: id, name,
+// typetag, orgid, timezone, timestamp, attempts, then the blob's length (or
+// NULL: no blob, or not read). Reads them from the row into e, attempts as
+// stored; a missing blob reads as size 0.
+void read_entry_columns(const Statement& row, CacheEntry& e);
+
 }  // namespace cybexp::sqlite
