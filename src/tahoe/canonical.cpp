@@ -117,6 +117,7 @@ struct ArenaItem {
 // Per-nesting-depth scratch, reused across siblings.
 struct Scratch {
   std::string arena;
+  std::size_t arena_touched = 0;  // the most bytes DocWriter wrote to arena: its resident part
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   std::vector<SortItem> items;
   std::vector<SortItem> sort_tmp;
@@ -345,7 +346,14 @@ class DocWriter {
     // The first few depths only: at most about 16 MiB stay with the thread.
     if (scratch_.size() > 4) scratch_.resize(4);
     for (Scratch& s : scratch_) {
-      if (s.arena.capacity() > kKeep) std::string().swap(s.arena);
+      // An arena reserved at a document's size bound is mostly pages never
+      // written (not resident): it is kept while what was written of it
+      // stays small, so the next document of that size neither maps nor
+      // faults in a fresh one (large blocks are mmapped: apps/.../main.cpp).
+      if (s.arena_touched > kKeep) {
+        std::string().swap(s.arena);
+        s.arena_touched = 0;
+      }
       if (s.doc_items.capacity() * sizeof(ArenaItem) > kKeep) std::vector<ArenaItem>().swap(s.doc_items);
       if (s.doc_members.capacity() * sizeof(s.doc_members[0]) > kKeep) {
         decltype(s.doc_members)().swap(s.doc_members);
@@ -475,7 +483,8 @@ class DocWriter {
     // nesting of large arrays cannot reserve the bound at every level.
     bool reserved = false;
     if (nodes_[i].ref >= kReserveFromNodes && arenas_reserved_ < 2 && s.arena.capacity() < size_bound_) {
-      s.arena.reserve(static_cast<std::size_t>(size_bound_));
+      // A quarter more, so that documents a little larger reuse it.
+      s.arena.reserve(static_cast<std::size_t>(size_bound_ + std::min<std::uint64_t>(size_bound_ / 4, 16u << 20)));
       reserved = true;
       ++arenas_reserved_;
     }
@@ -535,6 +544,7 @@ class DocWriter {
         s.table.shrink_to_fit();
       }
     }
+    s.arena_touched = std::max(s.arena_touched, s.arena.size());
     sort_unique_in_place(s);
     out.put('[');
     const char* base = s.arena.data();
@@ -564,7 +574,11 @@ class DocWriter {
   }
 
   static void grow_table(Scratch& s, const char* base, std::size_t end) {
-    s.table.assign(s.table.size() * 2, 0);
+    // Rebuilt from the items, so the old table goes first: assign() would
+    // hold both (1.5 times the new size) at the peak of a large array.
+    const std::size_t size = s.table.size() * 2;
+    std::vector<std::uint32_t>().swap(s.table);
+    s.table.assign(size, 0);
     const std::size_t mask = s.table.size() - 1;
     for (std::size_t id = 0; id < s.doc_items.size(); ++id) {
       const std::string_view t = item_text(s, base, id, end);
