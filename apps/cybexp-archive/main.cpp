@@ -4,11 +4,15 @@
 #include "cli/cli.h"
 
 int main(int argc, char** argv) {
-  // Payload buffers of a few MiB are allocated and freed for every large
-  // entry. glibc would serve each from a fresh mmap and zero it again; keep
-  // them on the heap for reuse instead (measured: most of the kernel time
-  // on 1 MiB entries). Memory stays bounded by the pipeline's byte budget.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  // Buffers of a few MiB are allocated and freed for every large entry.
+  // glibc would serve each from a fresh mmap and zero it again; keep those
+  // on the heap for reuse instead (measured: most of the kernel time on
+  // 1 MiB entries). Blocks of 8 MiB and more (the blob, plaintext, tape and
+  // tables of large payloads) are mmapped, so each goes back to the system
+  // as soon as it is freed: on the heap a freed block below a live one
+  // stays resident, and one entry's peak held every stage's leftovers
+  // (issue 15, docs/PERFORMANCE.md "Memory per entry").
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
   return cybexp::run_cli(argc, argv);
 }
