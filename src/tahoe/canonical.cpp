@@ -129,6 +129,7 @@ struct Scratch {
   std::vector<std::string_view> prev_keys;  // the last object's keys here, in document order
   std::vector<std::uint32_t> prev_order;    // and their sorted order
   std::vector<std::uint32_t> table;  // item id + 1, 0 = empty (de-duplication)
+  std::vector<std::uint32_t> starts;  // arena offsets of the distinct items, while de-duplicating
   std::size_t table_used = 0;
 };
 
@@ -355,6 +356,7 @@ class DocWriter {
         s.arena_touched = 0;
       }
       if (s.doc_items.capacity() * sizeof(ArenaItem) > kKeep) std::vector<ArenaItem>().swap(s.doc_items);
+      if (s.starts.capacity() * sizeof(std::uint32_t) > kKeep) std::vector<std::uint32_t>().swap(s.starts);
       if (s.doc_members.capacity() * sizeof(s.doc_members[0]) > kKeep) {
         decltype(s.doc_members)().swap(s.doc_members);
         decltype(s.sorted_members)().swap(s.sorted_members);
@@ -494,11 +496,11 @@ class DocWriter {
       // kept in the key until the arena stops moving.
       StringOut o(s.arena);
       const std::uint32_t count = nodes_[i].count();
-      // Room for every item (pages never written are never resident), so
-      // the vector is not copied as it grows.
-      items.reserve(count);
       std::size_t j = i + 1;
       if (count < kDedupFrom) {
+        // Room for every item (pages never written are never resident), so
+        // the vector is not copied as it grows.
+        items.reserve(count);
         for (std::uint32_t k = 0; k < count; ++k) {
           items.push_back({o.size(), 0, 0});
           emit(j, 1, o);
@@ -508,17 +510,24 @@ class DocWriter {
         // Large arrays drop duplicates as they are built (a table keyed by
         // the process's secret hash: the items are the sender's), so memory
         // follows the distinct items and the sort sees each once.
+        // Their starts are kept in 4 bytes each until then, and the 16-byte
+        // sort entries made once the table is gone: at most 20 bytes a
+        // distinct item at once instead of 16 plus the table's 8 to 16.
+        std::vector<std::uint32_t>& starts = s.starts;
+        starts.clear();
+        starts.reserve(count);
         s.table.assign(1024, 0);
         s.table_used = 0;
         for (std::uint32_t k = 0; k < count; ++k) {
           const std::size_t start = o.size();
+          if (start > UINT32_MAX) throw std::length_error("an array's canonical items exceed 4 GiB");
           emit(j, 1, o);
           j = doc_.next(j);
           const std::string_view t(o.data() + start, o.size() - start);
           if (t.size() > kDedupUpTo) {
             // Long items cost more than their 16 bytes of sort entry
             // anyway; the sort drops their duplicates.
-            items.push_back({start, 0, 0});
+            starts.push_back(static_cast<std::uint32_t>(start));
             continue;
           }
           if (s.table_used * 2 >= s.table.size()) grow_table(s, o.data(), start);
@@ -535,13 +544,16 @@ class DocWriter {
           if (dup) {
             o.truncate(start);
           } else {
-            items.push_back({start, 0, 0});
-            s.table[slot] = static_cast<std::uint32_t>(items.size());
+            starts.push_back(static_cast<std::uint32_t>(start));
+            s.table[slot] = static_cast<std::uint32_t>(starts.size());
             ++s.table_used;
           }
         }
         s.table.clear();
         s.table.shrink_to_fit();
+        items.reserve(starts.size());
+        for (const std::uint32_t start : starts) items.push_back({start, 0, 0});
+        starts.clear();
       }
     }
     s.arena_touched = std::max(s.arena_touched, s.arena.size());
@@ -567,9 +579,8 @@ class DocWriter {
   // after the last one starts).
   static std::string_view item_text(const Scratch& s, const char* base, std::size_t id,
                                     std::size_t end) {
-    const std::size_t from = static_cast<std::size_t>(s.doc_items[id].key);
-    const std::size_t to =
-        id + 1 < s.doc_items.size() ? static_cast<std::size_t>(s.doc_items[id + 1].key) : end;
+    const std::size_t from = s.starts[id];
+    const std::size_t to = id + 1 < s.starts.size() ? s.starts[id + 1] : end;
     return {base + from, to - from};
   }
 
@@ -580,7 +591,7 @@ class DocWriter {
     std::vector<std::uint32_t>().swap(s.table);
     s.table.assign(size, 0);
     const std::size_t mask = s.table.size() - 1;
-    for (std::size_t id = 0; id < s.doc_items.size(); ++id) {
+    for (std::size_t id = 0; id < s.starts.size(); ++id) {
       const std::string_view t = item_text(s, base, id, end);
       if (t.size() > kDedupUpTo) continue;
       std::size_t slot = keyed_hash(t) & mask;
