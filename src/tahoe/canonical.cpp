@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -129,7 +130,7 @@ struct Scratch {
   std::vector<std::string_view> prev_keys;  // the last object's keys here, in document order
   std::vector<std::uint32_t> prev_order;    // and their sorted order
   std::vector<std::uint32_t> table;  // item id + 1, 0 = empty (de-duplication)
-  std::vector<std::uint32_t> starts;  // arena offsets of the distinct items, while de-duplicating
+  std::size_t starts = 0;  // distinct items so far, while de-duplicating (see push_start)
   std::size_t table_used = 0;
 };
 
@@ -356,7 +357,6 @@ class DocWriter {
         s.arena_touched = 0;
       }
       if (s.doc_items.capacity() * sizeof(ArenaItem) > kKeep) std::vector<ArenaItem>().swap(s.doc_items);
-      if (s.starts.capacity() * sizeof(std::uint32_t) > kKeep) std::vector<std::uint32_t>().swap(s.starts);
       if (s.doc_members.capacity() * sizeof(s.doc_members[0]) > kKeep) {
         decltype(s.doc_members)().swap(s.doc_members);
         decltype(s.sorted_members)().swap(s.sorted_members);
@@ -510,12 +510,12 @@ class DocWriter {
         // Large arrays drop duplicates as they are built (a table keyed by
         // the process's secret hash: the items are the sender's), so memory
         // follows the distinct items and the sort sees each once.
-        // Their starts are kept in 4 bytes each until then, and the 16-byte
-        // sort entries made once the table is gone: at most 20 bytes a
-        // distinct item at once instead of 16 plus the table's 8 to 16.
-        std::vector<std::uint32_t>& starts = s.starts;
-        starts.clear();
-        starts.reserve(count);
+        // Their starts are kept in 4 bytes each until then (push_start), and
+        // the 16-byte sort entries made in their place once the table is
+        // gone: 16 bytes a distinct item at most, instead of 16 plus the
+        // table's 8 to 16.
+        items.reserve(count);
+        s.starts = 0;
         s.table.assign(1024, 0);
         s.table_used = 0;
         for (std::uint32_t k = 0; k < count; ++k) {
@@ -527,7 +527,7 @@ class DocWriter {
           if (t.size() > kDedupUpTo) {
             // Long items cost more than their 16 bytes of sort entry
             // anyway; the sort drops their duplicates.
-            starts.push_back(static_cast<std::uint32_t>(start));
+            push_start(s, start);
             continue;
           }
           if (s.table_used * 2 >= s.table.size()) grow_table(s, o.data(), start);
@@ -544,16 +544,14 @@ class DocWriter {
           if (dup) {
             o.truncate(start);
           } else {
-            starts.push_back(static_cast<std::uint32_t>(start));
-            s.table[slot] = static_cast<std::uint32_t>(starts.size());
+            push_start(s, start);
+            s.table[slot] = static_cast<std::uint32_t>(s.starts);
             ++s.table_used;
           }
         }
         s.table.clear();
         s.table.shrink_to_fit();
-        items.reserve(starts.size());
-        for (const std::uint32_t start : starts) items.push_back({start, 0, 0});
-        starts.clear();
+        expand_starts(s);
       }
     }
     s.arena_touched = std::max(s.arena_touched, s.arena.size());
@@ -575,12 +573,34 @@ class DocWriter {
   static constexpr std::size_t kCachedKeys = 64;
   static constexpr std::size_t kDedupUpTo = 32;
 
+  // While an array is de-duplicated, the start of its k-th distinct item is
+  // the k-th 4-byte word of doc_items' storage (four to an element, written
+  // and read as bytes), so the sort entries can later be made in place.
+  static void push_start(Scratch& s, std::size_t start) {
+    const auto word = static_cast<std::uint32_t>(start);  // checked by the caller: at most 4 GiB
+    if (s.starts % 4 == 0) s.doc_items.push_back({0, 0, 0});
+    std::memcpy(reinterpret_cast<char*>(s.doc_items.data()) + 4 * s.starts, &word, 4);
+    ++s.starts;
+  }
+  static std::uint32_t start_at(const Scratch& s, std::size_t k) {
+    std::uint32_t word;
+    std::memcpy(&word, reinterpret_cast<const char*>(s.doc_items.data()) + 4 * k, 4);
+    return word;
+  }
+  // The sort entries (key: the start) over the words, from the last: entry
+  // k (bytes 16k on) only covers words k and above, already read.
+  static void expand_starts(Scratch& s) {
+    s.doc_items.resize(s.starts);
+    for (std::size_t k = s.starts; k-- > 0;) s.doc_items[k] = ArenaItem{start_at(s, k), 0, 0};
+    s.starts = 0;
+  }
+
   // Item id's text while the arena is being written (end: where the item
   // after the last one starts).
   static std::string_view item_text(const Scratch& s, const char* base, std::size_t id,
                                     std::size_t end) {
-    const std::size_t from = s.starts[id];
-    const std::size_t to = id + 1 < s.starts.size() ? s.starts[id + 1] : end;
+    const std::size_t from = start_at(s, id);
+    const std::size_t to = id + 1 < s.starts ? start_at(s, id + 1) : end;
     return {base + from, to - from};
   }
 
@@ -591,7 +611,7 @@ class DocWriter {
     std::vector<std::uint32_t>().swap(s.table);
     s.table.assign(size, 0);
     const std::size_t mask = s.table.size() - 1;
-    for (std::size_t id = 0; id < s.starts.size(); ++id) {
+    for (std::size_t id = 0; id < s.starts; ++id) {
       const std::string_view t = item_text(s, base, id, end);
       if (t.size() > kDedupUpTo) continue;
       std::size_t slot = keyed_hash(t) & mask;
