@@ -12,9 +12,9 @@
 // dense arrays of scalars add the tape (8 bytes a value: 4 P for
 // `[0,0,...]` and for the deep chains) and, for distinct items, their
 // canonical strings with the de-duplication table, then 16-byte sort
-// entries, which is what keeps them over the target (short strings and
-// small arrays meet it at 16 MiB; honeypot events, long strings and the
-// wide object at 24 MiB).
+// entries, which is what keeps them over the target (8-digit integers,
+// short strings and small arrays meet it at 16 MiB; honeypot events, long
+// strings and the wide object at 24 MiB).
 //
 // Under AddressSanitizer (CI runs every test there too) the process carries
 // shadow memory, redzones and a quarantine of freed blocks: the bound is
