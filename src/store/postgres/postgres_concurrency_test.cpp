@@ -234,8 +234,8 @@ TEST_F(ConcurrencyTest, ClaimAndFinishRate) {
     EXPECT_EQ(n, static_cast<std::size_t>(kEntries));
     std::printf("[ info ] claim+finish, batch %zu: %d entries in %.2f s = %.0f entries/s\n", batch,
                 kEntries, seconds, kEntries / seconds);
-    // A floor well under the target, to catch a pathology, not a slow machine.
-    EXPECT_GT(kEntries / seconds, 2000.0);
+    // The rate is printed, never asserted: speed is the benchmarks' business
+    // (docs/PERFORMANCE.md), and a loaded or sanitized build is slow.
   }
 }
 

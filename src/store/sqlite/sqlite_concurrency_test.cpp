@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "store/sqlite/sqlite_test_util.h"
@@ -211,26 +213,30 @@ TEST(SqliteConcurrency, ClaimFinishThroughput) {
   for (int i = 0; i < kEntries; ++i) ok(cache.add_entry(new_entry("upload"), small));
   auto t1 = std::chrono::steady_clock::now();
   std::uint64_t finished = 0;
+  std::set<std::string> claimed_ids;
   for (;;) {
     auto claimed = ok(cache.claim(claim_request("bench", 64)));
     if (claimed.empty()) break;
     std::vector<EntryResult> results;
     for (const auto& e : claimed) {
+      EXPECT_TRUE(claimed_ids.insert(e.id).second) << "entry " << e.id << " claimed twice";
       results.push_back(processed(e.id, {"hash-" + e.id}));
     }
     finished += finish_marked(cache, results, "bench");
   }
   auto t2 = std::chrono::steady_clock::now();
   EXPECT_EQ(finished, static_cast<std::uint64_t>(kEntries));
+  EXPECT_EQ(claimed_ids.size(), static_cast<std::size_t>(kEntries));
   double add_s = std::chrono::duration<double>(t1 - t0).count();
   double cycle_s = std::chrono::duration<double>(t2 - t1).count();
   double rate = kEntries / cycle_s;
   std::printf("[ figures  ] add_entry: %.0f entries/s; claim(64)+finish: %.0f entries/s\n",
               kEntries / add_s, rate);
   RecordProperty("claim_finish_per_s", static_cast<int>(rate));
-  // A floor far below the target (50k/s) so a loaded machine does not fail
-  // the suite; the printed figure is the measurement.
-  EXPECT_GT(rate, 5000);
+  // The rate is printed, never asserted: under ThreadSanitizer on a loaded
+  // machine it fell to 1,751/s. Speed is measured by BM_SqliteClaimFinish
+  // (bench/, docs/PERFORMANCE.md); what this test asserts is that batches
+  // of 64 claim and finish every entry exactly once.
 }
 
 }  // namespace
