@@ -118,4 +118,12 @@ inline StrCost json_string_cost(std::string_view s) {
 // repr(float) into buf (at least 32 bytes); returns the length.
 std::size_t format_python_float(double d, char* buf);
 
+// True when the JSON number token t is already repr(float(t)), decided from
+// its spelling alone (no conversion): positional, at most 15 significant
+// digits (any two such decimals are distinct doubles, so the shortest
+// round-trip digits are its own), no trailing zero past the point but the
+// one of "X.0", and within repr's positional range (1e-4 <= |x| < 1e16, or
+// zero). False means "convert and compare", not "differs".
+bool is_float_repr(std::string_view t);
+
 }  // namespace cybexp::tahoe_detail

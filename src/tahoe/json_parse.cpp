@@ -329,7 +329,9 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       return number(Document::kInteger, t, false);
     }
     // repr() once here, not in each writer; kept aside only when the
-    // token is not already written that way.
+    // token is not already written that way (usually seen from its
+    // spelling, without converting it twice).
+    if (tahoe_detail::is_float_repr(t)) return number(Document::kFloat, t, false);
     char buf[32];
     const std::size_t len = tahoe_detail::format_python_float(token_to_double(t), buf);
     const std::string_view repr(buf, len);

@@ -77,6 +77,29 @@ std::size_t format_python_float(double d, char* buf) {
   return static_cast<std::size_t>(o - buf);
 }
 
+bool is_float_repr(std::string_view t) {
+  const char* p = t.data();
+  const char* end = p + t.size();
+  if (p < end && *p == '-') ++p;
+  const char* int_start = p;
+  while (p < end && *p >= '0' && *p <= '9') ++p;
+  const std::ptrdiff_t int_len = p - int_start;
+  if (int_len == 0 || (int_len > 1 && *int_start == '0')) return false;
+  if (p == end || *p != '.') return false;
+  const char* frac_start = ++p;
+  while (p < end && *p >= '0' && *p <= '9') ++p;
+  const std::ptrdiff_t frac_len = p - frac_start;
+  if (p != end || frac_len == 0) return false;  // an exponent, or no digit after the point
+  const bool x_point_zero = frac_len == 1 && *frac_start == '0';
+  if (end[-1] == '0' && !x_point_zero) return false;
+  if (*int_start != '0') return int_len + (x_point_zero ? 0 : frac_len) <= 15;
+  if (x_point_zero) return true;  // 0.0 and -0.0
+  // 0.ddd: at most three zeros before the first significant digit (1e-4).
+  std::ptrdiff_t zeros = 0;
+  while (zeros < frac_len && frac_start[zeros] == '0') ++zeros;
+  return zeros <= 3 && frac_len - zeros <= 15;
+}
+
 }  // namespace tahoe_detail
 
 using tahoe_detail::StringOut;

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
 #include "cybexp/json_value.h"
+#include "tahoe/escape.h"
 
 namespace cybexp {
 namespace {
@@ -63,6 +66,52 @@ TEST(PythonFloat, MatchesRepr) {
   EXPECT_EQ(repr(-std::numeric_limits<double>::quiet_NaN()), "NaN");
   EXPECT_EQ(repr(HUGE_VAL), "Infinity");
   EXPECT_EQ(repr(-HUGE_VAL), "-Infinity");
+}
+
+// The parser keeps a float token as its repr when is_float_repr says so,
+// without converting it: that must never differ from converting it.
+TEST(PythonFloat, TokensSeenAsReprAreRepr) {
+  auto check = [](const std::string& t) {
+    char buf[32];
+    const std::size_t len = tahoe_detail::format_python_float(std::strtod(t.c_str(), nullptr), buf);
+    const std::string want(buf, len);
+    if (tahoe_detail::is_float_repr(t)) {
+      EXPECT_EQ(want, t) << "token " << t;
+    }
+    return want == t;
+  };
+  for (const char* t : {"0.0", "-0.0", "1.0", "0.1", "0.0001", "12.5", "-45.12", "1000.0",
+                        "123456789012345.0", "0.000123456789012345", "99999999999999.9"})
+    EXPECT_TRUE(tahoe_detail::is_float_repr(t) && check(t)) << t;
+  for (const char* t : {"0.00", "1.50", "00.1", "1.", ".5", "1e5", "1.0e5", "0.00001", "1234567890123456.0",
+                        "0.1234567890123456", "1.2345678901234567", "-", "", "-.5", "1.5x", "01.5"})
+    EXPECT_FALSE(tahoe_detail::is_float_repr(t)) << t;
+  // Generated spellings: every digit count, point position, leading and
+  // trailing zero and sign; the ones seen as repr must be, and all the
+  // short canonical ones must be seen.
+  std::uint64_t x = 88172645463325252ULL;
+  auto rnd = [&x](std::uint64_t n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x % n;
+  };
+  int fast = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string digits;
+    const std::uint64_t n = 1 + rnd(18);
+    for (std::uint64_t k = 0; k < n; ++k) digits += static_cast<char>('0' + (rnd(3) == 0 ? 0 : rnd(10)));
+    const std::uint64_t point = rnd(n + 1);
+    std::string t = (rnd(2) != 0 ? "-" : "") + (point == 0 ? std::string("0") : digits.substr(0, point)) + "." +
+                    (point == n ? std::string("0") : digits.substr(point));
+    const bool same = check(t);
+    if (tahoe_detail::is_float_repr(t)) {
+      ++fast;
+    } else if (same && n <= 12 && t.back() != '0' && t[t[0] == '-'] != '0') {
+      ADD_FAILURE() << "repr not seen: " << t;
+    }
+  }
+  EXPECT_GT(fast, 10000);
 }
 
 TEST(PythonJsonString, EscapesAsEnsureAscii) {
