@@ -13,6 +13,7 @@
 
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
+#include "tahoe/escape_writer.h"
 
 namespace cybexp {
 namespace {
@@ -67,6 +68,34 @@ std::string canon(const Value& v) {
   EXPECT_EQ(canonical_size(v), c->size());
   EXPECT_EQ(*c, reference(v));
   return *c;
+}
+
+// Array items are written escaped `unit` times over from their canonical
+// strings; the word-at-a-time writers against the rule, byte by byte, for
+// every unit the nesting limit can give, runs of specials, and lengths
+// around the block and chunk sizes.
+TEST(Canonical, ReescapedItemsFollowTheRule) {
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "\"\\ab:{}, 0";
+  for (int round = 0; round < 400; ++round) {
+    const std::size_t len = round < 100 ? static_cast<std::size_t>(round) : rng() % (round < 390 ? 300 : 10000);
+    std::string text;
+    for (std::size_t i = 0; i < len; ++i) text += alphabet[rng() % (round % 3 == 0 ? 2 : alphabet.size())];
+    for (std::uint64_t unit : {2, 3, 4, 8, 9, 16, 17, 18, 32, 64}) {
+      std::string want;
+      for (char c : text) {
+        if (c == '"') want.append(unit - 1, '\\') += '"';
+        else if (c == '\\') want.append(unit, '\\');
+        else want += c;
+      }
+      std::string got = "x";
+      {
+        tahoe_detail::StringOut out(got);
+        tahoe_detail::write_reescaped(text, unit, out);
+      }
+      ASSERT_EQ(got, "x" + want) << "unit " << unit << " text " << text;
+    }
+  }
 }
 
 TEST(Canonical, Scalars) {
