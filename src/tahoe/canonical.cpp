@@ -370,11 +370,7 @@ class DocWriter {
 
   template <class Out>
   void emit(std::size_t i, std::uint64_t unit, Out& out) {
-    // limits.entry_seconds, every kCheckEvery nodes (a clock read each).
-    if (--countdown_ == 0) {
-      countdown_ = kCheckEvery;
-      if (deadline_.passed()) throw DeadlinePassed{};
-    }
+    tick();
     const Document::Node& n = nodes_[i];
     switch (n.kind()) {
       case Document::kNull:
@@ -398,7 +394,7 @@ class DocWriter {
       }
       case Document::kString:
         if (n.flag()) {
-          tahoe_detail::write_plain_string(python_strip(doc_.text(n)), unit, out);
+          tahoe_detail::write_plain_string(strip_plain(doc_.text(n)), unit, out);
         } else {
           tahoe_detail::write_json_string(python_strip(doc_.text(n)), unit, out);
         }
@@ -416,6 +412,85 @@ class DocWriter {
   Scratch& enter() {
     if (depth_ == scratch_.size()) scratch_.emplace_back();
     return scratch_[depth_++];
+  }
+
+  // limits.entry_seconds, every kCheckEvery nodes (a clock read each).
+  void tick() {
+    if (--countdown_ == 0) {
+      countdown_ = kCheckEvery;
+      if (deadline_.passed()) throw DeadlinePassed{};
+    }
+  }
+
+  // str.strip() of a plain string (printable ASCII): only spaces.
+  static std::string_view strip_plain(std::string_view t) {
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    return t;
+  }
+
+  // The usual object member, a plain key and a scalar or plain string
+  // value, nested at most 3 levels (unit <= 8): written through one room
+  // with fixed-size stores (a write call per quote, separator and token
+  // cost several times as much: objects of short fields are most of a
+  // batch of events). False, writing nothing, for any other member.
+  template <class Out>
+  bool write_leaf_member(std::string_view key, std::size_t vi, bool comma, std::uint64_t unit, Out& out) {
+    const Document::Node& v = nodes_[vi];
+    if (unit > 8 || v.kind() >= Document::kArray || !nodes_[vi - 1].flag()) return false;
+    std::string_view text;
+    bool quoted = false;
+    switch (v.kind()) {
+      case Document::kNull:
+        text = "null";
+        break;
+      case Document::kFalse:
+        text = "false";
+        break;
+      case Document::kTrue:
+        text = "true";
+        break;
+      case Document::kString:
+        if (!v.flag()) return false;
+        text = strip_plain(doc_.text(v));
+        quoted = true;
+        break;
+      default:  // numbers
+        text = doc_.text(v);
+        break;
+    }
+    // ", ", the key and ": " with their quotes, the value's two quotes and
+    // its own (twice the unit) around it, and slack for 16-byte stores.
+    const std::size_t room = key.size() + text.size() + static_cast<std::size_t>(8 * unit) + 4 + 16;
+    char* d = out.raw(room);
+    if (d == nullptr) return false;
+    tick();
+    const std::size_t q = static_cast<std::size_t>(unit - 1);  // at most 7
+    auto quote = [&d](std::size_t backslashes) {
+      std::memcpy(d, tahoe_detail::kSixteenBackslashes, 16);
+      d += backslashes;
+      *d++ = '"';
+    };
+    if (comma) {
+      std::memcpy(d, ", ", 2);
+      d += 2;
+    }
+    quote(q);
+    d = tahoe_detail::copy_small(d, key.data(), key.size());
+    quote(q);
+    std::memcpy(d, ": ", 2);
+    d += 2;
+    quote(q);
+    if (quoted) {
+      quote(2 * q + 1);
+      d = tahoe_detail::copy_small(d, text.data(), text.size());
+      quote(2 * q + 1);
+    } else {
+      d = tahoe_detail::copy_small(d, text.data(), text.size());
+    }
+    quote(q);
+    out.commit(d);
+    return true;
   }
 
   template <class Out>
@@ -457,6 +532,7 @@ class DocWriter {
     }
     out.put('{');
     for (std::size_t k = 0; k < m.size(); ++k) {
+      if (write_leaf_member(m[k].first, m[k].second, k > 0, unit, out)) continue;
       if (k > 0) out.append(", ", 2);
       if (nodes_[m[k].second - 1].flag()) {
         tahoe_detail::write_plain_string(m[k].first, unit, out);
