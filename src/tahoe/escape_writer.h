@@ -94,11 +94,11 @@ class StringOut {
     cur_ = r.d;
   }
   // Room for max bytes, written through the pointer, then commit().
-  char* raw(std::size_t max) {
+  [[gnu::always_inline]] char* raw(std::size_t max) {
     reserve(max);
     return cur_;
   }
-  void commit(char* end) { cur_ = end; }
+  [[gnu::always_inline]] void commit(char* end) { cur_ = end; }
   std::size_t size() const { return static_cast<std::size_t>(cur_ - s_.data()); }
   // The bytes written so far (valid until the next write).
   const char* data() const { return s_.data(); }
@@ -106,12 +106,12 @@ class StringOut {
   void truncate(std::size_t n) { cur_ = s_.data() + n; }
 
  private:
-  void reserve(std::size_t n) {
-    if (static_cast<std::size_t>(end_ - cur_) < n) grow(n);
+  [[gnu::always_inline]] void reserve(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - cur_) < n) [[unlikely]] grow(n);
   }
   // Makes the whole capacity (at least n more bytes) addressable; the new
   // bytes are written before they are ever read.
-  void grow(std::size_t n) {
+  [[gnu::noinline]] void grow(std::size_t n) {
     const std::size_t used = cur_ == nullptr ? s_.size() : size();
     const std::size_t cap = s_.capacity();
     const std::size_t want = used + n <= cap ? cap : std::max(cap * 2, used + n + 64);

@@ -166,6 +166,42 @@ void append_python_json(const Value& v, std::string& out) {
 
 namespace {
 
+// The tape's tokens are short: each is written through one room (a
+// capacity check) with fixed-size stores where they fit, not a write call
+// per quote and separator.
+void write_token(std::string_view t, StringOut& out) {
+  char* d = out.raw(t.size());
+  out.commit(tahoe_detail::copy_small(d, t.data(), t.size()));
+}
+
+void write_plain(std::string_view t, StringOut& out) {
+  char* d = out.raw(t.size() + 2);
+  *d++ = '"';
+  d = tahoe_detail::copy_small(d, t.data(), t.size());
+  *d++ = '"';
+  out.commit(d);
+}
+
+// ", " unless first, then the key and ": ".
+void write_key(const Document& doc, const Document::Node& key, bool comma, StringOut& out) {
+  const std::string_view k = doc.text(key);
+  if (!key.flag()) {
+    if (comma) out.append(", ", 2);
+    tahoe_detail::write_json_string(k, 1, out);
+    out.append(": ", 2);
+    return;
+  }
+  char* d = out.raw(k.size() + 6);
+  if (comma) {
+    std::memcpy(d, ", ", 2);
+    d += 2;
+  }
+  *d++ = '"';
+  d = tahoe_detail::copy_small(d, k.data(), k.size());
+  std::memcpy(d, "\": ", 3);
+  out.commit(d + 3);
+}
+
 // json.dumps from the tape: containers are written in document order, so
 // one loop with a stack of open containers' remaining counts does it.
 void append_document(const Document& doc, StringOut& out) {
@@ -187,42 +223,33 @@ void append_document(const Document& doc, StringOut& out) {
         continue;
       }
       --o.left;
-      if (!o.first) out.append(", ", 2);
+      const bool comma = !o.first;
       o.first = false;
       if (o.object) {
-        if (nodes[i].flag()) {
-          tahoe_detail::write_plain_string(doc.text(nodes[i]), 1, out);
-        } else {
-          tahoe_detail::write_json_string(doc.text(nodes[i]), 1, out);
-        }
-        out.append(": ", 2);
+        write_key(doc, nodes[i], comma, out);
         ++i;
+      } else if (comma) {
+        out.append(", ", 2);
       }
     }
     const Document::Node& n = nodes[i++];
     switch (n.kind()) {
       case Document::kNull:
-        out.append("null", 4);
+        write_token("null", out);
         break;
       case Document::kFalse:
-        out.append("false", 5);
+        write_token("false", out);
         break;
       case Document::kTrue:
-        out.append("true", 4);
+        write_token("true", out);
         break;
-      case Document::kInteger: {
-        const std::string_view t = doc.text(n);
-        out.append(t.data(), t.size());
+      case Document::kInteger:
+      case Document::kFloat:
+        write_token(doc.text(n), out);
         break;
-      }
-      case Document::kFloat: {
-        const std::string_view t = doc.text(n);
-        out.append(t.data(), t.size());
-        break;
-      }
       case Document::kString:
         if (n.flag()) {
-          tahoe_detail::write_plain_string(doc.text(n), 1, out);
+          write_plain(doc.text(n), out);
         } else {
           tahoe_detail::write_json_string(doc.text(n), 1, out);
         }
