@@ -53,7 +53,7 @@ class Document {
   const std::vector<Node>& nodes() const { return nodes_; }
   // The text of a string (decoded), an integer (its token, "-0" as "0")
   // or a float (as repr() writes it).
-  std::string_view text(const Node& n) const {
+  [[gnu::always_inline]] std::string_view text(const Node& n) const {
     const char* p = n.kind() == kFloat && n.flag() ? floats_.data() + n.ref
                     : n.ref < text_size_            ? base_ + n.ref
                                                     : decoded_.data() + (n.ref - text_size_);

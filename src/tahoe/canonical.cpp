@@ -526,8 +526,8 @@ class DocWriter {
         s.prev_keys.resize(m.size());
         for (std::size_t k = 0; k < m.size(); ++k) s.prev_keys[k] = m[k].first;
       }
-      s.sorted_members.clear();
-      for (const std::uint32_t k : s.prev_order) s.sorted_members.push_back(m[k]);
+      s.sorted_members.resize(m.size());
+      for (std::size_t k = 0; k < m.size(); ++k) s.sorted_members[k] = m[s.prev_order[k]];
       m.swap(s.sorted_members);
     }
     out.put('{');
@@ -648,6 +648,7 @@ class DocWriter {
   static constexpr std::uint32_t kReserveFromNodes = 1u << 16;  // a subtree this large
   static constexpr std::size_t kCachedKeys = 64;
   static constexpr std::size_t kDedupUpTo = 32;
+  static constexpr std::size_t kSmallArray = 8;
 
   // While an array is de-duplicated, the start of its k-th distinct item is
   // the k-th 4-byte word of doc_items' storage (four to an element, written
@@ -712,6 +713,20 @@ class DocWriter {
       v[k].length = static_cast<std::uint32_t>(end - start);
     }
     auto text = [base](const ArenaItem& it) { return std::string_view(base + it.offset, it.length); };
+    if (v.size() <= kSmallArray) {
+      // Small arrays (tags, coordinates): insertion sort on the texts, no
+      // keys to work out.
+      for (std::size_t a = 1; a < v.size(); ++a) {
+        const ArenaItem cur = v[a];
+        std::size_t b = a;
+        for (; b > 0 && text(cur) < text(v[b - 1]); --b) v[b] = v[b - 1];
+        v[b] = cur;
+      }
+      v.erase(std::unique(v.begin(), v.end(),
+                          [&text](const ArenaItem& a, const ArenaItem& b) { return text(a) == text(b); }),
+              v.end());
+      return;
+    }
     const std::string_view first = text(v[0]);
     std::size_t lcp = first.size();
     for (const ArenaItem& it : v) {

@@ -30,7 +30,7 @@ namespace cybexp::tahoe_detail {
 
 // Copies n bytes with fixed-size moves for small n (run lengths between
 // escapes are short; a libc call per run would dominate).
-inline char* copy_small(char* d, const char* s, std::size_t n) {
+[[gnu::always_inline]] inline char* copy_small(char* d, const char* s, std::size_t n) {
   if (n >= 16) {
     std::memcpy(d, s, n);
   } else if (n >= 8) {
