@@ -411,7 +411,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   std::optional<std::string_view> text_node(const char* s, std::size_t n) {
     if (inside(s, n)) [[likely]] {  // in situ: decoded in place, the usual case
       if (!ref_node(Document::kString, static_cast<std::size_t>(s - original_.data()), n,
-                    is_plain({s, n})))
+                    is_plain_in_text(s, n)))
         return std::nullopt;
       return std::string_view(s, n);
     }
@@ -479,6 +479,21 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     std::uint64_t m = 0;
     for (; end - p >= 8; p += 8) m |= tahoe_detail::escape_mask(tahoe_detail::load8(p));
     for (; p < end; ++p) m |= tahoe_detail::kByteCost.len[static_cast<unsigned char>(*p)] != 1;
+    return m == 0;
+  }
+
+  // is_plain for a string inside the text, which is followed by at least
+  // kDocumentTextPadding readable bytes: the last bytes are checked as one
+  // word too, the bytes past the string masked off.
+  static bool is_plain_in_text(const char* p, std::size_t n) {
+    static_assert(kDocumentTextPadding >= 8);
+    const char* end = p + n;
+    std::uint64_t m = 0;
+    for (; end - p >= 8; p += 8) m |= tahoe_detail::escape_mask(tahoe_detail::load8(p));
+    if (p < end) {
+      const auto rest = static_cast<unsigned>(end - p);  // 1 to 7
+      m |= tahoe_detail::escape_mask(tahoe_detail::load8(p)) & (~std::uint64_t{0} >> (64 - 8 * rest));
+    }
     return m == 0;
   }
 
