@@ -811,11 +811,10 @@ struct DocAccumulator {
 // duplicates). may_dedup is set when some array has two or more items.
 enum class Bound { kCoarse, kExact, kLower };
 
-Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_dedup) {
-  const bool exact = mode != Bound::kCoarse;
+// A scalar's or string's measure (exact, or the coarse bound).
+inline Measure measure_leaf(const Document& doc, const Document::Node& n, bool exact) {
   using tahoe_detail::sat_add;
   using tahoe_detail::sat_mul;
-  const Document::Node& n = doc.nodes()[i++];
   switch (n.kind()) {
     case Document::kNull:
     case Document::kTrue:
@@ -826,25 +825,51 @@ Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_d
       return {n.count(), 0};
     case Document::kFloat:
       return {exact ? n.count() : 24u, 0};
-    case Document::kString: {
+    default: {  // kString
       if (!exact) return {sat_add(sat_mul(n.count(), 6), 2), sat_add(sat_mul(n.count(), 2), 2)};
       if (n.flag()) return {python_strip(doc.text(n)).size() + 2u, 2};
       const tahoe_detail::StrCost c = tahoe_detail::json_string_cost(python_strip(doc.text(n)));
       return {c.len, c.quotes};
     }
+  }
+}
+
+Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_dedup);
+
+// The item at i, leaves without a call of measure_doc (most items are).
+inline Measure measure_item(const Document& doc, std::size_t& i, Bound mode, bool& may_dedup) {
+  const Document::Node& n = doc.nodes()[i];
+  if (n.kind() >= Document::kArray) return measure_doc(doc, i, mode, may_dedup);
+  ++i;
+  return measure_leaf(doc, n, mode != Bound::kCoarse);
+}
+
+Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_dedup) {
+  const bool exact = mode != Bound::kCoarse;
+  using tahoe_detail::sat_add;
+  using tahoe_detail::sat_mul;
+  const Document::Node& n = doc.nodes()[i++];
+  switch (n.kind()) {
+    case Document::kNull:
+    case Document::kTrue:
+    case Document::kFalse:
+    case Document::kInteger:
+    case Document::kFloat:
+    case Document::kString:
+      return measure_leaf(doc, n, exact);
     case Document::kArray: {
       if (n.count() > 1) may_dedup = true;
       DocAccumulator acc;
       if (mode == Bound::kLower) {
         Measure largest;
         for (std::uint32_t k = 0; k < n.count(); ++k) {
-          const Measure m = measure_doc(doc, i, mode, may_dedup);
+          const Measure m = measure_item(doc, i, mode, may_dedup);
           if (k == 0 || sat_add(m.len, m.quotes) > sat_add(largest.len, largest.quotes)) largest = m;
         }
         if (n.count() > 0) acc.item(largest);
         return acc.m;
       }
-      for (std::uint32_t k = 0; k < n.count(); ++k) acc.item(measure_doc(doc, i, mode, may_dedup));
+      for (std::uint32_t k = 0; k < n.count(); ++k) acc.item(measure_item(doc, i, mode, may_dedup));
       return acc.m;
     }
     case Document::kObject: {
@@ -855,7 +880,7 @@ Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_d
             exact ? tahoe_detail::json_string_cost(doc.text(key))
                   : tahoe_detail::StrCost{sat_add(sat_mul(key.count(), 6), 2),
                                           sat_add(sat_mul(key.count(), 2), 2)};
-        acc.item(measure_doc(doc, i, mode, may_dedup), &kc);
+        acc.item(measure_item(doc, i, mode, may_dedup), &kc);
       }
       return acc.m;
     }
