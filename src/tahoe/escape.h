@@ -126,4 +126,9 @@ std::size_t format_python_float(double d, char* buf);
 // zero). False means "convert and compare", not "differs".
 bool is_float_repr(std::string_view t);
 
+// The length of the prefix of t that is repr(float(t)) when the spelling
+// tells (is_float_repr once trailing zeros past the point are dropped, one
+// digit kept: "12.50" -> "12.5", "3.00" -> "3.0"), else 0.
+std::size_t float_repr_length(std::string_view t);
+
 }  // namespace cybexp::tahoe_detail

@@ -28,6 +28,7 @@ inline void Stack<CrtAllocator>::Reserve<char>(size_t count) {
 }
 }  // namespace cybexp_rapidjson::internal
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -324,14 +325,17 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
         return number(Document::kFloat, t, false);
       return stop(Stop::kBadLiteral, "'" + std::string(t) + "' is not a JSON value");
     }
-    if (t.find_first_of(".eE") == std::string_view::npos) {
+    // (A loop: find_first_of calls memchr for each byte.)
+    if (std::none_of(t.begin(), t.end(), [](char c) { return c == '.' || c == 'e' || c == 'E'; })) {
       if (t == "-0") t.remove_prefix(1);  // Python int: -0 is 0
       return number(Document::kInteger, t, false);
     }
     // repr() once here, not in each writer; kept aside only when the
-    // token is not already written that way (usually seen from its
-    // spelling, without converting it twice).
-    if (tahoe_detail::is_float_repr(t)) return number(Document::kFloat, t, false);
+    // token does not start with it. Usually seen from the spelling,
+    // without converting it twice: then repr is the token or the token
+    // without its trailing zeros (its prefix, so the node refers to that).
+    if (const std::size_t len = tahoe_detail::float_repr_length(t); len > 0)
+      return number(Document::kFloat, t.substr(0, len), false);
     char buf[32];
     const std::size_t len = tahoe_detail::format_python_float(token_to_double(t), buf);
     const std::string_view repr(buf, len);

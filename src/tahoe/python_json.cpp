@@ -100,6 +100,14 @@ bool is_float_repr(std::string_view t) {
   return zeros <= 3 && frac_len - zeros <= 15;
 }
 
+std::size_t float_repr_length(std::string_view t) {
+  const std::size_t point = t.find('.');
+  if (point == std::string_view::npos) return 0;
+  std::size_t n = t.size();
+  while (n > point + 2 && t[n - 1] == '0') --n;  // trailing zeros are the same decimal
+  return is_float_repr(t.substr(0, n)) ? n : 0;
+}
+
 }  // namespace tahoe_detail
 
 using tahoe_detail::StringOut;

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
+#include <utility>
 #include <limits>
 #include <string>
 
@@ -78,6 +80,9 @@ TEST(PythonFloat, TokensSeenAsReprAreRepr) {
     if (tahoe_detail::is_float_repr(t)) {
       EXPECT_EQ(want, t) << "token " << t;
     }
+    if (const std::size_t n = tahoe_detail::float_repr_length(t); n > 0) {
+      EXPECT_EQ(want, t.substr(0, n)) << "token " << t;
+    }
     return want == t;
   };
   for (const char* t : {"0.0", "-0.0", "1.0", "0.1", "0.0001", "12.5", "-45.12", "1000.0",
@@ -97,6 +102,7 @@ TEST(PythonFloat, TokensSeenAsReprAreRepr) {
     return x % n;
   };
   int fast = 0;
+  int fast_prefix = 0;
   for (int i = 0; i < 200000; ++i) {
     std::string digits;
     const std::uint64_t n = 1 + rnd(18);
@@ -110,8 +116,13 @@ TEST(PythonFloat, TokensSeenAsReprAreRepr) {
     } else if (same && n <= 12 && t.back() != '0' && t[t[0] == '-'] != '0') {
       ADD_FAILURE() << "repr not seen: " << t;
     }
+    if (tahoe_detail::float_repr_length(t) > 0) ++fast_prefix;
   }
   EXPECT_GT(fast, 10000);
+  EXPECT_GT(fast_prefix, fast);
+  for (const auto& [t, len] : std::initializer_list<std::pair<const char*, std::size_t>>{
+           {"12.50", 4}, {"3.00", 3}, {"-0.000", 4}, {"0.00010", 6}, {"1.0", 3}, {"1.50e3", 0}, {"100", 0}})
+    EXPECT_EQ(tahoe_detail::float_repr_length(t), len) << t;
 }
 
 TEST(PythonJsonString, EscapesAsEnsureAscii) {
