@@ -467,19 +467,20 @@ class DocWriter {
     tick();
     const std::size_t q = static_cast<std::size_t>(unit - 1);  // at most 7
     auto quote = [&d](std::size_t backslashes) {
-      std::memcpy(d, tahoe_detail::kSixteenBackslashes, 16);
+      tahoe_detail::store_backslashes16(d);
       d += backslashes;
       *d++ = '"';
     };
-    if (comma) {
-      std::memcpy(d, ", ", 2);
+    auto pair = [&d](char a, char b) {  // a separator: no NUL, no call
+      d[0] = a;
+      d[1] = b;
       d += 2;
-    }
+    };
+    if (comma) pair(',', ' ');
     quote(q);
     d = tahoe_detail::copy_small(d, key.data(), key.size());
     quote(q);
-    std::memcpy(d, ": ", 2);
-    d += 2;
+    pair(':', ' ');
     quote(q);
     if (quoted) {
       quote(2 * q + 1);

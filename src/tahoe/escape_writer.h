@@ -49,6 +49,13 @@ namespace cybexp::tahoe_detail {
 
 inline constexpr char kSixteenBackslashes[] = "\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\";
 
+// Sixteen backslashes at d (room for them ensured by the caller).
+[[gnu::always_inline]] inline void store_backslashes16(char* d) {
+  constexpr std::uint64_t kEight = 0x5C5C5C5C5C5C5C5CULL;  // a backslash in every byte
+  std::memcpy(d, &kEight, 8);
+  std::memcpy(d + 8, &kEight, 8);
+}
+
 // A destination with room already ensured for everything written to it.
 struct RawSink {
   char* d;

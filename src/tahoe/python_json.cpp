@@ -201,12 +201,15 @@ void write_key(const Document& doc, const Document::Node& key, bool comma, Strin
   }
   char* d = out.raw(k.size() + 6);
   if (comma) {
-    std::memcpy(d, ", ", 2);
+    d[0] = ',';
+    d[1] = ' ';
     d += 2;
   }
   *d++ = '"';
   d = tahoe_detail::copy_small(d, k.data(), k.size());
-  std::memcpy(d, "\": ", 3);
+  d[0] = '"';
+  d[1] = ':';
+  d[2] = ' ';
   out.commit(d + 3);
 }
 
