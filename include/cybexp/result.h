@@ -44,6 +44,11 @@ const char* error_kind_name(ErrorKind kind);
 
 // TRY(expr): evaluates a Result; on error returns the error from the enclosing
 // function, otherwise yields the value (GCC statement expression).
+// Use it as a whole initializer or statement, or as an argument with nothing
+// built before it in the same expression: never after another member of a
+// braced initializer. Returning out of a statement expression there skips the
+// destructor of what was already built (clang; fuzz_config found such a leak
+// in `Named{key + "...", TRY(...)}`).
 #define CYBEXP_TRY(expr)                                                  \
   ({                                                                      \
     auto&& cybexp_try_result_ = (expr);                                   \

@@ -83,8 +83,11 @@ Result<void> parse_private_key(const fs::path& origin, const fs::path& base, con
 
 Result<void> parse_url(const fs::path& origin, const fs::path& base, Section& s,
                        const std::string& key, const Value& value) {
-  Named url{s.name + "." + key,
-            resolve_url(base, CYBEXP_TRY(get_string(origin, s.name + "." + key, value)))};
+  // The value is read before the Named is built: an error returned from
+  // inside a braced initializer would leak the member built before it (see
+  // CYBEXP_TRY).
+  const std::string text = CYBEXP_TRY(get_string(origin, s.name + "." + key, value));
+  Named url{s.name + "." + key, resolve_url(base, text)};
   if (s.url && s.url->value != url.value) {
     return config_error(
         origin, "'" + s.url->key + "' and '" + url.key + "' name different servers: keep one");
@@ -111,7 +114,8 @@ Result<Section> parse_section(const fs::path& origin, const fs::path& base, cons
       CYBEXP_TRY_VOID(parse_url(origin, base, s, key, value));
       seen.url |= key == "url";
     } else if (list != nullptr) {
-      list->push_back({name + "." + key, CYBEXP_TRY(get_string(origin, name + "." + key, value))});
+      std::string text = CYBEXP_TRY(get_string(origin, name + "." + key, value));
+      list->push_back({name + "." + key, std::move(text)});
       seen.a18b070 |= kA18b070Keys.contains(key);
     } else if (name == "cache" && key == "private_key") {
       CYBEXP_TRY_VOID(parse_private_key(origin, base, value, c));
