@@ -65,6 +65,13 @@ TEST(Config, MistakesSayWhatToDo) {
   ASSERT_FALSE(bad_type.has_value());
   EXPECT_EQ(bad_type.error().message, "/etc/cybexp/config.json: 'cache.url' must be a string");
 
+  // An empty URL is a mistake, not the default (found by fuzz_config).
+  auto empty_url = parse_config(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": ""}})", kOrigin);
+  ASSERT_FALSE(empty_url.has_value());
+  EXPECT_EQ(empty_url.error().message,
+            "/etc/cybexp/config.json: 'archive.url' is empty: give the store's URL, or leave the "
+            "key out for the default");
+
   auto lease = parse_config(R"({"cache": {"url": "sqlite:a"}, "archive": {"url": "sqlite:b"}, "lease_seconds": 0})",
                             kOrigin);
   ASSERT_FALSE(lease.has_value());

@@ -87,6 +87,11 @@ Result<void> parse_url(const fs::path& origin, const fs::path& base, Section& s,
   // inside a braced initializer would leak the member built before it (see
   // CYBEXP_TRY).
   const std::string text = CYBEXP_TRY(get_string(origin, s.name + "." + key, value));
+  if (text.empty()) {
+    return config_error(origin, "'" + s.name + "." + key +
+                                    "' is empty: give the store's URL, or leave the key out "
+                                    "for the default");
+  }
   Named url{s.name + "." + key, resolve_url(base, text)};
   if (s.url && s.url->value != url.value) {
     return config_error(

@@ -82,9 +82,11 @@ TEST_F(OpsDaemon, MetricsScrapedWhileRunWorksAgreeWithStatus) {
     m = parse_metrics(res->body);
     const double processed = m["cybexp_archive_entries_processed_total"];
     if (processed > 0 && processed < 2000) saw_work_in_progress = true;
+    // Done when the pass has ended and the loop sleeps: every entry is
+    // counted and pending reads 0 a moment before the sleep is counted.
     return processed + m["cybexp_archive_entries_skipped_total{state=\"typetag_not_supported\"}"] ==
                2200 &&
-           m["cybexp_archive_pending_entries"] == 0;
+           m["cybexp_archive_pending_entries"] == 0 && m["cybexp_archive_backoff_sleeps_total"] >= 1;
   })) << "last scrape: processed "
       << m["cybexp_archive_entries_processed_total"] << "\n"
       << daemon.err();
