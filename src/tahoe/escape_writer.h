@@ -446,33 +446,37 @@ void write_plain_string(std::string_view s, std::uint64_t unit, Out& out) {
   out.put('"');
 }
 
+// Writes s chunk by chunk, each through write_raw(chunk, dest) into room the
+// sink hands out (returning the end written), or through reescape_body when
+// the sink has no such room.
+template <class Out, class WriteRaw>
+void reescape_chunks(std::string_view s, std::uint64_t unit, Out& out, WriteRaw write_raw) {
+  for (std::size_t pos = 0; pos < s.size(); pos += kChunk) {
+    const std::string_view chunk = s.substr(pos, kChunk);
+    char* d = out.raw(static_cast<std::size_t>(chunk.size() * unit) + kRawSlack);
+    if (d == nullptr) {
+      reescape_body(chunk, unit, out);
+    } else {
+      out.commit(write_raw(chunk, d));
+    }
+  }
+}
+
 // Writes a canonical string (printable ASCII) escaped `unit` times over.
 template <class Out>
 void write_reescaped(std::string_view s, std::uint64_t unit, Out& out) {
 #if defined(__SSE2__)
   if (unit <= 17) {
-    for (std::size_t pos = 0; pos < s.size(); pos += kChunk) {
-      const std::string_view chunk = s.substr(pos, kChunk);
-      char* d = out.raw(static_cast<std::size_t>(chunk.size() * unit) + kRawSlack);
-      if (d == nullptr) {
-        reescape_body(chunk, unit, out);
-      } else {
-        out.commit(reescape_insert(chunk, unit, d));
-      }
-    }
+    reescape_chunks(s, unit, out, [unit](std::string_view chunk, char* d) {
+      return reescape_insert(chunk, unit, d);
+    });
     return;
   }
 #endif
   if (unit <= 8) {
-    for (std::size_t pos = 0; pos < s.size(); pos += kChunk) {
-      const std::string_view chunk = s.substr(pos, kChunk);
-      char* d = out.raw(static_cast<std::size_t>(chunk.size() * unit) + kRawSlack);
-      if (d == nullptr) {
-        reescape_body(chunk, unit, out);
-      } else {
-        out.commit(reescape_small_unit(chunk, unit, d));
-      }
-    }
+    reescape_chunks(s, unit, out, [unit](std::string_view chunk, char* d) {
+      return reescape_small_unit(chunk, unit, d);
+    });
     return;
   }
   write_chunked(s, unit, out,
