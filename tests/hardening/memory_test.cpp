@@ -10,11 +10,11 @@
 // peak against the target. The process itself is about 18 MiB; beyond it
 // every shape holds the plaintext (1 P) and json.dumps's text (1 to 1.5 P);
 // dense arrays of scalars add the tape (8 bytes a value: 4 P for
-// `[0,0,...]` and for the deep chains) and, for distinct items, their
-// canonical strings with the de-duplication table, then 16-byte sort
-// entries, which is what keeps them over the target (8-digit integers,
-// short strings and small arrays meet it at 16 MiB; honeypot events, long
-// strings and the wide object at 24 MiB).
+// `[0,0,...]` and for the deep chains, which is what keeps those two over
+// the target) and, for distinct items, their canonical strings with the
+// de-duplication table, then 16-byte sort entries. The other six shapes
+// meet it (8-digit integers, short strings and small arrays at 16 MiB;
+// honeypot events, long strings and the wide object at 24 MiB).
 //
 // Under AddressSanitizer (CI runs every test there too) the process carries
 // shadow memory, redzones and a quarantine of freed blocks: the bound is
