@@ -2,6 +2,19 @@
 #include <malloc.h>
 
 #include "cli/cli.h"
+#include "store/mongo/library_log.h"
+
+namespace {
+
+// Runs before every library's constructor, libmongoc's among them; see
+// store/mongo/library_log.h for what it would print otherwise.
+void before_libraries(int /*argc*/, char** /*argv*/, char** /*envp*/) {
+  cybexp::mongo::quiet_library_log_before_main();
+}
+[[gnu::used, gnu::section(".preinit_array")]] void (*const kBeforeLibraries)(int, char**, char**) =
+    &before_libraries;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Buffers of a few MiB are allocated and freed for every large entry.

@@ -235,5 +235,22 @@ TEST_F(SafeOutput, JsonLogFormatHoldsOnEveryErrorPath) {
   EXPECT_EQ(member(lines[2], "msg"), "check found 1 problem");
 }
 
+// libmongoc initialises itself before main, whatever the store; when a
+// killed process with the same pid left /dev/shm/mongoc-PID behind, it used
+// to print "Falling back to malloc for counters." bare on stderr (CI saw
+// it: our tests kill processes, pids come round again).
+TEST_F(SafeOutput, ALeftoverMongocCounterFileDoesNotBreakJsonLogs) {
+  const std::vector<std::string> argv = {
+      "/bin/sh", "-c", "touch /dev/shm/mongoc-$$ && exec \"$0\" --log-format json frobnicate",
+      CYBEXP_BINARY};
+  testing::Process p(dir_.path(), argv);
+  testing::RunResult r = p.result(std::chrono::seconds(60));
+  std::filesystem::remove("/dev/shm/mongoc-" + std::to_string(p.pid()));
+  EXPECT_EQ(r.code, 2);
+  std::vector<Value> lines = json_log_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(member(lines[0], "msg"), "unknown command 'frobnicate' (see 'cybexp-archive --help')");
+}
+
 }  // namespace
 }  // namespace cybexp

@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "store/mongo/library_log.h"
 #include "util/log.h"
 
 namespace cybexp::mongo {
@@ -15,6 +16,10 @@ void log_handler(mongoc_log_level_t level, const char* domain, const char* messa
   log(level <= MONGOC_LOG_LEVEL_CRITICAL ? LogLevel::kError : LogLevel::kWarning,
       std::string("libmongoc: ") + message, {{"domain", domain != nullptr ? domain : ""}});
 }
+
+// Before main nothing of ours is constructed yet: libmongoc's messages then
+// are about its counters only (library_log.h) and are dropped.
+void drop_message(mongoc_log_level_t, const char*, const char*, void*) {}
 
 void init_once() {
   static std::once_flag once;
@@ -48,6 +53,8 @@ void set_timeouts(mongoc_uri_t* uri, const StoreTimeouts& t) {
 }
 
 }  // namespace
+
+void quiet_library_log_before_main() { mongoc_log_set_handler(drop_message, nullptr); }
 
 Result<std::shared_ptr<Pool>> Pool::open(const std::string& url, const StoreTimeouts& timeouts) {
   init_once();
