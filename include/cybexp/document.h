@@ -16,6 +16,12 @@
 // subtree. The flag on a string: plain, json.dumps writes it as it is
 // between quotes (printable ASCII, no '"' or '\\'); on a float: its text is
 // repr(float) kept in a side buffer (else the token is already the repr).
+// The flag on a null: a run, kRunFrom or more consecutive items of one
+// array that are integers, true, false or null, kept as this one node
+// (count: the items; ref: the first one's offset in the text) and read
+// back from the text with RunItems, so that flat arrays of scalars cost
+// their text, not 8 bytes an item. An array's count is its items, runs'
+// included; only arrays hold runs.
 //
 // Thread safety: a Document is a plain value; parsing is reentrant.
 #pragma once
@@ -46,6 +52,43 @@ class Document {
     Kind kind() const { return static_cast<Kind>(head & 7); }
     bool flag() const { return (head & 8) != 0; }
     std::uint32_t count() const { return head >> 4; }  // length, or items / members
+    bool is_run() const { return (head & 15) == (8 | kNull); }
+  };
+  // Runs are made of this many items or more (shorter ones stay nodes).
+  static constexpr std::uint32_t kRunFrom = 16;
+
+  // The items of a run, in order, each as the node it would have had
+  // (an integer's refers to its token in the text, "-0" read as "0").
+  class RunItems {
+   public:
+    RunItems() = default;
+    RunItems(const Document& doc, const Node& run) : base_(doc.base_), p_(doc.base_ + run.ref) {}
+    [[gnu::always_inline]] Node next() {
+      while (*p_ == ' ' || *p_ == ',' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
+      switch (*p_) {
+        case 'n':
+          p_ += 4;
+          return {kNull, 0};
+        case 't':
+          p_ += 4;
+          return {kTrue, 0};
+        case 'f':
+          p_ += 5;
+          return {kFalse, 0};
+        default:
+          break;
+      }
+      const char* start = p_;
+      if (*p_ == '-') ++p_;
+      while (static_cast<unsigned char>(*p_ - '0') < 10) ++p_;
+      if (p_ - start == 2 && start[0] == '-' && start[1] == '0') ++start;  // Python int: -0 is 0
+      return {static_cast<std::uint32_t>((p_ - start) << 4 | kInteger),
+              static_cast<std::uint32_t>(start - base_)};
+    }
+
+   private:
+    const char* base_ = nullptr;
+    const char* p_ = nullptr;  // the text ends in ']' or padding, never mid-token
   };
   // Strings, numbers and containers up to this many bytes or items.
   static constexpr std::uint32_t kMaxCount = (1u << 28) - 1;
@@ -76,6 +119,8 @@ class Document {
  private:
   friend struct DocumentAccess;
   Value to_value_at(std::size_t& i) const;
+  Value leaf_to_value(const Node& n) const;
+  Value container_to_value(const Node& n, std::size_t& i) const;
   std::vector<Node> nodes_;
   std::string owned_;               // a padded copy of the text, when the caller's was not padded
   std::string decoded_;             // strings that held escapes, decoded (reserved once: views stay valid)

@@ -370,8 +370,44 @@ class DocWriter {
 
   template <class Out>
   void emit(std::size_t i, std::uint64_t unit, Out& out) {
-    tick();
     const Document::Node& n = nodes_[i];
+    if (n.kind() == Document::kArray) {
+      tick();
+      emit_array(i, unit, out);
+    } else if (n.kind() == Document::kObject) {
+      tick();
+      emit_object(i, unit, out);
+    } else {
+      emit_leaf(n, unit, out);
+    }
+  }
+
+  // An array's items in order: nodes, and the items of its runs.
+  struct ItemCursor {
+    std::size_t j;                 // the next node
+    std::uint32_t run_left = 0;    // items left of the run before it
+    Document::RunItems run = {};
+  };
+  template <class Out>
+  void emit_next_item(ItemCursor& c, std::uint64_t unit, Out& out) {
+    if (c.run_left == 0 && nodes_[c.j].is_run()) {
+      c.run = Document::RunItems(doc_, nodes_[c.j]);
+      c.run_left = nodes_[c.j].count();
+      ++c.j;
+    }
+    if (c.run_left > 0) {
+      --c.run_left;
+      emit_leaf(c.run.next(), unit, out);
+      return;
+    }
+    emit(c.j, unit, out);
+    c.j = doc_.next(c.j);
+  }
+
+  // A scalar or a string (a node of the tape, or an item of a run).
+  template <class Out>
+  void emit_leaf(const Document::Node& n, std::uint64_t unit, Out& out) {
+    tick();
     switch (n.kind()) {
       case Document::kNull:
         out.append("null", 4);
@@ -400,11 +436,8 @@ class DocWriter {
         }
         break;
       case Document::kArray:
-        emit_array(i, unit, out);
-        break;
       case Document::kObject:
-        emit_object(i, unit, out);
-        break;
+        break;  // emit's
     }
   }
 
@@ -561,7 +594,7 @@ class DocWriter {
     // never resident), it never moves. Two such at a time at most, so a
     // nesting of large arrays cannot reserve the bound at every level.
     bool reserved = false;
-    if (nodes_[i].ref >= kReserveFromNodes && arenas_reserved_ < 2 && s.arena.capacity() < size_bound_) {
+    if (std::max(nodes_[i].ref, nodes_[i].count()) >= kReserveFromNodes && arenas_reserved_ < 2 && s.arena.capacity() < size_bound_) {
       // A quarter more, so that documents a little larger reuse it.
       s.arena.reserve(static_cast<std::size_t>(size_bound_ + std::min<std::uint64_t>(size_bound_ / 4, 16u << 20)));
       reserved = true;
@@ -573,15 +606,14 @@ class DocWriter {
       // kept in the key until the arena stops moving.
       StringOut o(s.arena);
       const std::uint32_t count = nodes_[i].count();
-      std::size_t j = i + 1;
+      ItemCursor cursor{i + 1};
       if (count < kDedupFrom) {
         // Room for every item (pages never written are never resident), so
         // the vector is not copied as it grows.
         items.reserve(count);
         for (std::uint32_t k = 0; k < count; ++k) {
           items.push_back({o.size(), 0, 0});
-          emit(j, 1, o);
-          j = doc_.next(j);
+          emit_next_item(cursor, 1, o);
         }
       } else {
         // Large arrays drop duplicates as they are built (a table keyed by
@@ -598,8 +630,7 @@ class DocWriter {
         for (std::uint32_t k = 0; k < count; ++k) {
           const std::size_t start = o.size();
           if (start > UINT32_MAX) throw std::length_error("an array's canonical items exceed 4 GiB");
-          emit(j, 1, o);
-          j = doc_.next(j);
+          emit_next_item(cursor, 1, o);
           const std::string_view t(o.data() + start, o.size() - start);
           if (t.size() > kDedupUpTo) {
             // Long items cost more than their 16 bytes of sort entry
@@ -646,7 +677,7 @@ class DocWriter {
   }
 
   static constexpr std::uint32_t kDedupFrom = 64;
-  static constexpr std::uint32_t kReserveFromNodes = 1u << 16;  // a subtree this large
+  static constexpr std::uint32_t kReserveFromNodes = 1u << 16;  // a subtree or array this large
   static constexpr std::size_t kCachedKeys = 64;
   static constexpr std::size_t kDedupUpTo = 32;
   static constexpr std::size_t kSmallArray = 8;
@@ -845,6 +876,25 @@ inline Measure measure_item(const Document& doc, std::size_t& i, Bound mode, boo
   return measure_leaf(doc, n, mode != Bound::kCoarse);
 }
 
+// Calls f with the measure of each item of the array whose first node is
+// at i, in order (a run's items read from the text); i ends past them.
+template <class F>
+void measure_items(const Document& doc, std::size_t& i, std::uint32_t count, Bound mode, bool& may_dedup,
+                   F&& f) {
+  for (std::uint32_t k = 0; k < count;) {
+    const Document::Node& n = doc.nodes()[i];
+    if (n.is_run()) {
+      Document::RunItems items(doc, n);
+      for (std::uint32_t r = 0; r < n.count(); ++r) f(measure_leaf(doc, items.next(), mode != Bound::kCoarse));
+      k += n.count();
+      ++i;
+    } else {
+      f(measure_item(doc, i, mode, may_dedup));
+      ++k;
+    }
+  }
+}
+
 Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_dedup) {
   const bool exact = mode != Bound::kCoarse;
   using tahoe_detail::sat_add;
@@ -863,14 +913,15 @@ Measure measure_doc(const Document& doc, std::size_t& i, Bound mode, bool& may_d
       DocAccumulator acc;
       if (mode == Bound::kLower) {
         Measure largest;
-        for (std::uint32_t k = 0; k < n.count(); ++k) {
-          const Measure m = measure_item(doc, i, mode, may_dedup);
-          if (k == 0 || sat_add(m.len, m.quotes) > sat_add(largest.len, largest.quotes)) largest = m;
-        }
+        bool first = true;
+        measure_items(doc, i, n.count(), mode, may_dedup, [&](const Measure& m) {
+          if (first || sat_add(m.len, m.quotes) > sat_add(largest.len, largest.quotes)) largest = m;
+          first = false;
+        });
         if (n.count() > 0) acc.item(largest);
         return acc.m;
       }
-      for (std::uint32_t k = 0; k < n.count(); ++k) acc.item(measure_item(doc, i, mode, may_dedup));
+      measure_items(doc, i, n.count(), mode, may_dedup, [&acc](const Measure& m) { acc.item(m); });
       return acc.m;
     }
     case Document::kObject: {

@@ -250,6 +250,54 @@ TEST(Document, GeneratedDocumentsMatchTheValueModel) {
   }
 }
 
+// Runs (document.h): kRunFrom or more integers, true, false and null in a
+// row in one array are one node, read back from the text.
+std::string scalar_items(std::mt19937& rng, int n) {
+  static const char* const items[] = {"0", "-0", "7", "-12", "null", "true", "false",
+                                      "98765432109876543210", "1e400", "2.5", "\"s\"", "[]",
+                                      "[1, 2]", "{}", "-0.0"};
+  static const char* const gaps[] = {", ", ",", " ,\n\t", "\r\n, ", " , "};
+  std::string s = "[";
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) s += gaps[rng() % 5];
+    // Mostly the scalars a run holds, now and then one that ends it.
+    s += items[rng() % 10 < 8 ? rng() % 8 : rng() % 15];
+  }
+  return s + "]";
+}
+
+TEST(Document, RunsOfScalarsMatchTheValueModel) {
+  for (int n : {15, 16, 17, 31, 32, 33, 100}) {
+    std::string zeros = "[";
+    for (int i = 0; i < n; ++i) zeros += i ? ", 0" : "0";
+    expect_same(zeros + "]");
+    expect_same("{\"a\": " + zeros + "], \"b\": [" + zeros + "], 1.5, " + zeros + "]]}");
+  }
+  std::mt19937 rng(7);
+  for (int k = 0; k < 2000; ++k) {
+    const std::string a = scalar_items(rng, static_cast<int>(rng() % 60));
+    expect_same(a);
+    expect_same("[" + a + ", " + a + ", " + a + "]");
+    expect_same("{\"k\": " + a + ", \"j\": 1, \"k\": [" + a + ", " + a + "]}");
+  }
+}
+
+TEST(Document, ARunIsOneNode) {
+  std::string text = "[\"x\", [";
+  for (int i = 0; i < 1000; ++i) text += i % 3 ? "-0, " : "true, 123, null,\n";
+  text += "5], 2.5]";
+  const DocumentParseResult d = parse_document(text);
+  ASSERT_EQ(d.status, DocumentParseResult::kOk) << d.detail;
+  const auto& nodes = d.document.nodes();
+  ASSERT_EQ(nodes.size(), 5u);  // the outer array, "x", the inner array, its run, 2.5
+  EXPECT_EQ(nodes[2].count(), 1669u);
+  EXPECT_TRUE(nodes[3].is_run());
+  EXPECT_EQ(nodes[3].count(), 1669u);
+  // Fifteen stay nodes of their own; the sixteenth makes them a run.
+  EXPECT_EQ(parse_document("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]").document.nodes().size(), 16u);
+  EXPECT_EQ(parse_document("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]").document.nodes().size(), 2u);
+}
+
 TEST(Document, WorkingMemoryBound) {
   EXPECT_EQ(working_memory_bound(0), 32u << 20);
   EXPECT_EQ(working_memory_bound(1 << 20), (20u << 20) + (32u << 20));

@@ -296,10 +296,15 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   }
 
   // The stream being parsed (not in situ): where each token is in the text.
-  void set_stream(const rapidjson::StringStream* stream) { stream_ = stream; }
+  // (RapidJSON's string streams keep their position in public members.)
+  template <class Stream>
+  void set_stream(const Stream* stream) {
+    src_ = stream != nullptr ? &stream->src_ : nullptr;
+    head_ = stream != nullptr ? stream->head_ : nullptr;
+  }
 
-  bool Null() { return leaf(Document::kNull); }
-  bool Bool(bool b) { return leaf(b ? Document::kTrue : Document::kFalse); }
+  bool Null() { return literal(Document::kNull, "null"); }
+  bool Bool(bool b) { return b ? literal(Document::kTrue, "true") : literal(Document::kFalse, "false"); }
 
   bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
     // The reader hands over a copy in its stack; the token is in the text
@@ -316,7 +321,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       }
     } else {
       const std::optional<std::string_view> placed =
-          place(s, n, stream_ != nullptr ? stream_->Tell() : 0);
+          place(s, n, tell());
       if (!placed) return false;
       t = *placed;
     }
@@ -328,6 +333,13 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     // (A loop: find_first_of calls memchr for each byte.)
     if (std::none_of(t.begin(), t.end(), [](char c) { return c == '.' || c == 'e' || c == 'E'; })) {
       if (t == "-0") t.remove_prefix(1);  // Python int: -0 is 0
+      const std::size_t at = offset_of(t);
+      if (at < original_.size() && in_array()) [[likely]] {
+        if (t.size() > Document::kMaxCount)
+          return stop(Stop::kTooLarge, "a value too large for the compact document model");
+        return run_item({static_cast<std::uint32_t>(t.size() << 4 | Document::kInteger),
+                         static_cast<std::uint32_t>(at)}, at);
+      }
       return number(Document::kInteger, t, false);
     }
     // repr() once here, not in each writer; kept aside only when the
@@ -344,6 +356,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       return stop(Stop::kTooLarge, "too many floats for the compact document model");
     const std::size_t at = floats_.size();
     floats_.append(repr);
+    run_items_ = 0;
     nodes_.push_back({static_cast<std::uint32_t>(len << 4 | 8 | Document::kFloat),
                       static_cast<std::uint32_t>(at)});
     return true;
@@ -364,8 +377,8 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     return true;
   }
 
-  bool StartObject() { return open(); }
-  bool StartArray() { return open(); }
+  bool StartObject() { return open(false); }
+  bool StartArray() { return open(true); }
 
   bool EndArray(SizeType n) { return close(Document::kArray, n); }
 
@@ -397,8 +410,40 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   std::string take_floats() { return std::move(floats_); }
 
  private:
-  bool leaf(Document::Kind k) {
+  // true, false or null: an item of a run when an array holds it and it is
+  // where the stream says (the reader calls back just past it).
+  bool literal(Document::Kind k, std::string_view word) {
+    if (in_array() && src_ != nullptr) [[likely]] {
+      const std::size_t end = tell();
+      if (end >= word.size() && end <= original_.size() &&
+          std::memcmp(original_.data() + end - word.size(), word.data(), word.size()) == 0)
+        return run_item({static_cast<std::uint32_t>(k), 0}, end - word.size());
+    }
+    run_items_ = 0;
     nodes_.push_back({static_cast<std::uint32_t>(k), 0});
+    return in_time();
+  }
+
+  bool in_array() const { return !array_open_.empty() && array_open_.back(); }
+
+  // An integer, true, false or null of the array open now, at `offset` in
+  // the text: a node of its own while it and the items of this kind right
+  // before it are fewer than kRunFrom, then they all become one run node.
+  bool run_item(Node node, std::size_t offset) {
+    if (run_items_ > 0 && run_items_ < Document::kMaxCount) {
+      ++run_items_;
+      if (run_items_ < Document::kRunFrom) {
+        nodes_.push_back(node);
+      } else {
+        nodes_.resize(run_first_ + 1);  // no-op once the run is made
+        nodes_[run_first_] = {run_items_ << 4 | 8u | Document::kNull, run_first_offset_};
+      }
+      return in_time();
+    }
+    run_first_ = nodes_.size();
+    run_first_offset_ = static_cast<std::uint32_t>(offset);  // the text is under 4 GiB
+    run_items_ = 1;
+    nodes_.push_back(node);
     return in_time();
   }
 
@@ -424,7 +469,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
 
   [[gnu::noinline]] std::optional<std::string_view> text_node_placed(const char* s, std::size_t n) {
     const std::optional<std::string_view> view =
-        place_string(s, n, stream_ != nullptr ? stream_->Tell() : 0);
+        place_string(s, n, tell());
     if (!view) return std::nullopt;
     if (!ref_node(Document::kString, offset_of(*view), n, is_plain({s, n}))) return std::nullopt;
     return view;
@@ -436,12 +481,12 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   // decoded than escaped, so decoded_ never outgrows its reservation).
   // RapidJSON parses each token on a local copy of the stream and writes
   // the position back after the handler returns, so during a callback
-  // stream_ still stands at the token's start (its opening quote for a
+  // the stream still stands at the token's start (its opening quote for a
   // string); were that ever not so, the comparison fails and the bytes are
   // copied: slower, never wrong.
   std::optional<std::string_view> place(const char* s, std::size_t n, std::size_t start) {
     if (inside(s, n)) return std::string_view(s, n);  // in situ: already in the text
-    if (stream_ == nullptr) return keep_decoded(s, n);
+    if (src_ == nullptr) return keep_decoded(s, n);
     if (start <= original_.size() && n <= original_.size() - start &&
         std::memcmp(original_.data() + start, s, n) == 0) {
       return std::string_view(original_.data() + start, n);
@@ -456,7 +501,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   // quote n bytes on is inside the string, so escaped: after a backslash.)
   std::optional<std::string_view> place_string(const char* s, std::size_t n, std::size_t quote) {
     if (inside(s, n)) return std::string_view(s, n);  // in situ: decoded in place
-    if (stream_ == nullptr) return keep_decoded(s, n);
+    if (src_ == nullptr) return keep_decoded(s, n);
     const char* t = original_.data();
     const std::size_t start = quote + 1;
     if (quote < original_.size() && t[quote] == '"' && n + 1 < original_.size() - quote &&
@@ -521,16 +566,19 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   bool ref_node(Document::Kind k, std::size_t offset, std::size_t n, bool flag) {
     if (n > Document::kMaxCount || offset > UINT32_MAX)
       return stop(Stop::kTooLarge, "a value too large for the compact document model");
+    run_items_ = 0;
     nodes_.push_back({static_cast<std::uint32_t>(n << 4 | (flag ? 8u : 0u) | k),
                       static_cast<std::uint32_t>(offset)});
     return in_time();
   }
 
-  bool open() {
+  bool open(bool array) {
     if (depth_ >= opt_.max_depth)
       return stop(Stop::kTooDeep,
                   "nested deeper than " + std::to_string(opt_.max_depth) + " levels");
     ++depth_;
+    run_items_ = 0;
+    array_open_.push_back(array);
     open_.push_back(nodes_.size());
     nodes_.push_back({});
     return in_time();
@@ -538,6 +586,8 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
 
   bool close(Document::Kind k, std::size_t count) {
     --depth_;
+    run_items_ = 0;
+    array_open_.pop_back();
     const std::size_t start = open_.back();
     open_.pop_back();
     const std::size_t size = nodes_.size() - start;
@@ -583,13 +633,21 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   const ParseOptions& opt_;
   static constexpr std::size_t kCheckEvery = 1u << 16;
   std::string_view original_;
-  const rapidjson::StringStream* stream_ = nullptr;
+  const char* const* src_ = nullptr;  // the stream's position, when set
+  const char* head_ = nullptr;
+  std::size_t tell() const { return src_ != nullptr ? static_cast<std::size_t>(*src_ - head_) : 0; }
   std::vector<Node> nodes_;
   std::string& decoded_;
   const Deadline& deadline_;
   std::size_t countdown_ = kCheckEvery;
   std::string floats_;
   std::vector<std::size_t> open_;  // head nodes of the open containers
+  std::vector<bool> array_open_;   // for each: an array (not an object)
+  // The items at the tape's end that may make or extend a run: how many,
+  // the first one's node, and its offset in the text.
+  std::uint32_t run_items_ = 0;
+  std::size_t run_first_ = 0;
+  std::uint32_t run_first_offset_ = 0;
   std::vector<std::string_view> keys_;
   std::vector<std::vector<std::string_view>> unique_keys_;  // per depth
   std::vector<std::size_t> key_nodes_;
@@ -652,15 +710,17 @@ Outcome parse_once(std::string_view text, B& builder, std::string& buffer) {
     // memcpy from the null data() of an empty view is undefined behaviour.
     if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
     rapidjson::InsituStringStream stream(buffer.data());
+    if constexpr (requires { builder.set_stream(&stream); }) builder.set_stream(&stream);
     const rapidjson::ParseResult r =
         reader.Parse<kFlags | rapidjson::kParseInsituFlag>(stream, builder);
+    if constexpr (requires { builder.set_stream(&stream); }) builder.set_stream(decltype(&stream){});
     return outcome_of(r, stream.Tell(), text.size(), builder);
   } else {
     static const char kEmpty[kDocumentTextPadding] = {};
     rapidjson::StringStream stream(text.empty() ? kEmpty : text.data());
     builder.set_stream(&stream);
     const rapidjson::ParseResult r = reader.Parse<kFlags>(stream, builder);
-    builder.set_stream(nullptr);  // the stream ends here; the builder lives on
+    builder.set_stream(decltype(&stream){});  // the stream ends here; the builder lives on
     return outcome_of(r, stream.Tell(), text.size(), builder);
   }
 }
@@ -745,6 +805,10 @@ double Document::float_value(const Node& n) const { return token_to_double(text(
 
 Value Document::to_value_at(std::size_t& i) const {
   const Node& n = nodes_[i++];
+  return n.kind() >= kArray ? container_to_value(n, i) : leaf_to_value(n);
+}
+
+Value Document::leaf_to_value(const Node& n) const {
   switch (n.kind()) {
     case kNull:
       return Value(nullptr);
@@ -758,10 +822,25 @@ Value Document::to_value_at(std::size_t& i) const {
       return Value(float_value(n));
     case kString:
       return Value(std::string(text(n)));
+    default:
+      return Value();
+  }
+}
+
+Value Document::container_to_value(const Node& n, std::size_t& i) const {
+  switch (n.kind()) {
     case kArray: {
       Array a;
       a.reserve(n.count());
-      for (std::uint32_t k = 0; k < n.count(); ++k) a.push_back(to_value_at(i));
+      while (a.size() < n.count()) {
+        if (nodes_[i].is_run()) {
+          RunItems items(*this, nodes_[i]);
+          for (std::uint32_t k = 0; k < nodes_[i].count(); ++k) a.push_back(leaf_to_value(items.next()));
+          ++i;
+        } else {
+          a.push_back(to_value_at(i));
+        }
+      }
       return Value(std::move(a));
     }
     case kObject: {
@@ -773,8 +852,9 @@ Value Document::to_value_at(std::size_t& i) const {
       }
       return Value(std::move(o));
     }
+    default:
+      return Value();
   }
-  return Value();
 }
 
 Value Document::to_value() const {

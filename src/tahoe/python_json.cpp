@@ -213,6 +213,41 @@ void write_key(const Document& doc, const Document::Node& key, bool comma, Strin
   out.commit(d + 3);
 }
 
+// A run's items, ", " between them (scalars as they are in the text).
+void write_run(const Document& doc, const Document::Node& run, StringOut& out) {
+  Document::RunItems items(doc, run);
+  for (std::uint32_t k = 0; k < run.count(); ++k) {
+    if (k > 0) out.append(", ", 2);
+    const Document::Node n = items.next();
+    switch (n.kind()) {
+      case Document::kNull:
+        write_token("null", out);
+        break;
+      case Document::kFalse:
+        write_token("false", out);
+        break;
+      case Document::kTrue:
+        write_token("true", out);
+        break;
+      default:
+        write_token(doc.text(n), out);
+        break;
+    }
+  }
+}
+
+// Bytes of a run's items as json.dumps writes them (the ", " between
+// them are counted with their array).
+std::size_t run_size(const Document& doc, const Document::Node& run) {
+  Document::RunItems items(doc, run);
+  std::size_t size = 0;
+  for (std::uint32_t k = 0; k < run.count(); ++k) {
+    const Document::Node n = items.next();
+    size += n.kind() == Document::kInteger ? n.count() : n.kind() == Document::kFalse ? 5 : 4;
+  }
+  return size;
+}
+
 // json.dumps from the tape: containers are written in document order, so
 // one loop with a stack of open containers' remaining counts does it.
 void append_document(const Document& doc, StringOut& out) {
@@ -239,8 +274,13 @@ void append_document(const Document& doc, StringOut& out) {
       if (o.object) {
         write_key(doc, nodes[i], comma, out);
         ++i;
-      } else if (comma) {
-        out.append(", ", 2);
+      } else {
+        if (comma) out.append(", ", 2);
+        if (nodes[i].is_run()) {
+          write_run(doc, nodes[i++], out);
+          o.left -= nodes[i - 1].count() - 1;
+          continue;
+        }
       }
     }
     const Document::Node& n = nodes[i++];
@@ -285,6 +325,8 @@ std::size_t python_json_size(const Document& doc) {
   for (const Document::Node& n : doc.nodes()) {
     switch (n.kind()) {
       case Document::kNull:
+        size += n.is_run() ? run_size(doc, n) : 4;
+        break;
       case Document::kTrue:
         size += 4;
         break;
