@@ -39,4 +39,11 @@ Result<std::string> canonical(const Document& doc, std::uint64_t max_bytes);
 Result<std::string> raw_hash(std::string_view sub_type, const Document& doc, std::uint64_t max_bytes,
                              const Deadline& deadline = {});
 
+// The size of the smallest canonical form of a value that nests `depth`
+// arrays or objects (the chain "[[...[]...]]": every level quotes and
+// escapes the one inside, so it at least doubles), saturating at
+// UINT64_MAX. Any value that nests that deep has a canonical form at least
+// this large: the parse refuses such documents before building them.
+std::uint64_t canonical_nesting_lower_bound(std::size_t depth);
+
 }  // namespace cybexp

@@ -139,7 +139,11 @@ struct DocumentParseResult {
   // for parse_python_json. kTooLarge: a string or container beyond
   // Document::kMaxCount, or a text of 2 GiB or more (use parse_python_json).
   // kTimedOut: the deadline passed while parsing (checked every 64 Ki nodes).
-  enum Status { kOk, kNotJson, kLoneSurrogate, kTooDeep, kTooLarge, kTimedOut };
+  // kCanonicalTooLarge: JSON that nests so deep that its canonical form is
+  // over limits.max_canonical_bytes (detail: by how much): the tape stops
+  // at that depth and the rest of the text is only checked, so that such a
+  // document costs no memory in proportion to it.
+  enum Status { kOk, kNotJson, kLoneSurrogate, kTooDeep, kTooLarge, kTimedOut, kCanonicalTooLarge };
   Status status = kNotJson;
   Document document;
   std::string detail;

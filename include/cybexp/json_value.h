@@ -70,6 +70,10 @@ class Value {
 
 struct JsonLimits {
   std::size_t max_depth = 256;  // arrays/objects nested deeper are refused
+  // parse_document only (document.h): a document that nests so deep that
+  // its canonical form must be larger than this is refused without its
+  // tape being built (kCanonicalTooLarge); 0: not checked.
+  std::uint64_t max_canonical_bytes = 0;
 };
 
 enum class JsonParseStatus {

@@ -106,7 +106,10 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
     o.abandoned = true;
     return o;
   };
-  const JsonLimits json_limits{limits.max_depth};
+  // A document nesting so deep that its canonical form cannot fit is
+  // refused during the parse, before its tape takes memory in proportion
+  // to it (deep chains would cost 8 bytes a bracket).
+  const JsonLimits json_limits{limits.max_depth, limit};
   // Large payloads are parsed where they are (no copy: memory in proportion
   // to the payload, issue 15); below kParseInPlaceFrom a copy costs little
   // and RapidJSON's in-situ parse of it is faster (about 12 instructions a
@@ -131,6 +134,8 @@ ParseOutcome parsemain(const std::map<std::string, std::string>& registry,
       return refuse_surrogate();
     case DocumentParseResult::kTooDeep:
       return refuse_deep(parsed.detail);
+    case DocumentParseResult::kCanonicalTooLarge:
+      return refuse_size(Error{ErrorKind::kLimit, parsed.detail});
     case DocumentParseResult::kTimedOut:
       return abandon("abandoned while parsing: the entry's time (limits.entry_seconds) ran out");
     case DocumentParseResult::kTooLarge: {

@@ -956,6 +956,21 @@ bool doc_fits(const Document& doc, std::uint64_t max_bytes, std::uint64_t& bound
   return bound <= max_bytes && bound != UINT64_MAX;
 }
 
+}  // namespace
+
+std::uint64_t canonical_nesting_lower_bound(std::size_t depth) {
+  if (depth == 0) return 1;  // the smallest scalar, a one-digit integer
+  Measure m{2, 0};           // "[]"
+  for (std::size_t level = 1; level < depth && m.len != UINT64_MAX; ++level) {
+    DocAccumulator acc;
+    acc.item(m);
+    m = acc.m;
+  }
+  return m.len;
+}
+
+namespace {
+
 // The refusal when even a lower bound of canonical(doc) is over max_bytes
 // (so the Value path's exact count is not needed), else nothing.
 std::optional<Error> doc_surely_over(const Document& doc, std::uint64_t max_bytes) {

@@ -298,6 +298,62 @@ TEST(Document, ARunIsOneNode) {
   EXPECT_EQ(parse_document("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]").document.nodes().size(), 2u);
 }
 
+std::string chain(std::size_t depth, std::string_view inner = "") {
+  return std::string(depth, '[') + std::string(inner) + std::string(depth, ']');
+}
+
+TEST(Document, TheNestingBoundIsTheSmallestCanonicalFormAtThatDepth) {
+  EXPECT_EQ(canonical_nesting_lower_bound(0), 1u);
+  for (std::size_t depth = 1; depth <= 24; ++depth) {
+    SCOPED_TRACE(depth);
+    const auto form = canonical(parse_python_json(chain(depth)).value, UINT64_MAX);
+    ASSERT_TRUE(form.has_value());
+    EXPECT_EQ(canonical_nesting_lower_bound(depth), form->size());
+    // An object, or anything inside, only adds to it.
+    const std::string object = std::string(depth - 1, '[') + "{}" + std::string(depth - 1, ']');
+    EXPECT_EQ(canonical(parse_python_json(object).value, UINT64_MAX)->size(), form->size());
+    EXPECT_GT(canonical(parse_python_json(chain(depth, "0")).value, UINT64_MAX)->size(), form->size());
+  }
+  EXPECT_EQ(canonical_nesting_lower_bound(200), UINT64_MAX);
+}
+
+TEST(Document, ANestingWhoseCanonicalFormCannotFitIsRefusedWithoutItsTape) {
+  // 26 levels: at least 67,108,862 bytes; 25 fit in 64 MiB.
+  const JsonLimits limits{256, 64u << 20};
+  ASSERT_LE(canonical_nesting_lower_bound(25), 64u << 20);
+  ASSERT_GT(canonical_nesting_lower_bound(26), 64u << 20);
+  EXPECT_EQ(parse_document(chain(25, "1"), limits).status, DocumentParseResult::kOk);
+  std::string many = "[";
+  for (int i = 0; i < 1000; ++i) many += (i ? ", " : "") + chain(200, "1");
+  many += "]";
+  for (const bool padded : {false, true}) {
+    std::string text = many;
+    text.append(kDocumentTextPadding, '\0');
+    const std::string_view t(text.data(), many.size());
+    const DocumentParseResult d = padded ? parse_document_padded(t, limits) : parse_document(t, limits);
+    ASSERT_EQ(d.status, DocumentParseResult::kCanonicalTooLarge) << d.detail;
+    EXPECT_EQ(d.detail,
+              "canonical form would be at least " + std::to_string(canonical_nesting_lower_bound(26)) +
+                  " bytes, over the 67108864-byte limit (it nests 26 levels deep)");
+    EXPECT_TRUE(d.document.nodes().empty());
+    // The rest is still checked: what is not JSON, too deep or holds a
+    // lone surrogate is refused for that, as without the limit.
+    const auto status_of = [&](const std::string& s) {
+      std::string p = s;
+      p.append(kDocumentTextPadding, '\0');
+      const std::string_view v(p.data(), s.size());
+      return (padded ? parse_document_padded(v, limits) : parse_document(v, limits)).status;
+    };
+    EXPECT_EQ(status_of(many + " x"), DocumentParseResult::kNotJson);
+    EXPECT_EQ(status_of("[" + many + ", [1, tru]]"), DocumentParseResult::kNotJson);
+    EXPECT_EQ(status_of("[" + many + ", " + chain(300) + "]"), DocumentParseResult::kTooDeep);
+    EXPECT_EQ(status_of("[" + many + ", \"\\udc00\"]"), DocumentParseResult::kLoneSurrogate);
+    EXPECT_EQ(status_of("[" + many + ", 1e400, NaN]"), DocumentParseResult::kCanonicalTooLarge);
+  }
+  // Without the limit the tape is built and the form refused when hashed.
+  EXPECT_EQ(parse_document(many).status, DocumentParseResult::kOk);
+}
+
 TEST(Document, WorkingMemoryBound) {
   EXPECT_EQ(working_memory_bound(0), 32u << 20);
   EXPECT_EQ(working_memory_bound(1 << 20), (20u << 20) + (32u << 20));

@@ -38,6 +38,7 @@ inline void Stack<CrtAllocator>::Reserve<char>(size_t count) {
 #include <string>
 #include <unordered_map>
 
+#include "cybexp/canonical.h"
 #include "cybexp/document.h"
 #include "cybexp/json_value.h"
 #include "cybexp/python_json.h"
@@ -68,9 +69,13 @@ struct ParseOptions {
   // The text may hold a \uDC00-style escape, which RapidJSON turns into a
   // surrogate's 3-byte form without complaint; strings are then checked.
   bool check_low_surrogates = false;
+  // The tape stops (kCanonicalTooLarge) when this many containers are open
+  // (0: never): canonical_nesting_lower_bound of it is over this limit.
+  std::size_t canonical_refusal_depth = 0;
+  std::uint64_t max_canonical_bytes = 0;
 };
 
-enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal, kTooLarge, kTimedOut };
+enum class Stop { kNone, kTooDeep, kBadLiteral, kInternal, kTooLarge, kTimedOut, kCanonicalTooLarge };
 
 // slots[i]: index in the deduplicated object of key i's first occurrence;
 // returns how many distinct keys there are.
@@ -577,6 +582,13 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       return stop(Stop::kTooDeep,
                   "nested deeper than " + std::to_string(opt_.max_depth) + " levels");
     ++depth_;
+    if (depth_ == opt_.canonical_refusal_depth) [[unlikely]] {
+      return stop(Stop::kCanonicalTooLarge,
+                  "canonical form would be at least " +
+                      std::to_string(canonical_nesting_lower_bound(depth_)) + " bytes, over the " +
+                      std::to_string(opt_.max_canonical_bytes) + "-byte limit (it nests " +
+                      std::to_string(depth_) + " levels deep)");
+    }
     run_items_ = 0;
     array_open_.push_back(array);
     open_.push_back(nodes_.size());
@@ -654,6 +666,72 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   std::vector<std::size_t> slots_;
   std::size_t depth_ = 0;
   std::size_t number_index_ = 0;
+  Stop stop_ = Stop::kNone;
+  std::string stop_detail_;
+  bool lone_surrogate_ = false;
+};
+
+// Checks a text as TapeBuilder does, keeping nothing. A document refused
+// for its nesting (Stop::kCanonicalTooLarge) is checked to its end with it:
+// only if it is JSON is the refusal right; if not, its payload is archived
+// as text, as upstream does with whatever json.loads refuses.
+class Validator : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Validator> {
+ public:
+  Validator(const ParseOptions& opt, const Deadline& deadline) : opt_(opt), deadline_(deadline) {
+    if (!deadline.set()) countdown_ = SIZE_MAX;
+  }
+  template <class Stream>
+  void set_stream(const Stream* /*unused: nothing refers to the text*/) {}
+
+  bool Default() { return in_time(); }  // null, true, false
+  bool RawNumber(const char* s, SizeType n, bool /*copy*/) {
+    const std::string_view t(s, n);
+    if (is_numeric_token(t) || (opt_.allow_nan && (t == "NaN" || t == "Infinity" || t == "-Infinity")))
+      return in_time();
+    return stop(Stop::kBadLiteral, "'" + std::string(t) + "' is not a JSON value");
+  }
+  bool String(const char* s, SizeType n, bool /*copy*/) {
+    if (opt_.check_low_surrogates && !lone_surrogate_) lone_surrogate_ = holds_low_surrogate(s, n);
+    return in_time();
+  }
+  bool Key(const char* s, SizeType n, bool copy) { return String(s, n, copy); }
+  bool StartObject() { return open(); }
+  bool StartArray() { return open(); }
+  bool EndObject(SizeType /*members*/) { return close(); }
+  bool EndArray(SizeType /*items*/) { return close(); }
+
+  Stop stopped() const { return stop_; }
+  const std::string& stop_detail() const { return stop_detail_; }
+  bool saw_lone_surrogate() const { return lone_surrogate_; }
+
+ private:
+  bool open() {
+    if (depth_ >= opt_.max_depth)
+      return stop(Stop::kTooDeep, "nested deeper than " + std::to_string(opt_.max_depth) + " levels");
+    ++depth_;
+    return in_time();
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  bool in_time() {
+    if (--countdown_ != 0) return true;
+    countdown_ = kCheckEvery;
+    if (!deadline_.passed()) return true;
+    return stop(Stop::kTimedOut, "abandoned: the entry's time (limits.entry_seconds) ran out");
+  }
+  bool stop(Stop why, std::string detail) {
+    stop_ = why;
+    stop_detail_ = std::move(detail);
+    return false;
+  }
+
+  static constexpr std::size_t kCheckEvery = 1u << 16;
+  const ParseOptions& opt_;
+  const Deadline& deadline_;
+  std::size_t countdown_ = kCheckEvery;
+  std::size_t depth_ = 0;
   Stop stop_ = Stop::kNone;
   std::string stop_detail_;
   bool lone_surrogate_ = false;
@@ -893,6 +971,26 @@ void recycle_document(Document&& doc) {
 
 namespace {
 
+// The nesting from which every document's canonical form is over
+// max_bytes (0: none up to max_depth, or no limit).
+std::size_t canonical_refusal_depth(std::uint64_t max_bytes, std::size_t max_depth) {
+  if (max_bytes == 0) return 0;
+  for (std::size_t depth = 1; depth <= max_depth; ++depth) {
+    if (canonical_nesting_lower_bound(depth) > max_bytes) return depth;
+  }
+  return 0;
+}
+
+// The whole text checked as the tape parse would (Validator).
+template <bool kInsitu>
+Outcome validate(std::string_view text, ParseOptions opt, const Deadline& deadline, bool& replaced) {
+  opt.canonical_refusal_depth = 0;
+  std::string buffer;
+  return parse_with_fallbacks<kPythonFlags, kInsitu, Validator>(
+      text, opt, replaced, buffer, [&deadline](const ParseOptions& o) { return Validator(o, deadline); },
+      [](Validator&, const Outcome&) {});
+}
+
 // The tape of `text`. kInsitu: parsed in `buffer` (a copy the document
 // keeps; strings decoded in place, RapidJSON's fastest mode); else parsed
 // where it is (padded; strings with escapes decoded into a side buffer).
@@ -912,7 +1010,10 @@ DocumentParseResult parse_tape(std::string_view text, const JsonLimits& limits,
   ParseOptions opt;
   opt.max_depth = limits.max_depth;
   opt.allow_nan = true;
+  opt.max_canonical_bytes = limits.max_canonical_bytes;
+  opt.canonical_refusal_depth = canonical_refusal_depth(limits.max_canonical_bytes, limits.max_depth);
   bool replaced = false;
+  std::string refusal;
   std::string& decoded = DocumentAccess::decoded(res.document);
   decoded = std::move(t_decoded);
   t_decoded = std::string();
@@ -920,7 +1021,7 @@ DocumentParseResult parse_tape(std::string_view text, const JsonLimits& limits,
   // copy into it does not move it.
   if (kInsitu) buffer.reserve(text.size() + kDocumentTextPadding);
   const std::string_view base = kInsitu ? std::string_view(buffer.data(), text.size()) : text;
-  const Outcome o = parse_with_fallbacks<kPythonFlags, kInsitu, TapeBuilder>(
+  Outcome o = parse_with_fallbacks<kPythonFlags, kInsitu, TapeBuilder>(
       text, opt, replaced, buffer,
       [base, &decoded, &deadline](const ParseOptions& po) {
         std::vector<Document::Node> nodes = std::move(t_nodes);
@@ -933,8 +1034,18 @@ DocumentParseResult parse_tape(std::string_view text, const JsonLimits& limits,
           DocumentAccess::floats(res.document) = b.take_floats();
         } else {
           t_nodes = b.take_nodes();
+          if (b.stopped() == Stop::kCanonicalTooLarge) refusal = b.stop_detail();
         }
       });
+  if (o.stop == Stop::kCanonicalTooLarge) {
+    o = validate<kInsitu>(text, opt, deadline, replaced);
+    if (o.code == rapidjson::kParseErrorNone && !replaced && !o.lone_surrogate) {
+      recycle_document(std::move(res.document));
+      res.status = DocumentParseResult::kCanonicalTooLarge;
+      res.detail = std::move(refusal);
+      return res;
+    }
+  }
   if (o.code == rapidjson::kParseErrorNone) {
     if (replaced || o.lone_surrogate) {
       res.status = DocumentParseResult::kLoneSurrogate;
