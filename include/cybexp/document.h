@@ -64,6 +64,8 @@ class Document {
     RunItems() = default;
     RunItems(const Document& doc, const Node& run) : base_(doc.base_), p_(doc.base_ + run.ref) {}
     [[gnu::always_inline]] Node next() {
+      if (*p_ == ',') ++p_;  // the usual ", " at once; any other spacing below
+      if (*p_ == ' ') ++p_;
       while (*p_ == ' ' || *p_ == ',' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
       switch (*p_) {
         case 'n':
@@ -174,7 +176,7 @@ std::size_t python_json_size(const Document& doc);
 // tape, decoded strings and float reprs, the canonical form's arenas, sort
 // entries and de-duplication table, and the json.dumps text. The pipeline
 // charges it to limits.memory_budget for each large entry a worker handles
-// (src/archive/pass.cpp); the shapes measured use 3 to 7 times the payload
+// (src/archive/pass.cpp); the shapes measured use 3 to 5 times the payload
 // (docs/PERFORMANCE.md).
 std::uint64_t working_memory_bound(std::uint64_t payload_bytes);
 

@@ -448,7 +448,7 @@ class DocWriter {
   }
 
   // limits.entry_seconds, every kCheckEvery nodes (a clock read each).
-  void tick() {
+  [[gnu::always_inline]] void tick() {
     if (--countdown_ == 0) {
       countdown_ = kCheckEvery;
       if (deadline_.passed()) throw DeadlinePassed{};

@@ -339,13 +339,11 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     if (std::none_of(t.begin(), t.end(), [](char c) { return c == '.' || c == 'e' || c == 'E'; })) {
       if (t == "-0") t.remove_prefix(1);  // Python int: -0 is 0
       const std::size_t at = offset_of(t);
-      if (at < original_.size() && in_array()) [[likely]] {
-        if (t.size() > Document::kMaxCount)
-          return stop(Stop::kTooLarge, "a value too large for the compact document model");
+      if (in_array() && at < original_.size() && t.size() <= Document::kMaxCount) {
         return run_item({static_cast<std::uint32_t>(t.size() << 4 | Document::kInteger),
                          static_cast<std::uint32_t>(at)}, at);
       }
-      return number(Document::kInteger, t, false);
+      return ref_node(Document::kInteger, at, t.size(), false);
     }
     // repr() once here, not in each writer; kept aside only when the
     // token does not start with it. Usually seen from the spelling,
@@ -429,7 +427,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     return in_time();
   }
 
-  bool in_array() const { return !array_open_.empty() && array_open_.back(); }
+  bool in_array() const { return in_array_; }
 
   // An integer, true, false or null of the array open now, at `offset` in
   // the text: a node of its own while it and the items of this kind right
@@ -439,10 +437,10 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
       ++run_items_;
       if (run_items_ < Document::kRunFrom) {
         nodes_.push_back(node);
-      } else {
-        nodes_.resize(run_first_ + 1);  // no-op once the run is made
-        nodes_[run_first_] = {run_items_ << 4 | 8u | Document::kNull, run_first_offset_};
+        return in_time();
       }
+      if (run_items_ == Document::kRunFrom) nodes_.resize(run_first_ + 1);  // they become the run
+      nodes_[run_first_] = {run_items_ << 4 | 8u | Document::kNull, run_first_offset_};
       return in_time();
     }
     run_first_ = nodes_.size();
@@ -591,6 +589,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     }
     run_items_ = 0;
     array_open_.push_back(array);
+    in_array_ = array;
     open_.push_back(nodes_.size());
     nodes_.push_back({});
     return in_time();
@@ -600,6 +599,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
     --depth_;
     run_items_ = 0;
     array_open_.pop_back();
+    in_array_ = !array_open_.empty() && array_open_.back();
     const std::size_t start = open_.back();
     open_.pop_back();
     const std::size_t size = nodes_.size() - start;
@@ -655,6 +655,7 @@ class TapeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TapeB
   std::string floats_;
   std::vector<std::size_t> open_;  // head nodes of the open containers
   std::vector<bool> array_open_;   // for each: an array (not an object)
+  bool in_array_ = false;          // array_open_'s last
   // The items at the tape's end that may make or extend a run: how many,
   // the first one's node, and its offset in the text.
   std::uint32_t run_items_ = 0;

@@ -177,7 +177,7 @@ namespace {
 // The tape's tokens are short: each is written through one room (a
 // capacity check) with fixed-size stores where they fit, not a write call
 // per quote and separator.
-void write_token(std::string_view t, StringOut& out) {
+[[gnu::always_inline]] inline void write_token(std::string_view t, StringOut& out) {
   char* d = out.raw(t.size());
   out.commit(tahoe_detail::copy_small(d, t.data(), t.size()));
 }
