@@ -110,6 +110,21 @@ void check_document(std::string_view text, const JsonParseResult& parsed) {
         "document and Value models give the same _hash or both refuse");
 }
 
+// Given the canonical limit, the tape parse refuses a document that nests
+// too deep for it only when the Value model refuses its _hash too, and
+// otherwise ends as it does without the limit.
+void check_early_refusal(std::string_view text, const JsonParseResult& parsed) {
+  const DocumentParseResult d = parse_document(text, JsonLimits{kDepth, kCanonicalLimit});
+  if (d.status != DocumentParseResult::kCanonicalTooLarge) {
+    check(static_cast<int>(d.status) == status_code(parsed.status),
+          "with the canonical limit, the parse status is as without it");
+    return;
+  }
+  check(parsed.status == JsonParseStatus::kOk, "only JSON is refused for its nesting");
+  check(!raw_hash("fuzz_sub", parsed.value, kCanonicalLimit).has_value(),
+        "a document refused for its nesting is over the canonical limit");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -122,6 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (parsed.status == JsonParseStatus::kOk) check_value(parsed.value);
   check_document(text, parsed);
+  check_early_refusal(text, parsed);
   // parsemain takes decrypted payloads that archive_one has checked are UTF-8.
   if (is_valid_utf8(text)) check_parsemain(text);
   return 0;
