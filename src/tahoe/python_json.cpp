@@ -182,7 +182,7 @@ namespace {
   out.commit(tahoe_detail::copy_small(d, t.data(), t.size()));
 }
 
-void write_plain(std::string_view t, StringOut& out) {
+[[gnu::always_inline]] inline void write_plain(std::string_view t, StringOut& out) {
   char* d = out.raw(t.size() + 2);
   *d++ = '"';
   d = tahoe_detail::copy_small(d, t.data(), t.size());
@@ -213,26 +213,63 @@ void write_key(const Document& doc, const Document::Node& key, bool comma, Strin
   out.commit(d + 3);
 }
 
+// A scalar or a string (a node of the tape, or an item of a run).
+[[gnu::always_inline]] inline void write_leaf(const Document& doc, const Document::Node& n, StringOut& out) {
+  switch (n.kind()) {
+    case Document::kNull:
+      write_token("null", out);
+      break;
+    case Document::kFalse:
+      write_token("false", out);
+      break;
+    case Document::kTrue:
+      write_token("true", out);
+      break;
+    case Document::kInteger:
+    case Document::kFloat:
+      write_token(doc.text(n), out);
+      break;
+    case Document::kString:
+      if (n.flag()) {
+        write_plain(doc.text(n), out);
+      } else {
+        tahoe_detail::write_json_string(doc.text(n), 1, out);
+      }
+      break;
+    case Document::kArray:
+    case Document::kObject:
+      break;  // append_document's
+  }
+}
+
+// Bytes json.dumps writes for a scalar or a string (keys too: ": " is
+// counted with their object).
+[[gnu::always_inline]] inline std::size_t leaf_size(const Document& doc, const Document::Node& n) {
+  switch (n.kind()) {
+    case Document::kNull:
+    case Document::kTrue:
+      return 4;
+    case Document::kFalse:
+      return 5;
+    case Document::kInteger:
+    case Document::kFloat:
+      return n.count();
+    case Document::kString:
+      return n.flag() ? n.count() + 2u
+                      : static_cast<std::size_t>(tahoe_detail::json_string_cost(doc.text(n)).len);
+    case Document::kArray:
+    case Document::kObject:
+      break;
+  }
+  return 0;
+}
+
 // A run's items, ", " between them (scalars as they are in the text).
 void write_run(const Document& doc, const Document::Node& run, StringOut& out) {
   Document::RunItems items(doc, run);
   for (std::uint32_t k = 0; k < run.count(); ++k) {
     if (k > 0) out.append(", ", 2);
-    const Document::Node n = items.next();
-    switch (n.kind()) {
-      case Document::kNull:
-        write_token("null", out);
-        break;
-      case Document::kFalse:
-        write_token("false", out);
-        break;
-      case Document::kTrue:
-        write_token("true", out);
-        break;
-      default:
-        write_token(doc.text(n), out);
-        break;
-    }
+    write_leaf(doc, items.next(), out);
   }
 }
 
@@ -241,10 +278,7 @@ void write_run(const Document& doc, const Document::Node& run, StringOut& out) {
 std::size_t run_size(const Document& doc, const Document::Node& run) {
   Document::RunItems items(doc, run);
   std::size_t size = 0;
-  for (std::uint32_t k = 0; k < run.count(); ++k) {
-    const Document::Node n = items.next();
-    size += n.kind() == Document::kInteger ? n.count() : n.kind() == Document::kFalse ? 5 : 4;
-  }
+  for (std::uint32_t k = 0; k < run.count(); ++k) size += leaf_size(doc, items.next());
   return size;
 }
 
@@ -284,32 +318,11 @@ void append_document(const Document& doc, StringOut& out) {
       }
     }
     const Document::Node& n = nodes[i++];
-    switch (n.kind()) {
-      case Document::kNull:
-        write_token("null", out);
-        break;
-      case Document::kFalse:
-        write_token("false", out);
-        break;
-      case Document::kTrue:
-        write_token("true", out);
-        break;
-      case Document::kInteger:
-      case Document::kFloat:
-        write_token(doc.text(n), out);
-        break;
-      case Document::kString:
-        if (n.flag()) {
-          write_plain(doc.text(n), out);
-        } else {
-          tahoe_detail::write_json_string(doc.text(n), 1, out);
-        }
-        break;
-      case Document::kArray:
-      case Document::kObject:
-        out.put(n.kind() == Document::kArray ? '[' : '{');
-        open.push_back({n.count(), n.kind() == Document::kObject, true});
-        break;
+    if (n.kind() >= Document::kArray) {
+      out.put(n.kind() == Document::kArray ? '[' : '{');
+      open.push_back({n.count(), n.kind() == Document::kObject, true});
+    } else {
+      write_leaf(doc, n, out);
     }
   }
   while (!open.empty()) {
@@ -328,18 +341,11 @@ std::size_t python_json_size(const Document& doc) {
         size += n.is_run() ? run_size(doc, n) : 4;
         break;
       case Document::kTrue:
-        size += 4;
-        break;
       case Document::kFalse:
-        size += 5;
-        break;
       case Document::kInteger:
       case Document::kFloat:
-        size += n.count();
-        break;
-      case Document::kString:  // keys too: ": " is counted with their object
-        size += n.flag() ? n.count() + 2u
-                         : static_cast<std::size_t>(tahoe_detail::json_string_cost(doc.text(n)).len);
+      case Document::kString:
+        size += leaf_size(doc, n);
         break;
       case Document::kArray:
       case Document::kObject: {
