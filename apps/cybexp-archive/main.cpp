@@ -2,8 +2,11 @@
 #include <malloc.h>
 
 #include "cli/cli.h"
+#if CYBEXP_WITH_MONGO
 #include "store/mongo/library_log.h"
+#endif
 
+#if CYBEXP_WITH_MONGO
 namespace {
 
 // Runs before every library's constructor, libmongoc's among them; see
@@ -15,6 +18,7 @@ void before_libraries(int /*argc*/, char** /*argv*/, char** /*envp*/) {
     &before_libraries;
 
 }  // namespace
+#endif
 
 int main(int argc, char** argv) {
   // Buffers of a few MiB are allocated and freed for every large entry.
