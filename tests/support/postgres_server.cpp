@@ -38,13 +38,18 @@ bool has_binaries(const fs::path& dir) {
   return access((dir / "initdb").c_str(), X_OK) == 0 && access((dir / "pg_ctl").c_str(), X_OK) == 0;
 }
 
-// Runs argv and waits for it, optionally as another user; output goes to
-// `log`. Only async-signal-safe calls between fork and exec.
+// Runs argv and waits for it, optionally as another user, with `extra_env`
+// ("NAME=value") added to this process's environment; output goes to `log`.
+// Only async-signal-safe calls between fork and exec.
 int spawn(const std::vector<std::string>& argv, const fs::path& log, const fs::path& cwd,
-          bool drop, uid_t uid, gid_t gid) {
+          bool drop, uid_t uid, gid_t gid, const std::vector<std::string>& extra_env = {}) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
   std::string log_path = log.string();
   std::string cwd_path = cwd.string();
   pid_t pid = fork();
@@ -61,7 +66,7 @@ int spawn(const std::vector<std::string>& argv, const fs::path& log, const fs::p
     close_range(3, ~0U, 0);
     if (drop && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) _exit(126);
     if (chdir(cwd_path.c_str()) != 0) _exit(125);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), env.data());
     _exit(127);
   }
   int status = 0;
@@ -178,8 +183,9 @@ std::string PostgresServer::log_tail(std::size_t max_bytes) const {
   return tail_of(dir_ / "commands.log", max_bytes) + tail_of(dir_ / "server.log", max_bytes);
 }
 
-Result<void> PostgresServer::run(const std::vector<std::string>& argv, const std::string& what) {
-  int rc = spawn(argv, dir_ / "commands.log", dir_, drop_privileges_, uid_, gid_);
+Result<void> PostgresServer::run(const std::vector<std::string>& argv, const std::string& what,
+                                 const std::vector<std::string>& env) {
+  int rc = spawn(argv, dir_ / "commands.log", dir_, drop_privileges_, uid_, gid_, env);
   if (rc != 0) return std::unexpected(fail(what, "exit status " + std::to_string(rc)));
   return {};
 }
@@ -297,10 +303,26 @@ Result<void> PostgresServer::start_server() {
   for (const auto& s : options_.settings) conf << s << "\n";
   conf.close();
   if (!conf) return std::unexpected(fail("write postgresql.conf", std::strerror(errno)));
+  // pg_ctl hands its environment on to the server.
+  auto env = CYBEXP_TRY(server_environment());
   return run({(bindir_ / "pg_ctl").string(), "start", "-D", (dir_ / "data").string(), "-l",
               (dir_ / "server.log").string(), "-w", "-t",
               std::to_string(options_.start_timeout.count())},
-             "pg_ctl start");
+             "pg_ctl start", env);
+}
+
+Result<std::vector<std::string>> PostgresServer::server_environment() {
+  std::vector<std::string> env = options_.environment;
+  if (options_.preload.empty()) return env;
+  const fs::path copy = dir_ / options_.preload.filename();
+  std::error_code ec;
+  fs::copy_file(options_.preload, copy, fs::copy_options::overwrite_existing, ec);
+  if (ec) return std::unexpected(fail("copy " + options_.preload.string(), ec.message()));
+  fs::permissions(copy, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
+                  ec);
+  if (ec) return std::unexpected(fail("chmod " + copy.string(), ec.message()));
+  env.push_back("LD_PRELOAD=" + copy.string());
+  return env;
 }
 
 Result<void> PostgresServer::wait_ready() {

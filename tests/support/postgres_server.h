@@ -37,6 +37,12 @@ struct PostgresServerOptions {
   std::string database = "cybexp";  // created by the first start()
   // Extra server settings, "name=value" each, appended to postgresql.conf.
   std::vector<std::string> settings;
+  // "NAME=value" each, added to the server's environment.
+  std::vector<std::string> environment;
+  // A shared library the server's processes load first (LD_PRELOAD), to
+  // inject a fault (late_group_signal.cpp); copied into the server's
+  // directory, where the server user can read it.
+  std::filesystem::path preload;
   std::chrono::seconds start_timeout{60};
 };
 
@@ -74,8 +80,11 @@ class PostgresServer {
   Result<void> make_template(const std::filesystem::path& templ);
   Result<void> copy_template(const std::filesystem::path& data);
   Result<void> start_server();
+  // The server's environment additions: options_.environment and preload.
+  Result<std::vector<std::string>> server_environment();
   Result<void> wait_ready();
-  Result<void> run(const std::vector<std::string>& argv, const std::string& what);
+  Result<void> run(const std::vector<std::string>& argv, const std::string& what,
+                   const std::vector<std::string>& env = {});
   Error fail(const std::string& what, const std::string& why) const;
 
   PostgresServerOptions options_;

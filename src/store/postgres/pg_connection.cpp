@@ -273,7 +273,14 @@ Result<void> Connection::start_session() {
   return {};
 }
 
+void Connection::wait_for_cancel_in_flight() {
+  // cancel() holds the lock until PQcancel has returned, which the server
+  // allows only after it has sent both of its signals (see the header).
+  std::lock_guard wait(cancel_mu_);
+}
+
 Result<void> Connection::ensure() {
+  wait_for_cancel_in_flight();
   if (in_tx_) {
     // Reconnecting here would run the rest of the transaction's statements
     // outside it, each committing on its own.
@@ -288,6 +295,7 @@ Result<void> Connection::ensure() {
 }
 
 void Connection::rollback_quietly() {
+  wait_for_cancel_in_flight();
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return;
   PQclear(PQexec(conn_, "ROLLBACK"));
 }

@@ -139,6 +139,11 @@ class Connection {
 
   // Asks the server to cancel the statement running on this connection, if
   // any (PQcancel): it then fails with kDatabase. Any thread, any time.
+  // The server signals the backend twice for one cancel (its pid, then its
+  // process group), and the second signal can come after the canceled
+  // statement has failed: so that it never cancels the next statement too,
+  // every statement waits for a cancel in flight to be delivered in full
+  // (PQcancel returns only then) before it is sent.
   void cancel();
 
   // LISTENs to `channel` (at the first call on each server connection, which
@@ -153,6 +158,7 @@ class Connection {
   void drop();  // PQfinish, under the cancel lock
   Result<PgResult> check(std::string_view what, PGresult* raw);
   void rollback_quietly();
+  void wait_for_cancel_in_flight();
   bool drain_notifications();
   void settle_notifications();
 

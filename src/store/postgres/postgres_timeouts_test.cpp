@@ -2,7 +2,7 @@
 // real server: the configured statement and lock timeouts are the sessions'
 // settings (a URL's own win), a call blocked on a lock fails after
 // lock_seconds as a store error, and interrupt() from another thread frees
-// a call blocked far longer.
+// a call blocked far longer, and never the call after it.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -96,6 +96,36 @@ TEST_F(PostgresTimeoutsTest, InterruptFreesACallBlockedOnALock) {
   EXPECT_LT(waited, 5.0);
   PQfinish(holder);
   EXPECT_EQ(ok(store->claim(claim_request("w1"))).size(), 1u);
+}
+
+// The server answers a cancel with two signals (backend, then its process
+// group); here the second comes 700 ms late (late_group_signal.cpp), after
+// the canceled statement has failed. The next statement must not be the one
+// it cancels: it waits until the cancel was delivered in full.
+TEST(PostgresLateCancelTest, TheNextStatementIsNotCanceledBySignalsLeftOver) {
+  test_support::PostgresServerOptions options;
+  options.preload = CYBEXP_LATE_GROUP_SIGNAL_LIBRARY;
+  options.environment = {"CYBEXP_TEST_GROUP_SIGINT_DELAY_MS=700"};
+  test_support::PostgresServer server(options);
+  auto url = server.start();
+  ASSERT_TRUE(url) << url.error().message;
+  Connection conn(*url);
+  ok(conn.ensure());
+  std::jthread interrupter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    conn.cancel();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto canceled = conn.exec("sleep", "SELECT pg_sleep(30)");
+  ASSERT_FALSE(canceled.has_value());
+  EXPECT_NE(canceled.error().message.find("canceling statement due to user request"),
+            std::string::npos)
+      << canceled.error().message;
+  EXPECT_LT(Seconds(std::chrono::steady_clock::now() - t0).count(), 0.9);  // the first signal
+  // Still running when the late signal comes, unless it waited for it.
+  auto next = conn.exec("next", "SELECT pg_sleep(1)");
+  EXPECT_TRUE(next.has_value()) << next.error().message;
+  EXPECT_GE(Seconds(std::chrono::steady_clock::now() - t0).count(), 2.0);
 }
 
 }  // namespace
