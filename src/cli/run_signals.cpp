@@ -39,20 +39,32 @@ SignalThread::SignalThread() {
   sigaddset(&set_, SIGHUP);
   sigaddset(&set_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  thread_ = std::jthread([this](std::stop_token self) {
-    const timespec tick{0, 200'000'000};
+  // The destructor's wake-up call to the thread. It stays blocked for the
+  // process's life, so that one arriving late (or sent by someone else)
+  // never takes its default action, which is to terminate.
+  sigset_t quit;
+  sigemptyset(&quit);
+  sigaddset(&quit, quit_signal());
+  pthread_sigmask(SIG_BLOCK, &quit, nullptr);
+  thread_ = std::jthread([this, waited = set_](std::stop_token self) mutable {
+    sigaddset(&waited, quit_signal());
     while (!self.stop_requested()) {
-      const int sig = sigtimedwait(&set_, nullptr, &tick);
-      if (sig > 0) take(sig);
+      int sig = 0;
+      if (sigwait(&waited, &sig) == 0 && sig != quit_signal()) take(sig);
     }
   });
 }
 
+// Without the signal the thread would sleep in sigwait until the next one:
+// `run --once` would end only when its operator sends it SIGTERM.
 SignalThread::~SignalThread() {
   thread_.request_stop();
+  pthread_kill(thread_.native_handle(), quit_signal());
   thread_.join();
   pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
 }
+
+int SignalThread::quit_signal() { return SIGRTMIN; }
 
 void SignalThread::on_reload(std::function<void()> fn) {
   std::lock_guard lock(callbacks_mu_);

@@ -56,6 +56,9 @@ class SignalThread {
  private:
   void take(int sig);
   void second_stop();
+  // Sent by the destructor to end the thread's wait (a real-time signal,
+  // blocked in every thread of the process).
+  static int quit_signal();
 
   sigset_t set_;
   std::stop_source stop_;
