@@ -61,8 +61,7 @@ Result<bool> Connection::wait_for_notification(const char* channel, double secon
   for (;;) {
     if (PQconsumeInput(conn_) == 0) {
       Error e = error("listen", PQerrorMessage(conn_));
-      PQfinish(conn_);  // the next call reconnects
-      conn_ = nullptr;
+      drop();  // the next call reconnects
       return std::unexpected(std::move(e));
     }
     if (drain_notifications()) {

@@ -5,6 +5,7 @@
 #include <barrier>
 #include <chrono>
 #include <cstdio>
+#include <latch>
 #include <set>
 #include <thread>
 
@@ -30,13 +31,21 @@ TEST_F(ConcurrencyTest, TwoWorkersClaimDisjointSets) {
   bulk(2000);
   std::vector<std::string> got[2];
   std::string errors[2];
+  // Both hold a first batch before either goes on: otherwise one that
+  // connects late (a busy machine) could find every entry already taken.
+  std::latch first_claims(2);
   auto work = [&](int w) {
+    bool arrived = false;
     try {
       StoreConfig config{url_, "", ""};
       auto store = ok(open_postgres(&config, nullptr)).cache;
       std::string worker = "worker-" + std::to_string(w);
       for (;;) {
         auto claimed = ok(store->claim(claim_request(worker, 50)));
+        if (!arrived) {
+          arrived = true;
+          first_claims.arrive_and_wait();
+        }
         if (claimed.empty()) break;
         std::vector<EntryResult> results;
         for (const auto& e : claimed) {
@@ -49,6 +58,7 @@ TEST_F(ConcurrencyTest, TwoWorkersClaimDisjointSets) {
       }
     } catch (const std::exception& e) {
       errors[w] = e.what();
+      if (!arrived) first_claims.count_down();
     }
   };
   std::thread t0(work, 0), t1(work, 1);
