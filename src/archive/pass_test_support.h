@@ -2,10 +2,13 @@
 // envelopes, and the store wrappers and clocks that provoke each bug.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -113,25 +116,34 @@ class ThrowOnFetch final : public CacheStoreWrapper {
   std::atomic<int> calls_{0};
 };
 
-// Counts how many fetch_blob calls run at once (each holds on for a few
-// milliseconds, so that workers free to overlap do).
+// Counts how many fetch_blob calls run at once. Each holds on until another
+// fetch runs beside it or `hold` has passed, so that workers free to overlap
+// do, however late a busy machine wakes the second one; once two have met,
+// fetches no longer wait.
 class OverlapCountingCache final : public CacheStoreWrapper {
  public:
-  using CacheStoreWrapper::CacheStoreWrapper;
+  OverlapCountingCache(std::shared_ptr<CacheStore> inner,
+                       std::chrono::milliseconds hold = std::chrono::milliseconds(20))
+      : CacheStoreWrapper(std::move(inner)), hold_(hold) {}
   Result<std::vector<std::uint8_t>> fetch_blob(const CacheEntry& e, std::uint64_t max) override {
-    const int now = ++running_;
-    int seen = most.load();
-    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    {
+      std::unique_lock lock(mu_);
+      most = std::max(most.load(), ++running_);
+      cv_.notify_all();
+      cv_.wait_for(lock, hold_, [&] { return running_ >= 2 || most >= 2; });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     auto blob = CacheStoreWrapper::fetch_blob(e, max);
+    std::lock_guard lock(mu_);
     --running_;
     return blob;
   }
   std::atomic<int> most{0};
 
  private:
-  std::atomic<int> running_{0};
+  std::chrono::milliseconds hold_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int running_ = 0;  // guarded by mu_
 };
 
 // Before the first finish, lets the leases run out and has another worker

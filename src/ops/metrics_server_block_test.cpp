@@ -116,9 +116,11 @@ TEST(MetricsServerUnderLoad, ASlowlorisIsCutOffAtTheRequestDeadlineWhileScrapesG
   auto server = start_server();
   ASSERT_NE(server, nullptr);
   const int port = server->address().port;
+  // Before the connect: the server's deadline starts when it accepts, which
+  // may come before connect() returns here.
+  const auto started = Clock::now();
   RawClient slow(port);
   ASSERT_TRUE(slow.connected());
-  const auto started = Clock::now();
   ASSERT_TRUE(slow.send_text("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
   bool cut_off = false;
   // One header line every 200 ms: each read is fresh, the request never ends.

@@ -77,6 +77,7 @@ TEST_F(OpsDaemon, MetricsScrapedWhileRunWorksAgreeWithStatus) {
   std::map<std::string, double> m;
   bool saw_work_in_progress = false;
   ASSERT_TRUE(eventually([&] {
+    daemon.drain_notified();  // a STATUS every 2 s: see drain_notified
     auto res = client.Get("/metrics");
     if (!res || res->status != 200) return false;
     m = parse_metrics(res->body);
@@ -142,7 +143,10 @@ TEST_F(OpsDaemon, TellsSystemdReadyStatusWatchdogAndStopping) {
   daemon.signal(SIGTERM);
   EXPECT_TRUE(daemon.wait_notified([](const std::string& m) { return m.starts_with("STOPPING=1"); }));
   EXPECT_EQ(seen.back(), "STOPPING=1\nSTATUS=stopping: finishing the entries in hand");
-  EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.err();
+  // Not stop(): a second SIGTERM would leave a main thread that a busy
+  // machine holds up for a second to exit 1 (OPERATIONS.md, "Signals").
+  ASSERT_TRUE(daemon.wait(std::chrono::seconds(60))) << daemon.err();
+  EXPECT_EQ(daemon.code(), 0) << daemon.err();
   EXPECT_EQ(run_binary(dir_.path(), {"status", "--json"}).out.substr(0, 31),
             "{\"pending\": 0, \"processed\": 3, ");
 }

@@ -70,6 +70,16 @@ class NotifySocket {
     }
     return false;
   }
+  // Reads every datagram already queued into `seen`, without waiting.
+  void drain(std::vector<std::string>& seen) {
+    pollfd p{fd_, POLLIN, 0};
+    while (bound_ && poll(&p, 1, 0) == 1) {
+      char buf[4096];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n < 0) return;
+      seen.emplace_back(buf, static_cast<std::size_t>(n));
+    }
+  }
   // Reads every datagram that arrives during `period` into `seen`.
   void collect_for(std::chrono::milliseconds period, std::vector<std::string>& seen) {
     const auto deadline = std::chrono::steady_clock::now() + period;
@@ -122,6 +132,15 @@ class Daemon : private NotifyEndpoint, public Process {
   // Waits (30 s at most) for a notify message that satisfies pred.
   bool wait_notified(const std::function<bool(const std::string&)>& pred) {
     return notify_.wait_for(pred, seen_);
+  }
+  // The notify messages sent so far and not yet read (also added to
+  // notified()). A test that watches the daemon a long while calls this
+  // now and then: an unread socket fills up after net.unix.max_dgram_qlen
+  // datagrams, and then the daemon's sd_notify blocks.
+  std::vector<std::string> drain_notified() {
+    const std::size_t before = seen_.size();
+    notify_.drain(seen_);
+    return {seen_.begin() + static_cast<std::ptrdiff_t>(before), seen_.end()};
   }
   // The notify messages that arrive during `period` (also added to notified()).
   std::vector<std::string> notified_during(std::chrono::milliseconds period) {

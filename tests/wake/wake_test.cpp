@@ -135,6 +135,12 @@ class Wake : public ::testing::TestWithParam<std::string> {
                                   : test_support::fresh_test_database();
     daemon_ = open();
     uploads_ = open();  // another connection, as the API module's
+    // The first wait LISTENs on PostgreSQL and reports a change (what came
+    // before is unknown), and on SQLite sees the second open's writes: taken
+    // here, neither starts an extra pass right after the loop's first, which
+    // a loaded machine could delay past wait_asleep's 300 ms of quiet.
+    auto first = daemon_.cache->wait_for_change(0, {});
+    ASSERT_TRUE(first.has_value()) << first.error().message;
   }
   Stores open() {
     auto s = open_stores({url_, "", ""}, {url_, "", ""});

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -63,11 +64,19 @@ TEST(SqliteBusy, InterruptEndsAWaitForAnotherProcesssLock) {
   auto store = ok(SqliteStore::open(path, false, /*busy_timeout_ms=*/60'000));
   ok(store->add_entry(new_entry("a"), bytes("blob")));
   std::optional<WriteLockHolder> holder(std::in_place, path);
+  // An interrupt before the claim waits would find nothing to end (the wait
+  // counts the interrupts that come while it waits): repeat it until the
+  // claim has returned.
+  std::atomic<bool> returned{false};
   std::jthread interrupter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    store->interrupt();
+    while (!returned) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      store->interrupt();
+    }
   });
   Timed t = timed_claim(*store);
+  returned = true;
+  interrupter.join();
   ASSERT_FALSE(t.claimed.has_value());
   EXPECT_EQ(t.claimed.error().kind, ErrorKind::kDatabase);
   EXPECT_LT(t.seconds, 5.0);
