@@ -127,6 +127,6 @@ EOF
   # The same arithmetic and format as bench.sh's report().
   awk -v l="$label" -v w="$workers" -v n="$count" -v s="$size" -v t="$secs" -v r="$rss_kb" -v rsa="$rsa" 'BEGIN {
     eps = n / t; mbs = n * s / t / 1e6; limit = rsa * w;
-    printf "| %s | %d | %d | %.2f | %.0f | %.1f | %.0f | %.0f%% |\n", l, w, n, t, eps, mbs, r / 1024, 100 * eps / limit }'
+    printf "| %s | %d | %d | %.2f | %.0f | %.1f | %.0f | %.0f | %.1f%% |\n", l, w, n, t, eps, mbs, r / 1024, limit, 100 * eps / limit }'
   psql_admin "DROP DATABASE $db"
 done
