@@ -90,7 +90,7 @@ measure_small() {
   local label=$1 tpl=$2 workers=$3 count=$4 size=$5 rounds=3 limit
   : >"$work/rounds"
   for _ in $(seq "$rounds"); do
-    limit=$(openssl speed -seconds 2 -multi "$workers" rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+    limit=$(openssl speed -elapsed -seconds 2 -multi "$workers" rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
     run_once "$tpl" "$workers"
     read -r secs rss_kb <"$work/time"
     awk -v n="$count" -v t="$secs" -v l="$limit" -v r="$rss_kb" \
