@@ -4,8 +4,8 @@
 # `openssl speed`, fills cache stores with encrypted entries, times
 # `cybexp-archive run --once` on them, and prints a Markdown table:
 # entries/s, MB/s, peak RSS, and the ratio to the RSA limit for the workers used.
-# The 500 B cases run three times, each right after `openssl speed -multi
-# WORKERS rsa2048`, and report the median ratio: on a shared machine the
+# The 500 B cases run three times, each right after `openssl speed -elapsed
+# -multi WORKERS rsa2048` (wall-clock, as the runs are timed), and report the median ratio: on a shared machine the
 # limit itself drifts by 10% or more within minutes.
 # Large entries (1 MiB batches of honeypot events with nested fields,
 # bench/honeypot_payload.h) are compared with the crypto floor measured in
@@ -83,7 +83,7 @@ measure() {
 }
 
 # measure_small LABEL TEMPLATE WORKERS COUNT SIZE: three runs, each right
-# after `openssl speed -multi WORKERS rsa2048` (the RSA limit of that many
+# after `openssl speed -elapsed -multi WORKERS rsa2048` (the RSA limit of that many
 # cores at that moment: a shared machine's speed drifts by 10% within
 # minutes); reports the run with the median ratio, and prints all three.
 measure_small() {
